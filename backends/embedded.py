@@ -1,0 +1,36 @@
+"""The default backend: SageMaker's built-in algorithms emulated in-process, no AWS needed.
+
+It writes the same `model.tar.gz` SageMaker writes, through the shared codec, so everything
+downstream reads its output exactly as it reads a cloud job's.
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from backends import algorithms, artifacts
+from backends.base import Backend, Progress, TrainingJob
+
+
+class EmbeddedBackend(Backend):
+    name = "embedded"
+
+    def _train(
+        self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress
+    ) -> TrainingJob:
+        job_name = f"embedded-{algorithm}-{uuid.uuid4().hex[:12]}"
+        artifact_path = output_dir / "model.tar.gz"
+        details: dict[str, Any] = {}
+        progress(f"Training {algorithm} on {X.shape[0]:,} rows × {X.shape[1]} features")
+        if algorithm == "pca":
+            model = algorithms.fit_pca(X, hp, seed=seed)
+            artifacts.save_pca(model, artifact_path)
+        else:
+            model, metrics = algorithms.fit_kmeans(X, hp, seed=seed)
+            artifacts.save_kmeans(model, artifact_path)
+            details["metrics"] = metrics
+        progress(f"Wrote {artifact_path}")
+        return TrainingJob(algorithm, self.name, job_name, hp, artifact_path, 0.0, details)

@@ -1,0 +1,71 @@
+"""Run directories: every run's artifacts plus a manifest that makes it reproducible.
+
+A run is assembled in a hidden staging folder and renamed into place when complete, so a
+crash never leaves a half-written run where readers would find it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+MANIFEST = "manifest.json"
+TRACKED_LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "boto3", "streamlit", "sagemaker")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in TRACKED_LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=True, default=str)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def staged_run(workspace: Path, run_id: str | None = None) -> Iterator[tuple[str, Path]]:
+    """Yield (run_id, staging_dir); on success the folder becomes `workspace/runs/<run_id>`."""
+    runs_dir = Path(workspace) / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    run_id = run_id or new_run_id()
+    staging = Path(tempfile.mkdtemp(dir=runs_dir, prefix=f".staging-{run_id}-"))
+    try:
+        yield run_id, staging
+        final = runs_dir / run_id
+        if final.exists():
+            raise FileExistsError(f"A run called {run_id} already exists in {runs_dir}.")
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / MANIFEST).read_text())
