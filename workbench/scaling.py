@@ -1,0 +1,162 @@
+"""Feature scaling recipes, fitted once and replayable.
+
+A recipe is a scikit-learn scaler. Fitting one gives a FittedScaler that keeps the
+learned parameters, so new rows (or a reloaded run) are transformed exactly as the
+training rows were; to_dict()/from_dict() carry it through JSON run manifests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+__all__ = ["SCALERS", "FittedScaler", "ScalerRecipe", "ScalingError", "fit_scaler", "make_scaler"]
+
+
+class ScalingError(ValueError):
+    """A scaler cannot be made, fitted or applied as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class ScalerRecipe:
+    name: str
+    label: str
+    description: str
+    factory: Callable[[], Any]
+    # The fitted sklearn attributes (without the trailing "_") that define the transform.
+    params: tuple[str, ...]
+
+
+SCALERS: dict[str, ScalerRecipe] = {
+    recipe.name: recipe
+    for recipe in (
+        ScalerRecipe(
+            "minmax", "Min-max to [0, 1]",
+            "Each feature mapped linearly so its training minimum is 0 and maximum 1 (the walkthrough's choice).",
+            MinMaxScaler, ("data_min", "data_max", "data_range", "min", "scale"),
+        ),
+        ScalerRecipe(
+            "zscore", "Standardise (z-score)",
+            "Each feature centred on its training mean and divided by its standard deviation.",
+            StandardScaler, ("mean", "var", "scale"),
+        ),
+    )
+}
+
+
+def _recipe(name: str) -> ScalerRecipe:
+    try:
+        return SCALERS[name]
+    except (KeyError, TypeError):
+        raise ScalingError(f"Unknown scaling recipe {name!r}; choose one of: {', '.join(SCALERS)}.") from None
+
+
+def make_scaler(name: str) -> Any:
+    """A fresh, unfitted scikit-learn scaler for the recipe `name`."""
+    return _recipe(name).factory()
+
+
+@dataclass(frozen=True, eq=False)
+class FittedScaler:
+    """A fitted recipe: recipe name, feature names in column order, and the fitted parameters
+    (minmax: data_min, data_max, data_range, min, scale; zscore: mean, var, scale), each (n_features,)."""
+
+    recipe: str
+    features: tuple[str, ...]
+    params: Mapping[str, np.ndarray]
+    n_samples: int
+
+    def __post_init__(self):
+        recipe = _recipe(self.recipe)
+        features = tuple(str(f) for f in self.features)
+        missing = set(recipe.params) - set(self.params)
+        if missing:
+            raise ScalingError(f"A fitted {self.recipe} scaler needs the parameter(s) {sorted(missing)}.")
+        params = {k: np.asarray(self.params[k], dtype=np.float64).reshape(-1) for k in recipe.params}
+        wrong = {k: v.shape for k, v in params.items() if v.shape != (len(features),)}
+        if wrong:
+            raise ScalingError(f"Scaler parameters {wrong} do not match its {len(features)} features.")
+        object.__setattr__(self, "features", features)
+        object.__setattr__(self, "params", params)
+
+    def _estimator(self) -> Any:
+        """The sklearn scaler with these parameters, so transforms run sklearn's own code."""
+        estimator = make_scaler(self.recipe)
+        for key, value in self.params.items():
+            setattr(estimator, key + "_", value.copy())
+        estimator.n_features_in_ = len(self.features)
+        estimator.n_samples_seen_ = self.n_samples
+        return estimator
+
+    def transform(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Scale rows as the training rows were: float32 array (rows, len(features)).
+
+        A DataFrame must hold every feature column (extra columns are ignored, order comes from
+        self.features); an array must have exactly len(features) columns in that order."""
+        X = _feature_matrix(data, self.features)
+        return self._estimator().transform(X).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able; floats survive a JSON round trip exactly."""
+        return {
+            "recipe": self.recipe,
+            "features": list(self.features),
+            "n_samples": int(self.n_samples),
+            "params": {k: v.tolist() for k, v in self.params.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "FittedScaler":
+        try:
+            return cls(data["recipe"], tuple(data["features"]), dict(data["params"]), int(data["n_samples"]))
+        except (KeyError, TypeError) as exc:
+            raise ScalingError(f"Not a saved scaler (needs recipe, features, params and n_samples): {exc!r}.") from exc
+
+
+def fit_scaler(recipe: str, data: pd.DataFrame | np.ndarray, features: Sequence[str] | None = None) -> FittedScaler:
+    """Fit the recipe on the feature columns of `data`.
+
+    With a DataFrame, features defaults to all its columns (pass CleanResult.features for a cleaned
+    frame, which also holds id and name columns). With an array, features names its columns
+    (default x0, x1, ...). Constant columns scale to 0 rather than NaN (scikit-learn's handling)."""
+    if features is None:
+        features = list(data.columns) if isinstance(data, pd.DataFrame) else [f"x{i}" for i in range(np.shape(data)[-1])]
+    features = tuple(str(f) for f in features)
+    X = _feature_matrix(data, features)
+    if X.shape[0] < 1:
+        raise ScalingError("Cannot fit a scaler on zero rows.")
+    estimator = make_scaler(recipe).fit(X)
+    params = {k: getattr(estimator, k + "_") for k in _recipe(recipe).params}
+    return FittedScaler(recipe, features, params, int(X.shape[0]))
+
+
+def _feature_matrix(data: pd.DataFrame | np.ndarray, features: Sequence[str]) -> np.ndarray:
+    """The float64 (rows, features) matrix, with clear errors for mismatched or unusable input."""
+    if isinstance(data, pd.DataFrame):
+        missing = [f for f in features if f not in data.columns]
+        if missing:
+            raise ScalingError(
+                f"The data lacks the feature column(s) {missing}; the scaler needs {list(features)}."
+            )
+        block = data[list(features)]
+        non_numeric = [c for c in features if not pd.api.types.is_numeric_dtype(block[c])]
+        if non_numeric:
+            raise ScalingError(f"Feature column(s) {non_numeric} are not numeric; clean the table first.")
+        X = block.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        try:
+            X = np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ScalingError(f"Cannot read the rows as numbers: {exc}.") from exc
+        if X.ndim == 1:
+            X = X.reshape(1, -1)
+        if X.ndim != 2 or X.shape[1] != len(features):
+            raise ScalingError(
+                f"Rows of shape {X.shape} do not fit a scaler of {len(features)} features ({', '.join(features)})."
+            )
+    if not np.isfinite(X).all():
+        raise ScalingError("The rows contain missing or infinite values; clean the table first.")
+    return X
