@@ -1,0 +1,816 @@
+"""What every page shares: session state, cached computations, training, guards, and errors.
+
+The pages stay thin: they read like a description of the screen and call these helpers.
+Analysis lives in workbench.insight / workbench.charts and the pipeline; this module is the
+only Streamlit glue between them.
+
+State (all in st.session_state, initialised by app.py through `init_state`):
+  source            the active data source (Source)
+  uploaded          the last uploaded file, kept beyond the uploader widget: {name, data, digest}
+  pca_run           the last PCA training (TrainedRun) — valid while its data is current
+  kmeans_run        the last K-Means training (TrainedRun) — valid while its PCA + top are current
+  component_names   the analyst's names of the current PCA run's components, largest first
+  cluster_names     the analyst's names of the current K-Means run's clusters, by id
+  widget keys       every setting's widget key, with its default (see DEFAULTS)
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from backends import DEFAULT_BACKEND, available_backends
+from backends import hyperparameters as hpmod
+from backends.artifacts import ArtifactError
+from backends.base import BackendError
+from workbench import data, insight, pipeline, runs, scaling, settings
+
+# Errors whose message is meant for the analyst: shown with st.error, never as a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    data.DataError,
+    hpmod.HyperparameterError,
+    scaling.ScalingError,
+    ArtifactError,
+    BackendError,
+    ValueError,
+    ImportError,
+    OSError,
+)
+
+WALKTHROUGH_COMPONENTS = 33
+WALKTHROUGH_TOP = 5
+WALKTHROUGH_K = 7
+
+# Hyperparameters that get their own widget (or are derived from the data) rather than the
+# generic "advanced" controls built from backends.hyperparameters.
+PCA_OWN = {"feature_dim", "num_components"}
+KMEANS_OWN = {"feature_dim", "k", "force_dense"}
+
+SOURCE_LABELS = {
+    "default": "Walkthrough dataset (ACS 2015 counties)",
+    "upload": "Upload a CSV",
+    "path": "Path or s3:// URI",
+}
+
+
+def _hp_defaults(algorithm: str, skip: set[str], prefix: str) -> dict[str, Any]:
+    out = {}
+    for name, param in hpmod.SPECS[algorithm].items():
+        if name in skip:
+            continue
+        default = param.default
+        if algorithm == "pca" and name == "mini_batch_size":
+            default = 500  # what pipeline.train_pca sends (capped at the row count)
+        if param.kind == "metrics":
+            default = list(default or ())
+        out[f"{prefix}{name}"] = default
+    return out
+
+
+# Every persistent widget key with its default. app.py sets these once per session and keeps
+# them alive while their page is not shown (Streamlit forgets unrendered widgets' values).
+DEFAULTS: dict[str, Any] = {
+    "source_kind": "default",
+    "source_path": "",
+    "hist_feature": None,
+    "hist_bins": 30,
+    "hist_log": False,
+    "feature_select": None,
+    "scaler": "minmax",
+    "pca_backend": DEFAULT_BACKEND,
+    "pca_num_components": WALKTHROUGH_COMPONENTS,
+    "pca_seed": 0,
+    **_hp_defaults("pca", PCA_OWN, "pca_hp_"),
+    "pca_top": WALKTHROUGH_TOP,
+    "makeup_n": 8,
+    "kmeans_backend": DEFAULT_BACKEND,
+    "kmeans_k": WALKTHROUGH_K,
+    "kmeans_seed": 0,
+    **_hp_defaults("kmeans", KMEANS_OWN, "kmeans_hp_"),
+    "profile_cluster": 0,
+    "profile_features": 15,
+    "explore_cluster": 0,
+    "explore_search": "",
+    "lookup_county": None,
+}
+
+STATE_DEFAULTS: dict[str, Callable[[], Any]] = {
+    "source": lambda: Source("default"),
+    "uploaded": lambda: None,
+    "pca_run": lambda: None,
+    "kmeans_run": lambda: None,
+    "component_names": list,
+    "component_names_job": lambda: None,
+    "cluster_names": list,
+    "cluster_names_job": lambda: None,
+    "names_archive": dict,
+    "editor_version": lambda: 0,
+}
+
+
+def init_state() -> None:
+    """Shared state, set once per session (called by app.py on every run)."""
+    for key, make in STATE_DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = make()
+    for key, default in DEFAULTS.items():
+        if key not in st.session_state:
+            if default is not None:
+                st.session_state[key] = default
+        else:
+            # Re-assigning keeps a widget's value alive on pages where it is not rendered.
+            st.session_state[key] = st.session_state[key]
+
+
+# ---------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------
+
+
+@contextmanager
+def shows_errors(what: str | None = None, *, stop: bool = True):
+    """Show the library's message for a user error (no traceback); stop the page unless told not to."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        message = str(exc) or type(exc).__name__
+        st.error(f"**{what}:** {message}" if what else message, icon=":material/error:")
+        if stop:
+            st.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# Data source and prepared data
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the table comes from: kind is "default", "upload" or "path" (a path or s3:// URI)."""
+
+    kind: str
+    location: str = ""  # the path/URI, or the uploaded file's name
+    digest: str = ""  # uploads: sha256 of the bytes
+
+    @property
+    def label(self) -> str:
+        if self.kind == "default":
+            return "the walkthrough's dataset"
+        if self.kind == "upload":
+            return f"upload {self.location}"
+        return self.location
+
+    def cache_key(self) -> str:
+        """Changes whenever what would be loaded changes (env var, file on disk, upload)."""
+        if self.kind == "default":
+            local = settings.default_data_path()
+            return "default:" + (_file_stamp(local) if local else data.DEFAULT_URI)
+        if self.kind == "upload":
+            return f"upload:{self.digest}"
+        if self.location.strip().lower().startswith("s3://"):
+            return f"s3:{self.location.strip()}"
+        return "path:" + _file_stamp(Path(self.location).expanduser())
+
+
+def _file_stamp(path: Path) -> str:
+    try:
+        stat = os.stat(path)
+        return f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
+    except OSError:
+        return f"{path}:missing"
+
+
+def remember_upload(uploaded) -> Source:
+    """Keep an upload's bytes in session state (the uploader forgets them off its page)."""
+    payload = uploaded.getvalue()
+    digest = hashlib.sha256(payload).hexdigest()
+    current = st.session_state.get("uploaded")
+    if not current or current["digest"] != digest:
+        st.session_state["uploaded"] = {"name": uploaded.name, "data": payload, "digest": digest}
+    return Source("upload", uploaded.name, digest)
+
+
+def set_source(source: Source) -> None:
+    if st.session_state.get("source") != source:
+        st.session_state["source"] = source
+        refresh_status()
+
+
+def _payload(source: Source) -> tuple[Any, str | None]:
+    """What data.load_table reads for a source: (None | bytes | path/URI, upload name)."""
+    if source.kind == "default":
+        return None, None
+    if source.kind == "upload":
+        uploaded = st.session_state.get("uploaded")
+        if not uploaded or uploaded["digest"] != source.digest:
+            raise data.DataError("The uploaded file is no longer available; upload it again on the Data page.")
+        return uploaded["data"], uploaded["name"]
+    location = source.location.strip()
+    if not location:
+        raise data.DataError("Enter a file path or an s3:// URI on the Data page, then press Load.")
+    return location, None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A cached result or the user error it raised (so a failing source is not retried each rerun)."""
+
+    value: Any = None
+    error: BaseException | None = None
+
+    def get(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _attempt(fn: Callable[[], Any]) -> Outcome:
+    try:
+        return Outcome(fn())
+    except USER_ERRORS as exc:
+        return Outcome(error=exc)
+
+
+@st.cache_resource(show_spinner="Loading the table…", max_entries=8)
+def _load_raw(key: str, _payload_value: Any, _name: str | None) -> Outcome:
+    if isinstance(_payload_value, (bytes, bytearray)):
+        return _attempt(lambda: data.read_csv_bytes(bytes(_payload_value), name=_name))
+    return _attempt(lambda: data.load_table(_payload_value))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _clean(key: str, _raw: pd.DataFrame) -> Outcome:
+    return _attempt(lambda: data.clean_table(_raw, data.detect_schema(_raw)))
+
+
+@st.cache_resource(show_spinner="Scaling the features…", max_entries=16)
+def _prepare(key: str, features: tuple[str, ...] | None, scaler: str, _raw: pd.DataFrame) -> Outcome:
+    chosen = list(features) if features is not None else None
+    return _attempt(lambda: insight.prepare_table(_raw, features=chosen, scaler=scaler))
+
+
+def reload_data() -> None:
+    """Forget loaded tables (e.g. after a network error, or when an S3 object changed)."""
+    _load_raw.clear()
+    _clean.clear()
+    _prepare.clear()
+
+
+def raw_table(source: Source | None = None) -> pd.DataFrame:
+    source = source or st.session_state["source"]
+    payload, name = _payload(source)
+    return _load_raw(source.cache_key(), payload, name).get()
+
+
+def clean_table() -> data.CleanResult:
+    """The active source, cleaned with every numeric feature (the Data page's view)."""
+    source = st.session_state["source"]
+    return _clean(source.cache_key(), raw_table(source)).get()
+
+
+def chosen_features(clean: data.CleanResult) -> list[str]:
+    """The Features page's choice, valid for this table; every feature when none is made."""
+    chosen = st.session_state.get("feature_select")
+    if not chosen:
+        return list(clean.features)
+    return [f for f in chosen if f in clean.features] or list(clean.features)
+
+
+def prepared() -> pipeline.PreparedData:
+    """The cleaned, scaled matrix the algorithms train on (cached on source, features, scaler)."""
+    clean = clean_table()
+    features = chosen_features(clean)
+    key = st.session_state["source"].cache_key()
+    chosen = None if features == list(clean.features) else tuple(features)
+    return _prepare(key, chosen, st.session_state.get("scaler", "minmax"), raw_table()).get()
+
+
+def data_key(prep: pipeline.PreparedData) -> tuple:
+    """Identity of the training matrix: the data, the features and the scaling."""
+    return (prep.fingerprint, tuple(prep.features), prep.scaler.recipe)
+
+
+# ---------------------------------------------------------------------------------------
+# Training, with a registry so identical settings never train twice
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainedRun:
+    """One training: its inputs' key, what it depends on upstream, its settings and stage."""
+
+    algorithm: str
+    key: tuple
+    upstream: tuple
+    settings: dict[str, Any]
+    stage: Any  # pipeline.PCAStage | pipeline.KMeansStage
+    output_dir: Path
+    reused: bool = False
+
+    @property
+    def job_name(self) -> str:
+        return self.stage.job.job_name
+
+
+class _Registry:
+    """Trained stages by their full input key (LRU, thread-safe), shared by all sessions."""
+
+    def __init__(self, size: int = 24):
+        self._items: OrderedDict[tuple, TrainedRun] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, key: tuple) -> TrainedRun | None:
+        with self._lock:
+            run = self._items.get(key)
+            if run is not None:
+                self._items.move_to_end(key)
+            return run
+
+    def put(self, run: TrainedRun) -> None:
+        with self._lock:
+            self._items[run.key] = run
+            self._items.move_to_end(run.key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _registry() -> _Registry:
+    return _Registry()
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def job_dir(algorithm: str) -> Path:
+    return settings.workspace_dir() / "jobs" / f"{runs.new_run_id()}-{algorithm}"
+
+
+def hyperparameters(algorithm: str) -> dict[str, Any]:
+    """The advanced hyperparameters as set in their widgets (SageMaker's names)."""
+    prefix = f"{algorithm}_hp_"
+    skip = PCA_OWN if algorithm == "pca" else KMEANS_OWN
+    out = {}
+    for name in hpmod.SPECS[algorithm]:
+        if name in skip:
+            continue
+        value = st.session_state.get(prefix + name)
+        if isinstance(value, str):
+            value = value.strip()
+        out[name] = value
+    return out
+
+
+def pca_settings() -> dict[str, Any]:
+    return {
+        "backend": st.session_state["pca_backend"],
+        "num_components": int(st.session_state["pca_num_components"]),
+        "seed": int(st.session_state["pca_seed"]),
+        "hyperparameters": hyperparameters("pca"),
+    }
+
+
+def kmeans_settings() -> dict[str, Any]:
+    return {
+        "backend": st.session_state["kmeans_backend"],
+        "k": int(st.session_state["kmeans_k"]),
+        "seed": int(st.session_state["kmeans_seed"]),
+        "hyperparameters": hyperparameters("kmeans"),
+    }
+
+
+def _train(
+    algorithm: str, upstream: tuple, config: dict[str, Any], fit: Callable[[Path, Callable[[str], None]], Any]
+) -> TrainedRun:
+    """Train once per (upstream, settings): reuse the registry's run when it already exists."""
+    key = (algorithm, str(settings.workspace_dir()), upstream, _freeze(config))
+    registry = _registry()
+    existing = registry.get(key)
+    if existing is not None and Path(existing.stage.job.artifact_path).exists():
+        return TrainedRun(**{**existing.__dict__, "reused": True})
+    title = "PCA" if algorithm == "pca" else "K-Means"
+    output_dir = job_dir(algorithm)
+    with st.status(f"Training {title}…", expanded=True) as status:
+        def progress(message: str) -> None:
+            status.write(message)
+
+        progress(f"Job folder: `{output_dir}`")
+        try:
+            stage = fit(output_dir, progress)
+        except BaseException:
+            status.update(label=f"{title} training failed", state="error", expanded=False)
+            raise
+        status.update(label=f"{title} trained in {stage.job.seconds:.2f} s ({stage.job.job_name})",
+                      state="complete", expanded=False)
+    run = TrainedRun(algorithm, key, upstream, config, stage, output_dir)
+    registry.put(run)
+    return run
+
+
+def _after_training(state_key: str, run: TrainedRun) -> None:
+    st.session_state[state_key] = run
+    refresh_status()
+
+
+def train_pca(prep: pipeline.PreparedData) -> TrainedRun:
+    config = pca_settings()
+    hp = dict(config["hyperparameters"])
+    hp["mini_batch_size"] = min(int(hp.get("mini_batch_size") or 500), len(prep.X))
+
+    def fit(output_dir: Path, progress):
+        progress(f"{len(prep.X):,} counties × {len(prep.features)} features, scaled with {prep.scaler.recipe}")
+        return pipeline.train_pca(prep.X, config["num_components"], backend=config["backend"], seed=config["seed"],
+                                  output_dir=output_dir, hyperparameters=hp, progress=progress)
+
+    run = _train("pca", data_key(prep), config, fit)
+    top = int(st.session_state.get("pca_top") or WALKTHROUGH_TOP)
+    st.session_state["pca_top"] = max(1, min(top, run.stage.model.n_components))
+    _after_training("pca_run", run)
+    return run
+
+
+def train_kmeans(pca_run: TrainedRun, top: int, scores: np.ndarray) -> TrainedRun:
+    config = kmeans_settings()
+
+    def fit(output_dir: Path, progress):
+        progress(f"{len(scores):,} counties × {top} components (largest first)")
+        return pipeline.train_kmeans(scores, config["k"], backend=config["backend"], seed=config["seed"],
+                                     output_dir=output_dir, hyperparameters=config["hyperparameters"],
+                                     progress=progress)
+
+    run = _train("kmeans", (pca_run.job_name, top), config, fit)
+    _after_training("kmeans_run", run)
+    return run
+
+
+# ---------------------------------------------------------------------------------------
+# Current runs and what derives from them (each cached on its inputs)
+# ---------------------------------------------------------------------------------------
+
+
+def current_prepared() -> pipeline.PreparedData | None:
+    try:
+        return prepared()
+    except USER_ERRORS:
+        return None
+
+
+def current_pca(prep: pipeline.PreparedData | None = None) -> TrainedRun | None:
+    """The PCA run, if it was trained on the data, features and scaling now chosen."""
+    run = st.session_state.get("pca_run")
+    if run is None:
+        return None
+    prep = prep if prep is not None else current_prepared()
+    if prep is None or run.upstream != data_key(prep):
+        return None
+    return run
+
+
+def kept(run: TrainedRun) -> int:
+    """How many components are kept (the PCA page's control), within what was trained."""
+    n = run.stage.model.n_components
+    return max(1, min(int(st.session_state.get("pca_top") or WALKTHROUGH_TOP), n))
+
+
+def current_kmeans(pca_run: TrainedRun | None) -> TrainedRun | None:
+    """The K-Means run, if it was trained on the current PCA run's kept components."""
+    run = st.session_state.get("kmeans_run")
+    if run is None or pca_run is None or run.upstream != (pca_run.job_name, kept(pca_run)):
+        return None
+    return run
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _scores(job_name: str, top: int, _pca: pipeline.PCAStage, _X: np.ndarray) -> np.ndarray:
+    scores = pipeline.project(_pca, _X, top)
+    scores.setflags(write=False)
+    return scores
+
+
+def scores(prep: pipeline.PreparedData, run: TrainedRun) -> np.ndarray:
+    return _scores(run.job_name, kept(run), run.stage, prep.X)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _suggested_component_names(job_name: str, _pca: pipeline.PCAStage, features: tuple[str, ...]) -> list[str]:
+    return insight.suggest_component_names(_pca.model.v, features)
+
+
+def suggested_component_names(prep: pipeline.PreparedData, run: TrainedRun) -> list[str]:
+    return _suggested_component_names(run.job_name, run.stage, tuple(prep.features))[: kept(run)]
+
+
+# ---------------------------------------------------------------------------------------
+# Names: one list per run, restored when a run comes back
+# ---------------------------------------------------------------------------------------
+
+
+def _names_store(kind: str, job_name: str) -> list[str]:
+    """The names list for `job_name`, archiving the previous run's names when the run changes."""
+    names_key, job_key = f"{kind}_names", f"{kind}_names_job"
+    archive = st.session_state["names_archive"]
+    if st.session_state.get(job_key) != job_name:
+        previous = st.session_state.get(job_key)
+        if previous is not None:
+            archive[previous] = list(st.session_state.get(names_key) or [])
+        st.session_state[names_key] = list(archive.get(job_name, []))
+        st.session_state[job_key] = job_name
+    return list(st.session_state.get(names_key) or [])
+
+
+def component_names(run: TrainedRun) -> list[str]:
+    """The analyst's names of the kept components, blank where not named (pad to `kept`)."""
+    return insight.pad_names(_names_store("component", run.job_name), kept(run))
+
+
+def component_columns(run: TrainedRun) -> list[str]:
+    """Display names of the kept components: the analyst's, else pc1…; falls back on a clash."""
+    try:
+        return pipeline.component_columns(kept(run), component_names(run))
+    except ValueError:
+        return pipeline.component_columns(kept(run))
+
+
+def set_component_names(run: TrainedRun, names: Sequence[str]) -> None:
+    """Store names for the kept components (validated by the pipeline: unique)."""
+    n = run.stage.model.n_components
+    updated = insight.apply_names(_names_store("component", run.job_name), list(names), n)
+    pipeline.component_columns(kept(run), updated[: kept(run)])  # raises ValueError on a clash
+    if updated != insight.pad_names(st.session_state.get("component_names"), n):
+        st.session_state["component_names"] = updated
+        refresh_status()
+
+
+def cluster_names(run: TrainedRun) -> list[str]:
+    return insight.pad_names(_names_store("cluster", run.job_name), run.stage.model.k)
+
+
+def cluster_labels(run: TrainedRun) -> list[str]:
+    """Display names of the clusters: the analyst's, else "cluster i"."""
+    try:
+        return insight.cluster_names(cluster_names(run), run.stage.model.k)
+    except ValueError:
+        return insight.cluster_names(None, run.stage.model.k)
+
+
+def set_cluster_names(run: TrainedRun, names: Sequence[str]) -> None:
+    k = run.stage.model.k
+    updated = insight.apply_names(_names_store("cluster", run.job_name), list(names), k)
+    insight.cluster_names(updated, k)  # raises ValueError on a clash
+    if updated != insight.pad_names(st.session_state.get("cluster_names"), k):
+        st.session_state["cluster_names"] = updated
+
+
+def bump_editor() -> None:
+    """Give the name editors a fresh key, so a reset is not undone by their pending edits."""
+    st.session_state["editor_version"] = st.session_state.get("editor_version", 0) + 1
+
+
+def editor_key(kind: str, run: TrainedRun) -> str:
+    return f"{kind}_editor_{run.job_name[-12:]}_{st.session_state.get('editor_version', 0)}"
+
+
+# ---------------------------------------------------------------------------------------
+# Tables derived from a K-Means run (cached on the run and the names)
+# ---------------------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _labeled(
+    job: str, component_cols: tuple[str, ...], labels: tuple[str, ...], _prep, _scores, _kmeans
+) -> pd.DataFrame:
+    return pipeline.labeled_table(_prep, _scores, _kmeans, component_names=list(component_cols),
+                                  cluster_names=list(labels))
+
+
+def labeled(prep: pipeline.PreparedData, pca_run: TrainedRun, kmeans_run: TrainedRun) -> pd.DataFrame:
+    """The labeled counties (read-only: shared by reruns), with the analyst's names."""
+    return _labeled(kmeans_run.job_name, tuple(component_columns(pca_run)), tuple(cluster_labels(kmeans_run)),
+                    prep, scores(prep, pca_run), kmeans_run.stage)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _profiles(job: str, labels: tuple[str, ...], _prep, _kmeans) -> pd.DataFrame:
+    return insight.cluster_profiles(_prep.clean.frame, _prep.features, _kmeans.labels, list(labels))
+
+
+def profiles(prep: pipeline.PreparedData, kmeans_run: TrainedRun) -> pd.DataFrame:
+    return _profiles(kmeans_run.job_name, tuple(cluster_labels(kmeans_run)), prep, kmeans_run.stage)
+
+
+@st.cache_data(show_spinner="Preparing the files…", max_entries=8)
+def _exports(job: str, component_cols: tuple[str, ...], labels: tuple[str, ...], stem: str,
+             _labeled_frame, _components, _centroids) -> dict[str, bytes]:
+    return insight.export_files(_labeled_frame, _components, _centroids, stem=stem)
+
+
+def export_files(prep, pca_run: TrainedRun, kmeans_run: TrainedRun) -> dict[str, bytes]:
+    """The three downloads as bytes, prepared before any button is pressed."""
+    columns = component_columns(pca_run)
+    labels = cluster_labels(kmeans_run)
+    ratios = pca_run.stage.explained_variance_ratio
+    components = insight.component_table(pca_run.stage.model.v, prep.features, columns, ratios)
+    centroids = insight.centroid_table(kmeans_run.stage.model.centroids, columns, labels,
+                                       kmeans_run.stage.cluster_sizes)
+    stem = f"counties-k{kmeans_run.stage.model.k}"
+    return _exports(kmeans_run.job_name, tuple(columns), tuple(labels), stem,
+                    labeled(prep, pca_run, kmeans_run), components, centroids)
+
+
+# ---------------------------------------------------------------------------------------
+# Pages, navigation and prerequisites
+# ---------------------------------------------------------------------------------------
+
+PAGE_FILES = {
+    "data": ("app_pages/data_source.py", "Data", ":material/table_view:"),
+    "features": ("app_pages/features.py", "Features", ":material/tune:"),
+    "pca": ("app_pages/pca.py", "PCA", ":material/stacked_line_chart:"),
+    "names": ("app_pages/name_components.py", "Name components", ":material/label:"),
+    "clusters": ("app_pages/clusters.py", "Clusters", ":material/bubble_chart:"),
+    "explore": ("app_pages/explore.py", "Explore", ":material/travel_explore:"),
+    "export": ("app_pages/export.py", "Export", ":material/download:"),
+}
+
+
+def pages() -> dict[str, Any]:
+    """The st.Page objects, by short name (built once per run by app.py)."""
+    built = {}
+    for name, (path, title, icon) in PAGE_FILES.items():
+        built[name] = st.Page(path, title=title, icon=icon, url_path=name, default=(name == "data"))
+    return built
+
+
+def link(name: str, label: str | None = None) -> None:
+    path, title, icon = PAGE_FILES[name]
+    st.page_link(path, label=label or f"Go to {title}", icon=icon)
+
+
+def require(message: str, page: str) -> None:
+    """Say what to do first, link to the page where it is done, and stop this page."""
+    st.info(message, icon=":material/info:")
+    link(page)
+    st.stop()
+
+
+def require_data() -> data.CleanResult:
+    with shows_errors("The data could not be loaded"):
+        clean = clean_table()
+    return clean
+
+
+def require_prepared() -> pipeline.PreparedData:
+    try:
+        return prepared()
+    except USER_ERRORS as exc:
+        st.error(str(exc), icon=":material/error:")
+        require("Fix the data source or the feature choice first.", "data")
+    raise AssertionError  # unreachable: require() stops
+
+
+def require_pca(prep: pipeline.PreparedData) -> TrainedRun:
+    run = current_pca(prep)
+    if run is None:
+        if st.session_state.get("pca_run") is not None:
+            require("The data, features or scaling changed since PCA was trained. Train PCA again first.", "pca")
+        require("Train PCA first: this page needs its components.", "pca")
+    return run
+
+
+def require_kmeans(pca_run: TrainedRun) -> TrainedRun:
+    run = current_kmeans(pca_run)
+    if run is None:
+        if st.session_state.get("kmeans_run") is not None:
+            require("The PCA run or the number of kept components changed since K-Means was trained. "
+                    "Train K-Means again first.", "clusters")
+        require("Train K-Means first: this page needs its clusters.", "clusters")
+    return run
+
+
+def clamp(key: str, low: int, high: int) -> None:
+    """Keep a number widget's stored value inside its current range (before it is drawn)."""
+    value = st.session_state.get(key)
+    if value is None:
+        return
+    if value < low or value > high:
+        st.session_state[key] = max(low, min(int(value), high))
+
+
+def backend_options() -> list[str]:
+    return available_backends()
+
+
+_local = threading.local()  # per script run: the sidebar's status slot
+
+
+def show_status(slot: Any) -> None:
+    """Draw the pipeline status into the sidebar slot; pages redraw it when they change a step."""
+    _local.slot = slot
+    refresh_status()
+
+
+def refresh_status() -> None:
+    slot = getattr(_local, "slot", None)
+    if slot is None:
+        return
+    with slot.container():
+        st.caption("PIPELINE")
+        for done, text in pipeline_status():
+            icon = ":material/check_circle:" if done else ":material/radio_button_unchecked:"
+            st.caption(f"{icon} {text}")
+
+
+def pipeline_status() -> list[tuple[bool, str]]:
+    """(done, text) per step, for the sidebar: cheap, cached lookups only."""
+    out: list[tuple[bool, str]] = []
+    prep = current_prepared()
+    source = st.session_state["source"]
+    if prep is None:
+        out.append((False, f"Data: {source.label} (not loaded)"))
+        return out
+    report = prep.clean.report
+    out.append((True, f"Data: {report.rows_clean:,} counties from {source.label}"))
+    out.append((True, f"Features: {len(prep.features)}, {prep.scaler.recipe}"))
+    pca_run = current_pca(prep)
+    if pca_run is None:
+        out.append((False, "PCA: not trained"))
+        return out
+    top = kept(pca_run)
+    share = float(np.sum(pca_run.stage.explained_variance_ratio[:top]))
+    out.append((True, f"PCA: {top} of {pca_run.stage.model.n_components} components kept ({share:.1%})"))
+    named = sum(1 for name in component_names(pca_run) if name)
+    out.append((named > 0, f"Names: {named} of {top} components named"))
+    kmeans_run = current_kmeans(pca_run)
+    if kmeans_run is None:
+        out.append((False, "K-Means: not trained"))
+        return out
+    out.append((True, f"K-Means: k = {kmeans_run.stage.model.k}, SSE {kmeans_run.stage.sse:.2f}"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Hyperparameter controls, built from SageMaker's own table in backends.hyperparameters
+# ---------------------------------------------------------------------------------------
+
+
+def hyperparameter_controls(algorithm: str) -> None:
+    """One widget per hyperparameter that has no dedicated control, with SageMaker's meaning as help."""
+    skip = PCA_OWN if algorithm == "pca" else KMEANS_OWN
+    params = [p for name, p in hpmod.SPECS[algorithm].items() if name not in skip]
+    columns = st.columns(3)
+    for i, param in enumerate(params):
+        key = f"{algorithm}_hp_{param.name}"
+        help_text = f"{param.meaning} Valid: {param.valid_values}."
+        box = columns[i % 3]
+        if param.kind == "bool":
+            box.checkbox(param.name, key=key, help=help_text)
+        elif param.kind == "choice":
+            box.selectbox(param.name, list(param.choices), key=key, help=help_text)
+        elif param.kind == "metrics":
+            box.multiselect(param.name, list(param.choices), key=key, help=help_text)
+        elif param.kind == "int":
+            box.number_input(param.name, step=1, key=key, help=help_text)
+        elif param.kind == "float":
+            box.number_input(param.name, step=None, format="%g", key=key, help=help_text)
+        else:  # int_or_auto: free text, validated by the backend with SageMaker's message
+            box.text_input(param.name, key=key, help=help_text)
+
+
+# ---------------------------------------------------------------------------------------
+# Charts: built by workbench.charts, validated once per input, drawn from the cached spec
+# ---------------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _chart_spec(builder: str, args: tuple, kwargs: dict) -> dict:
+    from workbench import charts
+
+    spec = getattr(charts, builder)(*args, **kwargs).to_dict()
+    # Altair's default theme fixes a 300 px view; Streamlit sizes the chart itself.
+    spec.pop("config", None)
+    return spec
+
+
+def chart(builder: Callable[..., Any], *args: Any, key: str, where: Any = None, **kwargs: Any) -> None:
+    """Draw `builder(*args, **kwargs)` (a workbench.charts function) at full width.
+
+    Altair validates a chart against the Vega-Lite schema each time it is serialised, which
+    costs tens of milliseconds; the spec is cached on the chart's inputs instead, so a rerun
+    with unchanged inputs only hashes them.
+    """
+    (where or st).vega_lite_chart(_chart_spec(builder.__name__, args, kwargs), width="stretch", key=key)
