@@ -23,6 +23,16 @@ REGISTRY: dict[str, BackendSpec] = {
         "backends.embedded:EmbeddedBackend",
         "SageMaker's PCA and K-Means emulated in-process; no AWS account needed.",
     ),
+    "sagemaker": BackendSpec(
+        "backends.sagemaker_cloud:SageMakerCloudBackend",
+        "SageMaker's own built-in PCA and K-Means, as training jobs in your AWS account.",
+        install_hint="pip install 'sagemaker>=2.257,<3'",
+    ),
+    "sagemaker-local": BackendSpec(
+        "backends.sagemaker_local:SageMakerLocalBackend",
+        "The workbench's algorithm image run by SageMaker local mode in Docker; no AWS account needed.",
+        install_hint="pip install 'sagemaker>=2.257,<3' (local mode also needs Docker with Compose)",
+    ),
 }
 
 ALIASES = {"local": "embedded"}

@@ -1,6 +1,8 @@
 """The conformance suite every backend passes, and the registry that finds them.
 
 A new backend joins by adding its name to BACKENDS_UNDER_TEST (or a fixture that yields it).
+The cloud backend runs under moto with tests/sagemaker_harness.py playing SageMaker's
+algorithms; the local-mode backend runs real containers, and skips without a Docker daemon.
 """
 import numpy as np
 import pytest
@@ -9,12 +11,18 @@ import backends
 from backends import artifacts
 from backends.base import Backend
 from backends.hyperparameters import HyperparameterError
+from tests.sagemaker_harness import (  # noqa: F401  (fixtures)
+    aws_env, cloud_backend, local_backend, local_mode_image, moto_sagemaker,
+)
 
-BACKENDS_UNDER_TEST = ["embedded"]
+BACKENDS_UNDER_TEST = ["embedded", "sagemaker", "sagemaker-local"]
+BACKEND_FIXTURES = {"sagemaker": "cloud_backend", "sagemaker-local": "local_backend"}
 
 
 @pytest.fixture(params=BACKENDS_UNDER_TEST)
 def backend(request) -> Backend:
+    if request.param in BACKEND_FIXTURES:
+        return request.getfixturevalue(BACKEND_FIXTURES[request.param])
     return backends.get_backend(request.param)
 
 
@@ -91,7 +99,7 @@ def test_non_finite_training_data_is_rejected(backend, planted, tmp_path):
 
 
 def test_registry_names_every_backend_and_rejects_unknown_names():
-    assert "embedded" in backends.available_backends()
+    assert {"embedded", "sagemaker", "sagemaker-local"} <= set(backends.available_backends())
     assert backends.get_backend("local").name == "embedded"
     with pytest.raises(ValueError, match="Unknown backend 'cloud9'.*embedded"):
         backends.get_backend("cloud9")
