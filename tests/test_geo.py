@@ -1,6 +1,5 @@
 """The offline county map: geometry from plotly-geo, the FIPS join, and the choropleth spec."""
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -93,14 +92,11 @@ def test_join_report_reasons(cache):
 
 def test_choropleth_spec(cache, census):
     values = pd.DataFrame({"fips": census["CensusId"], "Income": census["Income"], "County": census["County"]})
-    started = time.perf_counter()
     chart = geo.county_choropleth(values, "Income", tooltip=["County"], selected=1001, cache_dir=cache,
                                   title="Median income")
     spec = chart.to_dict()
-    elapsed = time.perf_counter() - started
     text = json.dumps(spec)
     assert len(text) < 3_000_000  # a few MB at most
-    assert elapsed < 5
     assert spec["projection"]["type"] == "albersUsa"
     assert len(spec["datasets"]) == 2  # the topology once (both layers share it) and the values
     counties, outlines = spec["layer"]
