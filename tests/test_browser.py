@@ -180,3 +180,12 @@ def test_main_path_in_a_real_browser(browser_page, app_url):
     assert page.get_by_role("button", name="Download CSV").count() == 3
     assert page.get_by_text("K-Means: k = 7").is_visible()  # the sidebar: still trained
     assert_no_exception(page, "Export after the download")
+
+    # County map: the clusters drawn over the counties, offline (the first run builds the geometry).
+    open_page(page, "County map")
+    page.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first.wait_for(
+        timeout=120_000)
+    wait_idle(page)
+    page.wait_for_timeout(1500)  # let Vega finish painting the 3,000 shapes
+    assert_no_exception(page, "County map")
+    snapshot(page, "8-county-map")

@@ -26,6 +26,8 @@ navigation = st.navigation(
         "Prepare": [pages["data"], pages["features"]],
         "Reduce": [pages["pca"], pages["names"]],
         "Segment": [pages["clusters"], pages["explore"], pages["export"]],
+        "Understand": [pages["choose_k"], pages["profiles"], pages["map"]],
+        "Cloud": [pages["endpoints"]],
     }
 )
 

@@ -25,6 +25,7 @@ seed.number_input("Seed", min_value=0, step=1, key="kmeans_seed",
                   help="Same seed, data and settings → same clusters.")
 with st.expander("More hyperparameters (SageMaker's names and defaults)"):
     common.hyperparameter_controls("kmeans")
+common.backend_settings_form(st.session_state["kmeans_backend"])
 
 run = common.current_kmeans(pca_run)
 if st.button("Train K-Means", key="kmeans_train", type="primary", icon=":material/play_arrow:"):

@@ -102,7 +102,24 @@ DEFAULTS: dict[str, Any] = {
     "explore_cluster": 0,
     "explore_search": "",
     "lookup_county": None,
+    "choosek_min": 2,
+    "choosek_max": 12,
+    "choosek_reps": 5,
+    "choosek_seed": 0,
+    "prof_feature": None,
+    "prof_reps": 5,
+    "prof_draws": 100,
+    "prof_threshold": 0.8,
+    "map_layer": "cluster",
+    "map_feature": None,
+    "map_component": None,
+    "endpoints_region": "",
+    "endpoints_profile": "",
 }
+
+# Widget keys created on demand (SageMaker settings form, insight pages' settings), kept alive
+# off their page like DEFAULTS.
+KEEP_ALIVE_PREFIXES = ("sm_", "prof_portrait_")  # only value widgets use it: never a button, chart or editor
 
 STATE_DEFAULTS: dict[str, Callable[[], Any]] = {
     "source": lambda: Source("default"),
@@ -130,6 +147,8 @@ def init_state() -> None:
         else:
             # Re-assigning keeps a widget's value alive on pages where it is not rendered.
             st.session_state[key] = st.session_state[key]
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(KEEP_ALIVE_PREFIXES)]:
+        st.session_state[key] = st.session_state[key]
 
 
 # ---------------------------------------------------------------------------------------
@@ -378,21 +397,107 @@ def hyperparameters(algorithm: str) -> dict[str, Any]:
 
 
 def pca_settings() -> dict[str, Any]:
-    return {
+    config = {
         "backend": st.session_state["pca_backend"],
         "num_components": int(st.session_state["pca_num_components"]),
         "seed": int(st.session_state["pca_seed"]),
         "hyperparameters": hyperparameters("pca"),
     }
+    return _with_public_backend_settings(config)
 
 
 def kmeans_settings() -> dict[str, Any]:
-    return {
+    config = {
         "backend": st.session_state["kmeans_backend"],
         "k": int(st.session_state["kmeans_k"]),
         "seed": int(st.session_state["kmeans_seed"]),
         "hyperparameters": hyperparameters("kmeans"),
     }
+    return _with_public_backend_settings(config)
+
+
+# ---------------------------------------------------------------------------------------
+# SageMaker backend settings: one form (shared by the PCA and Clusters pages), driven by
+# backends.sagemaker_common.settings_fields. Secret fields (role, bucket, profile) live only
+# in session state: never in a run's settings, a registry key or a cache key.
+# ---------------------------------------------------------------------------------------
+
+SAGEMAKER_BACKENDS = ("sagemaker", "sagemaker-local")
+BACKEND_SETTING_PREFIX = "sm_"
+
+
+def _settings_fields(backend: str) -> list[dict[str, Any]]:
+    if backend not in SAGEMAKER_BACKENDS:
+        return []
+    try:
+        from backends.sagemaker_common import settings_fields
+    except ImportError:  # the SageMaker SDK is not installed
+        return []
+    return settings_fields(backend)
+
+
+def backend_setting_values(backend: str, *, secrets: bool = True) -> dict[str, Any]:
+    """The form's values for `backend` (blank text → None, so the defaults/env apply)."""
+    out: dict[str, Any] = {}
+    for spec in _settings_fields(backend):
+        if spec.get("secret") and not secrets:
+            continue
+        value = st.session_state.get(BACKEND_SETTING_PREFIX + spec["name"], spec["default"])
+        if isinstance(value, str):
+            value = value.strip() or None
+        out[spec["name"]] = value
+    return out
+
+
+def _with_public_backend_settings(config: dict[str, Any]) -> dict[str, Any]:
+    public = backend_setting_values(config["backend"], secrets=False)
+    if public:
+        config["backend_settings"] = public
+    return config
+
+
+def backend_settings_form(backend: str) -> None:
+    """The SageMaker settings for the chosen backend (nothing for the embedded backend)."""
+    fields = _settings_fields(backend)
+    if not fields:
+        return
+    with st.expander(f"{backend} settings", icon=":material/cloud:"):
+        st.caption("Blank fields use the WORKBENCH_SAGEMAKER_* environment variables, then the defaults. "
+                   "The role, bucket and profile stay in this browser session only.")
+        columns = st.columns(3)
+        for i, spec in enumerate(fields):
+            key = BACKEND_SETTING_PREFIX + spec["name"]
+            box = columns[i % 3]
+            default = spec["default"]
+            if key not in st.session_state:
+                st.session_state[key] = "" if default is None else default
+            help_text = f"{spec.get('help', '')} Environment: {spec['env']}."
+            if spec["kind"] == "choice":
+                choices = list(spec["choices"])
+                if st.session_state[key] not in choices:
+                    st.session_state[key] = choices[0]
+                box.selectbox(spec["label"], choices, key=key, help=help_text)
+            elif spec["kind"] == "int":
+                box.number_input(spec["label"], min_value=int(spec.get("minimum", 0)), step=1, key=key,
+                                 help=help_text)
+            elif spec["kind"] == "float":
+                box.number_input(spec["label"], step=None, format="%g", key=key, help=help_text)
+            else:
+                box.text_input(spec["label"], key=key, help=help_text,
+                               type="password" if spec.get("secret") else "default")
+
+
+@contextmanager
+def backend_context(backend: str):
+    """Training calls inside run with the form's SageMaker settings (a no-op for other backends)."""
+    values = backend_setting_values(backend)
+    if not values:
+        yield
+        return
+    from backends.sagemaker_common import backend_settings
+
+    with backend_settings(**values):
+        yield
 
 
 def _train(
@@ -438,7 +543,8 @@ def train_pca(prep: pipeline.PreparedData) -> TrainedRun:
         return pipeline.train_pca(prep.X, config["num_components"], backend=config["backend"], seed=config["seed"],
                                   output_dir=output_dir, hyperparameters=hp, progress=progress)
 
-    run = _train("pca", data_key(prep), config, fit)
+    with backend_context(config["backend"]):
+        run = _train("pca", data_key(prep), config, fit)
     top = int(st.session_state.get("pca_top") or WALKTHROUGH_TOP)
     st.session_state["pca_top"] = max(1, min(top, run.stage.model.n_components))
     _after_training("pca_run", run)
@@ -454,7 +560,8 @@ def train_kmeans(pca_run: TrainedRun, top: int, scores: np.ndarray) -> TrainedRu
                                      output_dir=output_dir, hyperparameters=config["hyperparameters"],
                                      progress=progress)
 
-    run = _train("kmeans", (pca_run.job_name, top), config, fit)
+    with backend_context(config["backend"]):
+        run = _train("kmeans", (pca_run.job_name, top), config, fit)
     _after_training("kmeans_run", run)
     return run
 
@@ -634,6 +741,231 @@ def export_files(prep, pca_run: TrainedRun, kmeans_run: TrainedRun) -> dict[str,
 
 
 # ---------------------------------------------------------------------------------------
+# Insight: choosing k, profiles, stability, membership confidence, the map
+#
+# The long computations run on a button press with a progress bar, and are kept in a
+# process-wide LRU keyed on their inputs (the run's job name, the settings), so a rerun or
+# another session asking for the same thing gets it at once. (st.cache_data cannot drive a
+# live progress bar created outside the cached function: Streamlit refuses to replay it.)
+# ---------------------------------------------------------------------------------------
+
+
+class _Memo:
+    """Results by input key (LRU, thread-safe), shared by all sessions."""
+
+    def __init__(self, size: int = 32):
+        self._items: OrderedDict[tuple, Any] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: Any) -> Any:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+@st.cache_resource(show_spinner=False)
+def _memo() -> _Memo:
+    return _Memo()
+
+
+def _with_progress(title: str, compute: Callable[[Callable[[float, str], None]], Any]) -> Any:
+    """Run compute(progress) inside st.status with a progress bar; progress(fraction, message)."""
+    with st.status(f"{title}…", expanded=True) as status:
+        bar = st.progress(0.0, text="starting")
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(float(min(1.0, max(0.0, fraction))), text=message)
+
+        try:
+            value = compute(progress)
+        except BaseException:
+            status.update(label=f"{title}: failed", state="error", expanded=False)
+            raise
+        bar.progress(1.0, text="done")
+        status.update(label=f"{title}: done", state="complete", expanded=False)
+    return value
+
+
+def k_selection_key(pca_run: TrainedRun, k_values: Sequence[int], reps: int, seed: int) -> tuple:
+    return ("choose_k", pca_run.job_name, kept(pca_run), tuple(int(k) for k in k_values), int(reps), int(seed))
+
+
+def cached_k_selection(key: tuple) -> Any:
+    return _memo().get(key)
+
+
+def evaluate_k(prep: pipeline.PreparedData, pca_run: TrainedRun, k_values: Sequence[int], reps: int,
+               seed: int) -> Any:
+    """choosing_k.evaluate_k on the kept component scores, with progress; cached on its inputs."""
+    from workbench import choosing_k, insight_charts
+
+    key = k_selection_key(pca_run, k_values, reps, seed)
+    found = _memo().get(key)
+    if found is not None:
+        return found
+    X = scores(prep, pca_run)
+    ks = [int(k) for k in k_values]
+    if not ks or ks[0] < 2 or ks[-1] > len(X) - 1:
+        raise ValueError(f"Choose k between 2 and {len(X) - 1}.")
+    selection = _with_progress(
+        f"Evaluating k = {ks[0]}…{ks[-1]}",
+        lambda progress: choosing_k.evaluate_k(X, ks, seed=seed, stability_reps=reps, progress=progress,
+                                               cache_dir=settings.workspace_dir() / "cache" / "choose-k"),
+    )
+    spec = insight_charts.k_selection_chart(selection).to_dict()
+    spec.pop("config", None)
+    return _memo().put(key, (selection, spec))
+
+
+@st.cache_resource(show_spinner="Profiling the clusters…", max_entries=16)
+def _cluster_profile(job: str, labels: tuple[str, ...], _prep, _kmeans):
+    from workbench import profiles as profiles_mod
+
+    return profiles_mod.build_profile(_prep.clean.frame, _kmeans.labels, features=list(_prep.features),
+                                      k=_kmeans.model.k, names=list(labels))
+
+
+def cluster_profile(prep: pipeline.PreparedData, kmeans_run: TrainedRun):
+    """profiles.build_profile of the run's clusters in original units (cached on the run and names)."""
+    return _cluster_profile(kmeans_run.job_name, tuple(cluster_labels(kmeans_run)), prep, kmeans_run.stage)
+
+
+def stability_key(kmeans_run: TrainedRun, reps: int, seed: int) -> tuple:
+    return ("stability", kmeans_run.job_name, int(reps), int(seed))
+
+
+def cached_stability(key: tuple) -> Any:
+    return _memo().get(key)
+
+
+def bootstrap_stability(prep: pipeline.PreparedData, pca_run: TrainedRun, kmeans_run: TrainedRun, reps: int,
+                        seed: int) -> Any:
+    from workbench import stability
+
+    key = stability_key(kmeans_run, reps, seed)
+    found = _memo().get(key)
+    if found is not None:
+        return found
+    X = scores(prep, pca_run)
+    stage = kmeans_run.stage
+    result = _with_progress(
+        f"Bootstrapping {reps} resamples",
+        lambda progress: stability.bootstrap_stability(X, stage.model.k, labels=stage.labels, reps=reps, seed=seed,
+                                                       progress=progress),
+    )
+    return _memo().put(key, result)
+
+
+def confidence_key(kmeans_run: TrainedRun, draws: int, seed: int) -> tuple:
+    return ("confidence", kmeans_run.job_name, int(draws), int(seed))
+
+
+def cached_confidence(key: tuple) -> Any:
+    return _memo().get(key)
+
+
+def membership_confidence(prep: pipeline.PreparedData, pca_run: TrainedRun, kmeans_run: TrainedRun, draws: int,
+                          seed: int) -> Any:
+    from workbench import margins
+
+    key = confidence_key(kmeans_run, draws, seed)
+    found = _memo().get(key)
+    if found is not None:
+        return found
+
+    def compute(progress):
+        progress(0.1, f"{draws} draws per county from its margins of error")
+        return margins.membership_confidence(prep.clean.frame, prep.scaler, pca_run.stage.model,
+                                             kmeans_run.stage.model, labels=kmeans_run.stage.labels,
+                                             draws=draws, seed=seed)
+
+    return _memo().put(key, _with_progress("Resampling the estimates", compute))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _reliability_summary(key: tuple, _frame: pd.DataFrame) -> pd.DataFrame:
+    from workbench import margins
+
+    return margins.reliability_summary(_frame)
+
+
+def reliability_summary(prep: pipeline.PreparedData) -> pd.DataFrame:
+    return _reliability_summary(data_key(prep), prep.clean.frame)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _insight_spec(builder: str, args: tuple, kwargs: dict) -> dict:
+    from workbench import insight_charts
+
+    spec = getattr(insight_charts, builder)(*args, **kwargs).to_dict()
+    spec.pop("config", None)
+    return spec
+
+
+def insight_chart(builder: Callable[..., Any], *args: Any, key: str, where: Any = None, **kwargs: Any) -> None:
+    """Draw a workbench.insight_charts chart, its spec cached on the inputs (like `chart`)."""
+    (where or st).vega_lite_chart(_insight_spec(builder.__name__, args, kwargs), width="stretch", key=key)
+
+
+@st.cache_resource(show_spinner="Joining the counties to the map…", max_entries=8)
+def map_join(key: tuple, ids: tuple) -> Any:
+    from workbench import geo
+
+    return geo.join_report(ids)
+
+
+@st.cache_data(show_spinner="Drawing the map (the first one builds the county geometry, about 10 s)…",
+               max_entries=16)
+def map_spec(values: pd.DataFrame, value_name: str, value_type: str, tooltip: tuple[str, ...], title: str,
+             domain: tuple | None = None) -> dict:
+    """The county choropleth's Vega-Lite spec, cached on what it shows."""
+    from workbench import geo
+
+    chart = geo.county_choropleth(values, value_name, value_type=value_type, tooltip=tooltip, title=title,
+                                  width="container", domain=list(domain) if domain else None)
+    spec = chart.to_dict()
+    spec.pop("config", None)
+    # geo passes the topology to Altair as one JSON string; Streamlit recognises TopoJSON
+    # (and leaves it to Vega) only as parsed JSON, and would otherwise try to make a table of it.
+    import json
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            return json.loads(value)
+        return value
+
+    for name, value in list(spec.get("datasets", {}).items()):
+        spec["datasets"][name] = parse(value)
+    for part in [spec, *spec.get("layer", [])]:
+        data_part = part.get("data")
+        if isinstance(data_part, dict) and "values" in data_part:
+            data_part["values"] = parse(data_part["values"])
+    return spec
+
+
+def county_for_fips(table: pd.DataFrame, id_column: str, fips: str | None) -> Any:
+    """The row label of the county with this FIPS code in `table` (None when none has it)."""
+    from workbench import geo
+
+    if not fips or id_column not in table.columns:
+        return None
+    codes = pd.Series(geo.fips_codes(table[id_column].tolist()), index=table.index)
+    hits = codes.index[codes == fips]
+    return hits[0] if len(hits) else None
+
+
+# ---------------------------------------------------------------------------------------
 # Pages, navigation and prerequisites
 # ---------------------------------------------------------------------------------------
 
@@ -645,6 +977,10 @@ PAGE_FILES = {
     "clusters": ("app_pages/clusters.py", "Clusters", ":material/bubble_chart:"),
     "explore": ("app_pages/explore.py", "Explore", ":material/travel_explore:"),
     "export": ("app_pages/export.py", "Export", ":material/download:"),
+    "choose_k": ("app_pages/choose_k.py", "Choose k", ":material/insights:"),
+    "profiles": ("app_pages/profiles.py", "Profiles", ":material/person_search:"),
+    "map": ("app_pages/county_map.py", "County map", ":material/map:"),
+    "endpoints": ("app_pages/endpoints.py", "Endpoints", ":material/cloud:"),
 }
 
 

@@ -27,6 +27,10 @@ def _show_cluster(cluster: int) -> None:
 # --- Look up a county ---------------------------------------------------------------------
 st.subheader("Look up a county")
 counties = dict(zip(table.index, insight.county_labels(table, name_columns)))
+from_map = st.session_state.pop("map_county_pending", None)  # a county clicked on the County map
+if from_map in counties:
+    st.session_state["lookup_county"] = from_map
+    st.toast(f"Selected on the map: {counties[from_map]}", icon=":material/map:")
 if st.session_state.get("lookup_county") not in counties:
     st.session_state["lookup_county"] = None
 choice = st.selectbox("County", list(counties), index=None, key="lookup_county", format_func=counties.get,

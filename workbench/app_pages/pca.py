@@ -21,6 +21,7 @@ components.number_input("num_components", min_value=1, max_value=n_features, ste
 seed.number_input("Seed", min_value=0, step=1, key="pca_seed", help="Same seed, data and settings → same model.")
 with st.expander("More hyperparameters (SageMaker's names and defaults)"):
     common.hyperparameter_controls("pca")
+common.backend_settings_form(st.session_state["pca_backend"])
 
 run = common.current_pca(prep)
 if st.button("Train PCA", key="pca_train", type="primary", icon=":material/play_arrow:"):
