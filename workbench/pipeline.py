@@ -17,7 +17,7 @@ import pandas as pd
 from backends import DEFAULT_BACKEND, artifacts, get_backend
 from backends.algorithms import total_variance
 from backends.base import TrainingJob
-from workbench import data, runs, scaling, settings
+from workbench import data, registry, runs, scaling, settings
 
 Progress = Callable[[str], None]
 
@@ -220,12 +220,19 @@ def run_segmentation(
     if not 1 <= top <= n_components:
         raise ValueError(f"--top must be between 1 and the number of components ({n_components}); got {top}.")
     workspace = Path(workspace) if workspace else settings.workspace_dir()
-    with runs.staged_run(workspace) as (run_id, staging):
+    # The registry records the run (InProgress) before anything is written or submitted.
+    record = registry.recording(workspace, runs.new_run_id(), backend=backend, source=source, prepared=prepared,
+                                seed=seed, settings={"n_components": n_components, "top": top, "k": k},
+                                timings=timings)
+    with record as recorder, runs.staged_run(workspace, recorder.run_id) as (run_id, staging), recorder.submissions():
         pca = timed("pca", train_pca, prepared.X, n_components, backend=backend, seed=seed,
                     output_dir=staging / "pca", progress=progress)
+        recorder.job_finished(pca.job, "pca/model.tar.gz")
         scores = timed("project", project, pca, prepared.X, top)
         kmeans = timed("kmeans", train_kmeans, scores, k, backend=backend, seed=seed,
                        output_dir=staging / "kmeans", progress=progress)
+        recorder.job_finished(kmeans.job, "kmeans/model.tar.gz")
+        labeled_table(prepared, scores, kmeans).to_csv(staging / runs.LABELS, index_label="county")
         runs.write_json_atomic(staging / runs.MANIFEST, {
             "run_id": run_id,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

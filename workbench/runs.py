@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 MANIFEST = "manifest.json"
+LABELS = "labels.csv"  # the labeled counties (index column "county"), when a run has K-Means labels
+STAGING_PREFIX = ".staging-"
+ENV_PAUSE_AT = "WORKBENCH_TEST_PAUSE_AT"  # test hook: see checkpoint()
 TRACKED_LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "boto3", "streamlit", "sagemaker")
 
 
@@ -29,6 +32,17 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def checkpoint(point: str) -> None:
+    """A named step of a write. Tests set WORKBENCH_TEST_PAUSE_AT=<point> to freeze the process here
+    (after creating the file WORKBENCH_TEST_PAUSE_MARKER, if set) and kill it mid-write."""
+    if os.environ.get(ENV_PAUSE_AT) != point:
+        return
+    marker = os.environ.get("WORKBENCH_TEST_PAUSE_MARKER")
+    if marker:
+        Path(marker).write_text(f"{os.getpid()} {point}")
+    time.sleep(float(os.environ.get("WORKBENCH_TEST_PAUSE_SECONDS", "60")))
 
 
 def new_run_id() -> str:
@@ -43,6 +57,7 @@ def write_json_atomic(path: Path, payload: Any) -> None:
             json.dump(payload, handle, indent=2, sort_keys=True, default=str)
             handle.flush()
             os.fsync(handle.fileno())
+        checkpoint("json-written")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -55,9 +70,10 @@ def staged_run(workspace: Path, run_id: str | None = None) -> Iterator[tuple[str
     runs_dir = Path(workspace) / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     run_id = run_id or new_run_id()
-    staging = Path(tempfile.mkdtemp(dir=runs_dir, prefix=f".staging-{run_id}-"))
+    staging = Path(tempfile.mkdtemp(dir=runs_dir, prefix=f"{STAGING_PREFIX}{run_id}-"))
     try:
         yield run_id, staging
+        checkpoint("run-staged")
         final = runs_dir / run_id
         if final.exists():
             raise FileExistsError(f"A run called {run_id} already exists in {runs_dir}.")
