@@ -19,6 +19,7 @@ from workbench.app_pages import common  # noqa: E402
 
 st.set_page_config(page_title="County Segmentation Workbench", page_icon=":material/map:", layout="wide")
 common.init_state()
+common.start_registry()
 
 pages = common.pages()
 navigation = st.navigation(
@@ -27,6 +28,7 @@ navigation = st.navigation(
         "Reduce": [pages["pca"], pages["names"]],
         "Segment": [pages["clusters"], pages["explore"], pages["export"]],
         "Understand": [pages["choose_k"], pages["profiles"], pages["map"]],
+        "Runs": [pages["runs"], pages["compare"]],
         "Cloud": [pages["endpoints"]],
     }
 )

@@ -966,6 +966,72 @@ def county_for_fips(table: pd.DataFrame, id_column: str, fips: str | None) -> An
 
 
 # ---------------------------------------------------------------------------------------
+# The run registry (Runs and Compare pages)
+# ---------------------------------------------------------------------------------------
+
+
+class RegistryHandle:
+    """One workspace's run registry for the app's process: reconciled once when first opened,
+    with background threads that resume following the cloud jobs a previous process left in flight."""
+
+    def __init__(self, workspace: Path):
+        from workbench.registry import Registry
+
+        self.workspace = workspace
+        self.registry = Registry(workspace=workspace)
+        self.reconciled: dict[str, list[str]] = {}
+        self.reattached: dict[int, str] = {}  # job id -> what happened (for the Runs page)
+        self.error: str | None = None
+        try:
+            self.reconciled = self.registry.reconcile()
+            in_flight = self.registry.in_flight_jobs()
+        except Exception as exc:  # a damaged registry must not break the app: the Runs page says why
+            self.error = str(exc) or type(exc).__name__
+            return
+        if len(in_flight):  # resume polling only when a previous process left cloud jobs running
+            orphaned = in_flight[in_flight["orphaned"]]
+            for job_id in orphaned["job_id"].tolist():
+                self._resume(int(job_id))
+
+    def _resume(self, job_id: int) -> None:
+        def follow() -> None:
+            def progress(message: Any) -> None:
+                self.reattached[job_id] = f"following: {message}"
+
+            try:
+                run = self.registry.reattach(job_id, progress=progress)
+                self.reattached[job_id] = f"done: run {run.run_id} is {run.status}"
+            except Exception as exc:  # shown on the Runs page, never as a traceback
+                self.reattached[job_id] = f"failed: {exc}"
+
+        self.reattached[job_id] = "re-attaching…"
+        threading.Thread(target=follow, name=f"reattach-{job_id}", daemon=True).start()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _registry_handle(workspace: str) -> RegistryHandle:
+    return RegistryHandle(Path(workspace))
+
+
+def registry_handle() -> RegistryHandle:
+    """The current workspace's registry handle (created, reconciled and re-attached once per process)."""
+    return _registry_handle(str(settings.workspace_dir()))
+
+
+def run_registry() -> Any:
+    """The current workspace's workbench.registry.Registry."""
+    return registry_handle().registry
+
+
+def start_registry() -> None:
+    """Called by app.py on every run: the first call per workspace reconciles and resumes in-flight jobs."""
+    try:
+        registry_handle()
+    except Exception:  # the Runs page reports registry problems; other pages must keep working
+        pass
+
+
+# ---------------------------------------------------------------------------------------
 # Pages, navigation and prerequisites
 # ---------------------------------------------------------------------------------------
 
@@ -981,6 +1047,8 @@ PAGE_FILES = {
     "profiles": ("app_pages/profiles.py", "Profiles", ":material/person_search:"),
     "map": ("app_pages/county_map.py", "County map", ":material/map:"),
     "endpoints": ("app_pages/endpoints.py", "Endpoints", ":material/cloud:"),
+    "runs": ("app_pages/runs.py", "Runs", ":material/history:"),
+    "compare": ("app_pages/compare.py", "Compare", ":material/compare_arrows:"),
 }
 
 
