@@ -134,6 +134,17 @@ def test_features_page_subset_changes_what_pca_trains_on(app_env):
     assert run.stage.model.feature_dim == 3
 
 
+def test_features_page_presets_drop_and_restore_the_margins_of_error(app_env):
+    at = goto(new_app(), "features")
+    at.button(key="features_recommended").click().run()
+    chosen = at.multiselect(key="feature_select").value
+    assert len(chosen) == 32 and not [f for f in chosen if f.endswith("Err")]
+    assert len(table(at, "feature", "min", "max")) == 32
+    at.button(key="features_all").click().run()
+    assert len(at.multiselect(key="feature_select").value) == 34
+    assert not problems(at)
+
+
 @pytest.mark.parametrize("page", ["features", "pca", "names", "clusters", "explore", "export"])
 def test_every_page_renders_on_a_fresh_session(app_env, page):
     at = goto(new_app(), page)

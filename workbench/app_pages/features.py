@@ -1,7 +1,7 @@
 """Features: choose the features and the scaling recipe, then check the scaled summary."""
 import streamlit as st
 
-from workbench import charts, insight, scaling
+from workbench import charts, insight, margins, scaling
 from workbench.app_pages import common
 
 st.title("Features")
@@ -19,8 +19,12 @@ def _select(features):
 
 st.multiselect("Features", all_features, key="feature_select",
                help="Every numeric column of the cleaned table is available; all are used by default.")
-every, _, counts = st.columns([1, 1, 4], vertical_alignment="center")
-every.button("Select all", key="features_all", on_click=_select, args=(all_features,), width="stretch")
+every, recommended, counts = st.columns([1, 1, 4], vertical_alignment="center")
+every.button("Walkthrough preset", key="features_all", on_click=_select, args=(all_features,), width="stretch",
+             help=margins.PRESETS["walkthrough"])
+recommended.button("Recommended preset", key="features_recommended", on_click=_select,
+                   args=(margins.feature_preset("recommended", all_features),), width="stretch",
+                   help=margins.PRESETS["recommended"])
 counts.caption(f"{len(st.session_state['feature_select'])} of {len(all_features)} features chosen.")
 if not st.session_state["feature_select"]:
     st.warning("Choose at least one feature; until then every feature is used.", icon=":material/warning:")
