@@ -1,0 +1,218 @@
+"""The workbench's benchmarks in one run: `python -m benchmarks` (or `./run bench`).
+
+    python -m benchmarks                       # everything: sizes 100k,1m,10m (several minutes)
+    python -m benchmarks --quick               # a CI-sized smoke run (tiny sizes, one repeat)
+    python -m benchmarks --sizes 100k,1m --streaming-sizes 1m --only scale,streaming
+    python -m benchmarks --json out.json       # also keep every number (default: benchmarks/results/)
+
+Sections (each phase in a fresh process; every result is a ratio against a baseline measured
+in the same run):
+  pipeline   the county pipeline via the workbench library ÷ a plain pandas + scikit-learn script
+  scale      PCA + K-Means on synthetic census-shaped data ÷ the floor (one X.T @ X) and ÷ scikit-learn
+  streaming  the same from a Parquet file in chunks: peak RSS ÷ file size, ÷ the in-memory run
+  app        each app page's rerun time (benchmarks/bench_app.py, AppTest) ÷ a trivial page
+
+OpenBLAS's core overrides (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE), when set, are unset for the
+benchmark's own processes (`--keep-openblas-env` keeps them); the BLAS kernel the phases then
+run is reported. Exit status: 0 when every phase ran (targets missed or not), 1 otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import bench_pipeline, bench_scale, bench_streaming, harness
+
+SECTIONS = ("pipeline", "scale", "streaming", "app")
+DEFAULT_SIZES = "100k,1m,10m"
+DEFAULT_STREAMING_SIZES = "1m,10m"
+QUICK_SIZES = "20k"
+APP_TARGET_MS = 150.0
+SCALE_TARGETS = {"time_vs_floor": 3.0, "peak_vs_data": 1.5, "sse_vs_minibatch": 1.0}
+
+
+def _sizes(text: str) -> list[int]:
+    return [bench_scale.parse_size(part) for part in text.split(",") if part.strip()]
+
+
+def run_app(*, env: dict, reruns: int, log) -> dict:
+    log(f"[app] AppTest page reruns (benchmarks/bench_app.py, {reruns} reruns) …")
+    with tempfile.TemporaryDirectory(prefix="bench-app-json-") as tmp:
+        out = Path(tmp) / "app.json"
+        env = dict(env)
+        env.setdefault("WORKBENCH_DEFAULT_DATA", str(harness.census_path()))
+        cmd = [sys.executable, "-m", "benchmarks.bench_app", "--reruns", str(reruns), "--json", str(out)]
+        try:
+            proc = subprocess.run(cmd, cwd=harness.REPO, env=env, capture_output=True, text=True, timeout=1800)
+        except subprocess.TimeoutExpired:
+            return {"error": "bench_app timed out"}
+        if not out.is_file():
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+            return {"error": f"bench_app exited {proc.returncode}: {tail}"}
+        result = json.loads(out.read_text())
+    base = result["baseline"]["warm_ms"]
+    result["ratios"] = {title: page["warm_ms"] / base for title, page in result["pages"].items()}
+    result["slowest_warm_ms"] = max(page["warm_ms"] for page in result["pages"].values())
+    return result
+
+
+def report_app(app: dict) -> list[str]:
+    if "error" in app:
+        return [f"FAILED: {app['error']}"]
+    base = app["baseline"]["warm_ms"]
+    lines = [
+        f"Baseline: a trivial page under the same AppTest harness, warm rerun {base:.1f} ms = 1.0×; "
+        f"app start (imports, load and clean) {app['app_start_ms']:.0f} ms.",
+        "",
+        "| page | first run | warm rerun (median) | ÷ trivial page | ≤ 150 ms |",
+        "|---|---|---|---|---|",
+    ]
+    for title, page in app["pages"].items():
+        lines.append(
+            f"| {title} | {page['first_ms']:.0f} ms | {page['warm_ms']:.1f} ms (max {page['warm_max_ms']:.0f}) | "
+            f"{page['warm_ms'] / base:.1f}× | {'yes' if page['warm_ms'] <= APP_TARGET_MS else 'NO'} |"
+        )
+    return lines
+
+
+def targets(results: dict) -> list[str]:
+    f = harness.fmt_ratio
+    rows = ["| target | measured | met |", "|---|---|---|"]
+
+    def add(name: str, value: float | None, limit: float, shown: str | None = None) -> None:
+        met = "?" if value is None else ("yes" if value <= limit else "NO")
+        rows.append(f"| {name} | {shown or f(value)} | {met} |")
+
+    pipe = results.get("pipeline")
+    if pipe:
+        add("county pipeline: workbench ≤ 1.2× plain pandas + scikit-learn", pipe["ratios"]["workbench_vs_plain"], 1.2)
+    scale = results.get("scale")
+    if scale:
+        big = max(scale, key=lambda e: e["rows"])
+        r = big["ratios"]
+        add(f"{big['label']} rows: PCA + K-Means time ≤ 3× the floor (X.T @ X)", r["workbench_time_vs_floor"], 3.0)
+        add(f"{big['label']} rows: PCA alone ≤ 3× the floor", r["workbench_pca_vs_floor"], 3.0)
+        add(f"{big['label']} rows: peak memory ≤ 1.5× the float32 data", r["workbench_peak_vs_data"], 1.5)
+        sse = r["workbench_sse_vs_minibatch"]
+        add(f"{big['label']} rows: SSE ≤ MiniBatchKMeans's", sse, 1.0, None if sse is None else f"{sse:.4f}×")
+        add(f"{big['label']} rows: time vs scikit-learn (context)", r["workbench_time_vs_sklearn"], 1.0)
+    stream = results.get("streaming")
+    if stream:
+        for e in stream:
+            value = e["ratios"]["stream_peak_vs_file"]
+            rows.append(f"| streaming {e['label']} rows: peak RSS ÷ file size (report; in-memory: "
+                        f"{f(e['ratios']['in_memory_peak_vs_file'])}) | {f(value)} | — |")
+    app = results.get("app")
+    if app and "error" not in app:
+        slow = app["slowest_warm_ms"]
+        add("app: every page's warm rerun ≤ 150 ms (slowest page)", slow, APP_TARGET_MS, f"{slow:.1f} ms")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"CI-sized smoke run: sizes {QUICK_SIZES}, one repeat")
+    parser.add_argument("--sizes", help=f"synthetic sizes for the scale section (default {DEFAULT_SIZES})")
+    parser.add_argument("--streaming-sizes", help=f"Parquet sizes for the streaming section (default {DEFAULT_STREAMING_SIZES})")
+    parser.add_argument("--repeat", type=int, help="timed repeats per phase, best kept (default 3; 1 with --quick)")
+    parser.add_argument("--app-reruns", type=int, help="warm reruns per app page (default 15; 3 with --quick)")
+    parser.add_argument("--only", help=f"comma-separated sections to run: {','.join(SECTIONS)}")
+    parser.add_argument("--skip", help="comma-separated sections to skip")
+    parser.add_argument("--json", type=Path, help="write every number here (default benchmarks/results/latest.json)")
+    parser.add_argument("--workdir", type=Path, help="where the synthetic files go (default: a temporary folder)")
+    parser.add_argument("--keep-openblas-env", action="store_true",
+                        help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the benchmark's processes")
+    args = parser.parse_args(argv)
+
+    sizes = _sizes(args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES))
+    streaming_sizes = _sizes(args.streaming_sizes or (QUICK_SIZES if args.quick else DEFAULT_STREAMING_SIZES))
+    repeat = args.repeat or (1 if args.quick else 3)
+    app_reruns = args.app_reruns or (3 if args.quick else 15)
+    chosen = [s.strip() for s in args.only.split(",")] if args.only else list(SECTIONS)
+    skipped = {s.strip() for s in args.skip.split(",")} if args.skip else set()
+    unknown = [s for s in [*chosen, *skipped] if s not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
+    chosen = [s for s in chosen if s not in skipped]
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    env = harness.child_env(args.keep_openblas_env)
+    command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
+    started = time.perf_counter()
+    results: dict = {"command": command.strip(), "started": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+                     "machine": harness.machine_info(env), "load_start": harness.load_average()}
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="workbench-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        if "pipeline" in chosen:
+            results["pipeline"] = bench_pipeline.run(env=env, repeat=repeat if args.quick else max(repeat, 5), log=log)
+        if "scale" in chosen:
+            results["scale"] = bench_scale.run(sizes, workdir=workdir, env=env, repeat=repeat, quick=args.quick, log=log)
+        if "streaming" in chosen:
+            results["streaming"] = bench_streaming.run(streaming_sizes, workdir=workdir, env=env, log=log)
+        if "app" in chosen:
+            results["app"] = run_app(env=env, reruns=app_reruns, log=log)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["load_end"] = harness.load_average()
+    results["seconds"] = time.perf_counter() - started
+
+    print("\n".join(render(results)))
+    out = args.json or harness.REPO / "benchmarks" / "results" / "latest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2, default=str))
+    log(f"Numbers written to {out}")
+    return 1 if _errors(results) else 0
+
+
+def _errors(value) -> list[str]:
+    if isinstance(value, dict):
+        found = [value["error"]] if isinstance(value.get("error"), str) else []
+        return found + [e for v in value.values() for e in _errors(v)]
+    if isinstance(value, list):
+        return [e for v in value for e in _errors(v)]
+    return []
+
+
+def render(results: dict) -> list[str]:
+    m = results["machine"]
+    blas = [f"{p['internal_api']} {p['version']} ({p['architecture']}, {p['num_threads']} threads)"
+            for p in m.get("threadpools", []) if p.get("user_api") == "blas"]
+    versions = ", ".join(f"{k} {v}" for k, v in (m.get("versions") or {}).items() if v)
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Command: `{results['command']}` — {results['started']}, {results['seconds']:.0f} s in all.",
+        f"Machine: {m['nproc']} CPUs ({m['cpu_model']}), {harness.gib(m['memory_bytes'])} memory, "
+        f"Python {m['python']}, {m['platform']}.",
+        f"Libraries: {versions}.",
+        f"BLAS in the phases: {'; '.join(blas) or 'unknown'}; OpenBLAS overrides in the shell "
+        f"{m['openblas_env_in_shell']}, in the phases {m['openblas_env_in_phases']}.",
+        f"Load average (1, 5, 15 min): {results['load_start']} at the start, {results['load_end']} at the end.",
+    ]
+    if "pipeline" in results:
+        lines += ["", "## County pipeline (census, 3,218 counties)", "", *bench_pipeline.report(results["pipeline"])]
+    if "scale" in results:
+        lines += ["", "## PCA + K-Means at scale (synthetic, 34 features)", "", *bench_scale.report(results["scale"])]
+    if "streaming" in results:
+        lines += ["", "## Streaming from Parquet", "", *bench_streaming.report(results["streaming"])]
+    if "app" in results:
+        lines += ["", "## App pages (AppTest, census data)", "", *report_app(results["app"])]
+    lines += ["", "## Targets", "", *targets(results)]
+    errors = _errors(results)
+    if errors:
+        lines += ["", f"{len(errors)} phase(s) failed:", *[f"- {e}" for e in errors]]
+    return lines
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""What every benchmark shares: phases in fresh subprocesses, peak memory, best-of-N timing, machine facts.
+
+A phase is one measured piece of work (say "scikit-learn's PCA + MiniBatchKMeans on 1M rows").
+Each runs in its own `python -m benchmarks.<module> --phase NAME --params JSON` process, so
+its peak memory (`getrusage` maxrss, minus the resident size measured just before it loads its
+data) is its own and no phase warms another's caches or heap. The child prints one JSON line.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CENSUS = REPO.parent / "shared" / "data" / "acs2015_county_data.csv"
+# Set on some machines of this workplace for older OpenBLAS builds; they slow a current numpy.
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+RESULT_PREFIX = "BENCH-RESULT "
+
+
+def census_path() -> Path:
+    """The census CSV: WORKBENCH_DEFAULT_DATA, else ../shared/data beside the repository."""
+    configured = os.environ.get("WORKBENCH_DEFAULT_DATA")
+    path = Path(configured) if configured else CENSUS
+    if not path.is_file():
+        raise FileNotFoundError(f"The census CSV is not at {path}; set WORKBENCH_DEFAULT_DATA to a copy.")
+    return path
+
+
+# --- memory ---------------------------------------------------------------------------------
+def rss_bytes() -> int:
+    """The current resident set size of this process."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes() -> int:
+    """The high-water mark of this process's resident set (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class Memory:
+    """Peak memory of a phase: call mark() after the imports, just before loading the data."""
+
+    def __init__(self) -> None:
+        self.start = rss_bytes()
+
+    def mark(self) -> None:
+        self.start = rss_bytes()
+
+    def result(self) -> dict[str, int]:
+        peak = peak_rss_bytes()
+        return {"rss_start_bytes": self.start, "peak_rss_bytes": peak, "peak_over_start_bytes": peak - self.start}
+
+
+def best_of(fn: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
+    """Run fn `repeat` times; (wall seconds of each run, the result of the fastest)."""
+    times, best, best_result = [], float("inf"), None
+    for _ in range(max(1, repeat)):
+        started = time.perf_counter()
+        result = fn()
+        elapsed = time.perf_counter() - started
+        times.append(elapsed)
+        if elapsed < best:
+            best, best_result = elapsed, result
+    return times, best_result
+
+
+# --- phases in subprocesses ------------------------------------------------------------------
+def child_env(keep_openblas_env: bool = False) -> dict[str, str]:
+    """The phases' environment: the repository importable, and OpenBLAS's core overrides unset
+    (both together, in the benchmark's processes alone) unless asked to keep them."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    env.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    if not keep_openblas_env:
+        for name in OPENBLAS_VARS:
+            env.pop(name, None)
+    return env
+
+
+def run_phase(module: str, phase: str, params: dict[str, Any], *, env: dict[str, str], timeout: float = 3600) -> dict:
+    """Run one phase in a fresh interpreter; its JSON result, or {"error": ...}."""
+    cmd = [sys.executable, "-m", module, "--phase", phase, "--params", json.dumps(params)]
+    try:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"{module} {phase} timed out after {timeout:.0f} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):])
+    tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+    return {"error": f"{module} {phase} exited {proc.returncode}: {tail}"}
+
+
+def phase_main(phases: dict[str, Callable[[dict], dict]], argv: list[str] | None = None) -> int:
+    """The child side: run the named phase and print its result as one JSON line."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--phase", required=True, choices=sorted(phases))
+    parser.add_argument("--params", default="{}")
+    args = parser.parse_args(argv)
+    result = phases[args.phase](json.loads(args.params))
+    print(RESULT_PREFIX + json.dumps(result), flush=True)
+    return 0
+
+
+# --- the machine -----------------------------------------------------------------------------
+def _blas_and_versions() -> dict[str, Any]:
+    import importlib.metadata as md
+
+    from threadpoolctl import threadpool_info
+
+    import numpy  # noqa: F401  (loads its BLAS so threadpoolctl sees it)
+    import scipy.linalg  # noqa: F401
+    import sklearn.cluster  # noqa: F401
+
+    versions = {}
+    for name in ("numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "threadpoolctl", "streamlit"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    pools = [
+        {key: info.get(key) for key in ("user_api", "internal_api", "prefix", "version", "architecture", "num_threads")}
+        for info in threadpool_info()
+    ]
+    return {"versions": versions, "threadpools": pools}
+
+
+def machine_info(env: dict[str, str]) -> dict[str, Any]:
+    """nproc, memory, CPU model, Python and library versions, and the BLAS kernels the phases run."""
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_total = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_total = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    child = run_phase("benchmarks.harness", "machine", {}, env=env, timeout=300)
+    return {
+        "nproc": os.cpu_count(),
+        "memory_bytes": mem_total,
+        "cpu_model": cpu,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "openblas_env_in_shell": {name: os.environ.get(name) for name in OPENBLAS_VARS},
+        "openblas_env_in_phases": {name: env.get(name) for name in OPENBLAS_VARS},
+        **child,
+    }
+
+
+def load_average() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def gib(n_bytes: float | None) -> str:
+    return "?" if n_bytes is None else f"{n_bytes / 2**30:.2f} GiB"
+
+
+def mib(n_bytes: float | None) -> str:
+    return "?" if n_bytes is None else f"{n_bytes / 2**20:.0f} MiB"
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "?" if value is None else f"{value:.2f}×"
+
+
+if __name__ == "__main__":
+    sys.exit(phase_main({"machine": lambda params: _blas_and_versions()}))
