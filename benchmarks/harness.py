@@ -2,8 +2,8 @@
 
 A phase is one measured piece of work (say "scikit-learn's PCA + MiniBatchKMeans on 1M rows").
 Each runs in its own `python -m benchmarks.<module> --phase NAME --params JSON` process, so
-its peak memory (`getrusage` maxrss, minus the resident size measured just before it loads its
-data) is its own and no phase warms another's caches or heap. The child prints one JSON line.
+its peak memory (the resident set's high-water mark, VmHWM, reset just before it loads its
+data, minus the resident size at that moment) is its own and no phase warms another's caches or heap. The child prints one JSON line.
 """
 from __future__ import annotations
 
@@ -43,17 +43,38 @@ def rss_bytes() -> int:
 
 
 def peak_rss_bytes() -> int:
-    """The high-water mark of this process's resident set (Linux reports KiB)."""
+    """The high-water mark of this process's resident set since the last reset_peak().
+
+    /proc/self/status's VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across
+    fork + exec, so a child's value is never below its parent's resident set at the spawn.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def reset_peak() -> None:
+    """Reset VmHWM to the current resident set (Linux ≥ 4.0: write 5 to /proc/self/clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        pass
+
+
 class Memory:
-    """Peak memory of a phase: call mark() after the imports, just before loading the data."""
+    """Peak memory of a phase, from here on: made (or mark()ed) after the imports, before the data."""
 
     def __init__(self) -> None:
-        self.start = rss_bytes()
+        self.mark()
 
     def mark(self) -> None:
+        reset_peak()
         self.start = rss_bytes()
 
     def result(self) -> dict[str, int]:

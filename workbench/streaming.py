@@ -104,7 +104,7 @@ class ParquetChunks:
         self.features = list(features)
         self.id_column = id_column
         self.batch_rows = int(batch_rows)
-        self.file = pq.ParquetFile(self.path)
+        self.file = pq.ParquetFile(self.path, pre_buffer=False)  # pre-buffering keeps the whole file in memory
 
     @property
     def num_row_groups(self) -> int:
@@ -140,7 +140,7 @@ class ParquetChunks:
 def detect_features(path: str | Path, features: Sequence[str] | None = None) -> tuple[list[str], str | None]:
     """(feature columns, id column): the workbench's schema detection on the file's first rows,
     limited to the columns Parquet stores as numbers (or booleans)."""
-    file = pq.ParquetFile(path)
+    file = pq.ParquetFile(path, pre_buffer=False)
     numeric = {
         f.name for f in file.schema_arrow
         if pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_boolean(f.type)
