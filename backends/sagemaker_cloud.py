@@ -2,7 +2,10 @@
 
 One job per `train` call, through the SageMaker Python SDK v2's `PCA`/`KMeans` estimators:
 
-1. `record_set` writes the matrix to S3 as RecordIO-protobuf (s3://BUCKET/PREFIX/input/JOB/);
+1. `record_set` writes the matrix to S3 as RecordIO-protobuf (s3://BUCKET/PREFIX/input/JOB/),
+   one object per training instance; with several instances the channel is ShardedByS3Key,
+   so each instance reads its own shard and SageMaker's PCA / K-Means merge the results
+   (one instance: FullyReplicated);
 2. the job's record (name, algorithm, region, seed; never the role or bucket) goes to the
    `on_submit` hook and to `sagemaker-job.json` in the output folder — before submitting,
    so an interrupted app can `attach(job_name)` later;
@@ -89,6 +92,9 @@ class SageMakerCloudBackend(Backend):
         self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress
     ) -> TrainingJob:
         settings = self.settings
+        # Checked before anything is contacted: one S3 shard per instance, each with some rows.
+        shards = common.shard_rows(X.shape[0], settings.instance_count)
+        distribution = common.training_distribution(settings.instance_count)
         session = common.sagemaker_session(settings)
         region = session.boto_region_name
         role = common.resolve_role(settings, session)
@@ -109,9 +115,20 @@ class SageMakerCloudBackend(Backend):
             disable_profiler=True,
         )
         estimator.exact_hyperparameters = common.sagemaker_hyperparameters(algorithm, hp)
-        progress(f"Uploading {X.shape[0]:,} rows × {X.shape[1]} features as RecordIO-protobuf (record_set)")
+        if len(shards) == 1:
+            progress(f"Uploading {X.shape[0]:,} rows × {X.shape[1]} features as RecordIO-protobuf (record_set)")
+        else:
+            sizes = f"{shards[0]:,} rows each" if len(set(shards)) == 1 else f"{shards[0]:,} to {shards[-1]:,} rows"
+            progress(f"Uploading {X.shape[0]:,} rows × {X.shape[1]} features as {len(shards)} RecordIO-protobuf "
+                     f"shards, one per instance ({sizes}; {distribution})")
+            if hp.get("mini_batch_size", 0) > min(shards):
+                # The SDK's own default never exceeds the rows per instance; the job is sent as asked.
+                progress(f"Note: mini_batch_size {hp['mini_batch_size']:,} is more than the {min(shards):,} rows "
+                         f"of the smallest shard; if SageMaker rejects it, lower mini_batch_size or instance_count.")
         try:
-            records = estimator.record_set(X)
+            # record_set writes one S3 object per estimator instance (instance_count of them) and a
+            # manifest listing them; the channel's distribution decides who reads which.
+            records = estimator.record_set(X, distribution=distribution)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise BackendError(f"Could not upload the training data to S3: {common.aws_message(exc)}") from None
         record = common.job_record(job_name, algorithm, self.name, settings, region=region, seed=seed)
@@ -242,6 +259,9 @@ class SageMakerCloudBackend(Backend):
         """Run X through a Batch Transform job on the job's model (no endpoint), then delete the model."""
         progress = progress or (lambda _m: None)
         settings = self.settings
+        # Checked before anything is contacted: one S3 shard per instance, each with some rows.
+        shards = common.shard_rows(X.shape[0], settings.instance_count)
+        distribution = common.training_distribution(settings.instance_count)
         session = common.sagemaker_session(settings)
         client = session.sagemaker_client
         algorithm, model = self._model(job, session)

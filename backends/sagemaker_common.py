@@ -145,7 +145,8 @@ SETTINGS_FIELDS: tuple[dict[str, Any], ...] = (
     {"name": "instance_type", "label": "Training instance type", "kind": "choice", "backends": ("sagemaker",),
      "choices": tuple(sorted(TRAINING_PRICE_PER_HOUR)), "help": "The ml.* instance each training job runs on."},
     {"name": "instance_count", "label": "Instance count", "kind": "int", "minimum": 1, "backends": ("sagemaker",),
-     "help": "Instances per training job (the data is sharded across them)."},
+     "help": "Instances per training job. Above 1 the rows are split into one S3 shard per instance "
+             "(ShardedByS3Key) and SageMaker merges the per-instance results; for data beyond one machine."},
     {"name": "max_runtime_seconds", "label": "Maximum runtime (s)", "kind": "int", "minimum": 60,
      "backends": ("sagemaker",), "help": "SageMaker stops a job that runs longer than this."},
     {"name": "volume_size_gb", "label": "Volume size (GB)", "kind": "int", "minimum": 1, "backends": ("sagemaker",),
@@ -364,6 +365,44 @@ def job_record(job_name: str, algorithm: str, backend: str, settings: SageMakerS
 
 
 # ---------------------------------------------------------------------------------------
+# Several training instances: the data is split into one S3 object per instance
+# ---------------------------------------------------------------------------------------
+SHARDED = "ShardedByS3Key"
+REPLICATED = "FullyReplicated"
+
+
+def training_distribution(instance_count: int) -> str:
+    """The train channel's S3DataDistributionType for a job on `instance_count` instances.
+
+    Several instances: ShardedByS3Key, so each instance reads only its own S3 object (its share
+    of the rows) and SageMaker's PCA / K-Means merge the per-instance results. One instance:
+    FullyReplicated (the whole data set on the one machine).
+    """
+    return SHARDED if instance_count > 1 else REPLICATED
+
+
+def shard_rows(rows: int, instance_count: Any) -> list[int]:
+    """Rows in each S3 object `record_set` writes: one object per instance.
+
+    The SDK's split (sagemaker.amazon.amazon_estimator._build_shards): equal shards of
+    rows // instance_count, the remainder in the last one. Refuses, with what to do, an
+    instance count that is not a positive whole number or that exceeds the rows (an instance
+    would get no data).
+    """
+    if isinstance(instance_count, bool) or not isinstance(instance_count, int) or instance_count < 1:
+        raise BackendError(f"instance_count must be a positive whole number of training instances, "
+                           f"got {instance_count!r}.")
+    if rows < instance_count:
+        raise BackendError(
+            f"instance_count is {instance_count} but the training data has only {rows:,} row(s): with "
+            f"ShardedByS3Key each instance trains on its own shard of at least one row. Use an instance_count "
+            f"of at most {rows:,} (--instance-count, WORKBENCH_SAGEMAKER_INSTANCE_COUNT); 1 suits any data "
+            f"that fits one instance's memory and disk.")
+    size = rows // instance_count
+    return [size] * (instance_count - 1) + [rows - size * (instance_count - 1)]
+
+
+# ---------------------------------------------------------------------------------------
 # SDK estimators that send exactly the validated hyperparameters
 # ---------------------------------------------------------------------------------------
 def sagemaker_hyperparameters(algorithm: str, hp: Mapping[str, Any]) -> dict[str, str]:
@@ -473,13 +512,17 @@ def wait_for_endpoint(client, endpoint_name: str, progress: Progress, poll_secon
 
 
 def finished_details(description: Mapping[str, Any]) -> dict[str, Any]:
-    """Status, billable seconds, estimated cost and final metrics of an ended training job."""
+    """Status, ARN, billable seconds, estimated cost and final metrics of an ended training job.
+
+    `job_arn` is DescribeTrainingJob's TrainingJobArn: the runs registry records it (jobs.job_arn).
+    """
     resources = description.get("ResourceConfig") or {}
     instance_type = resources.get("InstanceType")
     count = int(resources.get("InstanceCount") or 1)
     billable = description.get("BillableTimeInSeconds")
     final = {m["MetricName"]: float(m["Value"]) for m in description.get("FinalMetricDataList") or []}
     details = {
+        "job_arn": description.get("TrainingJobArn"),
         "status": description.get("TrainingJobStatus"),
         "secondary_status": description.get("SecondaryStatus"),
         "instance_type": instance_type,
@@ -489,6 +532,10 @@ def finished_details(description: Mapping[str, Any]) -> dict[str, Any]:
         "final_metrics": final,
         "training_image": (description.get("AlgorithmSpecification") or {}).get("TrainingImage"),
     }
+    channels = {c.get("ChannelName"): c for c in description.get("InputDataConfig") or []}
+    train_source = ((channels.get("train") or {}).get("DataSource") or {}).get("S3DataSource") or {}
+    if train_source.get("S3DataDistributionType"):
+        details["data_distribution"] = train_source["S3DataDistributionType"]
     metrics = {name.split(":", 1)[1]: value for name, value in final.items()
                if name.startswith("train:") and name.split(":", 1)[1] in ("msd", "ssd")}
     if metrics:

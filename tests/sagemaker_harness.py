@@ -2,6 +2,8 @@
 
 moto's CreateTrainingJob completes at once and writes nothing. Inside `SageMakerHarness`:
 
+- every CreateTrainingJob request body, exactly as the SDK sent it, is kept in
+  `training_requests` (so tests can assert ResourceConfig, InputDataConfig…);
 - a training job walks through scripted states, one per DescribeTrainingJob call —
   InProgress/Starting → Downloading → Training → Uploading → Completed — so progress lines
   can be tested;
@@ -11,6 +13,8 @@ moto's CreateTrainingJob completes at once and writes nothing. Inside `SageMaker
   `read_records`), runs the emulator (`backends.algorithms`, seeded by the job's
   workbench:seed tag), and puts model.tar.gz at the job's output path, with
   BillableTimeInSeconds and K-Means' final metrics;
+- a job on several instances has one shard per instance; the harness plays it on all the
+  shards together (SageMaker's merge of per-instance results is not modelled);
 - `fail_next(reason)` makes the next job end Failed with that FailureReason; invalid
   hyperparameters fail the job as SageMaker would ("ClientError: …");
 - endpoints answer InvokeEndpoint like the real ones (RecordIO-protobuf in and out, PCA's
@@ -124,6 +128,7 @@ class SageMakerHarness:
         self.billable_seconds = billable_seconds
         self.created: list[str] = []
         self.describes: dict[str, int] = {}
+        self.training_requests: list[dict] = []  # CreateTrainingJob request bodies, as sent
         self.invocations = 0
         self.fail_invocations = False
         self._failures: list[str] = []
@@ -138,9 +143,16 @@ class SageMakerHarness:
     # -- the patches -------------------------------------------------------------------------
     def __enter__(self) -> "SageMakerHarness":
         from moto.sagemaker.models import SageMakerModelBackend
+        from moto.sagemaker.responses import SageMakerResponse
         from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
         harness = self
+        create_training_response = SageMakerResponse.create_training_job
+
+        def record_training_request(response):
+            body = response.body
+            harness.training_requests.append(json.loads(body.decode() if isinstance(body, bytes) else body))
+            return create_training_response(response)
         create_training = SageMakerModelBackend.create_training_job
         describe_training = SageMakerModelBackend.describe_training_job
         create_transform = SageMakerModelBackend.create_transform_job
@@ -174,6 +186,7 @@ class SageMakerHarness:
 
         self._stack = ExitStack()
         for target, name, new in (
+            (SageMakerResponse, "create_training_job", record_training_request),
             (SageMakerModelBackend, "create_training_job", create_training_job),
             (SageMakerModelBackend, "describe_training_job", describe_training_job),
             (SageMakerModelBackend, "create_transform_job", create_transform_job),

@@ -21,9 +21,9 @@ from backends.base import BackendError
 from backends.hyperparameters import validate_kmeans, validate_pca
 from backends.sagemaker_cloud import JOB_RECORD, SageMakerCloudBackend
 from tests.sagemaker_harness import (  # noqa: F401  (fixtures)
-    BUCKET, REGION, ROLE, aws_env, cloud_backend, moto_sagemaker,
+    BUCKET, REGION, ROLE, aws_env, cloud_backend, moto_sagemaker, records_to_matrix,
 )
-from workbench import cli
+from workbench import cli, registry
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +193,112 @@ def test_attach_to_a_failed_or_unknown_job_raises(moto_sagemaker, cloud_backend,
         cloud_backend.attach("no-such-job", output_dir=tmp_path / "c")
 
 
+# --- several instances: the rows sharded across them (ShardedByS3Key) --------------------------
+def _train_channel(request):
+    (channel,) = request["InputDataConfig"]
+    assert channel["ChannelName"] == "train"
+    return channel["DataSource"]["S3DataSource"]
+
+
+def _shards(request) -> list[np.ndarray]:
+    """The data objects the job's manifest lists, in its order, decoded; every object under the prefix is listed."""
+    source = _train_channel(request)
+    assert source["S3DataType"] == "ManifestFile"
+    s3 = boto3.client("s3", region_name=REGION)
+    bucket, _, manifest_key = source["S3Uri"][5:].partition("/")
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=manifest_key)["Body"].read())
+    prefix = manifest[0]["prefix"]
+    assert prefix == f"s3://{bucket}/{manifest_key.rsplit('/', 1)[0]}/"
+    under = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix[len(f"s3://{bucket}/"):])["Contents"]}
+    assert under == {manifest_key} | {prefix[len(f"s3://{bucket}/"):] + name for name in manifest[1:]}
+    return [records_to_matrix(s3.get_object(Bucket=bucket, Key=prefix[len(f"s3://{bucket}/"):] + name)["Body"].read())
+            for name in manifest[1:]]
+
+
+@pytest.mark.parametrize("algorithm, hp, instances, sizes", [
+    ("pca", PCA_HP, 3, [80, 80, 80]),
+    ("kmeans", KMEANS_HP, 7, [34, 34, 34, 34, 34, 34, 36]),  # 240 rows: the remainder goes to the last shard
+])
+def test_several_instances_get_one_shard_each(moto_sagemaker, planted, tmp_path, algorithm, hp, instances, sizes):
+    backend = SageMakerCloudBackend(role=ROLE, bucket=BUCKET, poll_seconds=0, instance_count=instances,
+                                    instance_type="ml.c5.xlarge")
+    lines = []
+    job = backend.train(algorithm, planted, hp, seed=1, output_dir=tmp_path / "cloud", progress=lines.append)
+    (request,) = moto_sagemaker.training_requests
+    assert request["TrainingJobName"] == job.job_name
+    assert request["ResourceConfig"]["InstanceCount"] == instances
+    assert _train_channel(request)["S3DataDistributionType"] == "ShardedByS3Key"
+    shards = _shards(request)
+    assert [len(shard) for shard in shards] == sizes and sum(sizes) == len(planted)
+    np.testing.assert_array_equal(np.vstack(shards), planted)  # every row once, in order
+    assert any(f"as {instances} RecordIO-protobuf shards, one per instance" in line for line in lines)
+    # SageMaker bills every instance: the estimate multiplies by the count.
+    assert (job.details["instance_count"], job.details["data_distribution"]) == (instances, "ShardedByS3Key")
+    assert job.details["estimated_cost_usd"] == pytest.approx(common.estimate_cost("ml.c5.xlarge", instances, 42))
+    assert json.loads((tmp_path / "cloud" / JOB_RECORD).read_text())["instance_count"] == instances
+    # The harness plays the job on all shards together: the same model as one machine.
+    reference = backends.get_backend("embedded").train(algorithm, planted, hp, seed=1, output_dir=tmp_path / "emb")
+    assert job.artifact_path.read_bytes() == reference.artifact_path.read_bytes()
+
+
+def test_one_instance_gets_all_the_data_fully_replicated(cloud_backend, moto_sagemaker, planted, tmp_path):
+    job = cloud_backend.train_pca(planted, PCA_HP, output_dir=tmp_path)
+    (request,) = moto_sagemaker.training_requests
+    assert request["ResourceConfig"]["InstanceCount"] == 1
+    assert _train_channel(request)["S3DataDistributionType"] == "FullyReplicated"
+    (shard,) = _shards(request)
+    np.testing.assert_array_equal(shard, planted)
+    assert job.details["data_distribution"] == "FullyReplicated"
+
+
+def test_the_distribution_follows_the_instance_count():
+    assert [common.training_distribution(n) for n in (1, 2, 16)] == ["FullyReplicated"] + ["ShardedByS3Key"] * 2
+    assert common.shard_rows(10, 1) == [10]
+    assert common.shard_rows(10, 3) == [3, 3, 4]
+    assert common.shard_rows(4, 4) == [1, 1, 1, 1]
+
+
+@pytest.mark.parametrize("count, message", [(0, "at least 1"), (-2, "at least 1"), ("two", "a whole number"),
+                                            (2.5, "a whole number")])
+def test_instance_count_must_be_a_positive_whole_number(aws_env, monkeypatch, count, message):
+    with pytest.raises(ValueError, match=f"instance_count must be {message}"):
+        SageMakerCloudBackend(instance_count=count)
+    monkeypatch.setenv("WORKBENCH_SAGEMAKER_INSTANCE_COUNT", str(count))
+    with pytest.raises(ValueError, match="instance_count must be"):
+        common.resolve_settings()
+    monkeypatch.setenv("WORKBENCH_SAGEMAKER_INSTANCE_COUNT", " 3 ")
+    assert common.resolve_settings().instance_count == 3
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(BackendError, match="instance_count must be a positive whole number"):
+            common.shard_rows(10, bad)
+
+
+def test_more_instances_than_rows_is_refused_before_anything_is_sent(moto_sagemaker, tmp_path):
+    few = np.arange(24, dtype=np.float32).reshape(4, 6)
+    backend = SageMakerCloudBackend(role=ROLE, bucket=BUCKET, poll_seconds=0, instance_count=5)
+    with pytest.raises(BackendError, match=r"instance_count is 5 but the training data has only 4 row\(s\).*"
+                                           r"Use an instance_count of at most 4 \(--instance-count"):
+        backend.train_pca(few, {"feature_dim": 6, "num_components": 2, "mini_batch_size": 4}, output_dir=tmp_path)
+    assert moto_sagemaker.training_requests == [] and not (tmp_path / JOB_RECORD).exists()
+    assert "Contents" not in boto3.client("s3", region_name=REGION).list_objects_v2(Bucket=BUCKET)
+    # As many instances as rows is allowed: one row each.
+    job = SageMakerCloudBackend(role=ROLE, bucket=BUCKET, poll_seconds=0, instance_count=4).train_pca(
+        few, {"feature_dim": 6, "num_components": 2, "mini_batch_size": 1}, output_dir=tmp_path)
+    assert [len(shard) for shard in _shards(moto_sagemaker.training_requests[-1])] == [1, 1, 1, 1]
+    assert job.details["instance_count"] == 4
+
+
+# --- the job's ARN reaches the runs registry -------------------------------------------------------
+def test_the_finished_job_carries_its_arn(cloud_backend, moto_sagemaker, planted, tmp_path):
+    job = cloud_backend.train_kmeans(planted, KMEANS_HP, output_dir=tmp_path)
+    arn = sm().describe_training_job(TrainingJobName=job.job_name)["TrainingJobArn"]
+    assert job.details["job_arn"] == arn
+    assert arn.startswith(f"arn:aws:sagemaker:{REGION}:") and arn.endswith(f":training-job/{job.job_name}")
+    # …and after re-attaching, from a fresh backend.
+    again = SageMakerCloudBackend(poll_seconds=0).attach(job.job_name, output_dir=tmp_path / "again")
+    assert again.details["job_arn"] == arn
+
+
 # --- settings and the clear messages when something is missing -----------------------------
 def test_settings_come_from_arguments_then_the_block_then_the_environment(aws_env, monkeypatch):
     monkeypatch.setenv("WORKBENCH_SAGEMAKER_INSTANCE_TYPE", "ml.c5.xlarge")
@@ -349,6 +455,24 @@ def test_cli_segment_on_the_cloud_backend(moto_sagemaker, census_csv, tmp_path, 
     manifest = (tmp_path / "ws" / "runs" / summary["run_id"] / "manifest.json").read_text()
     assert json.loads(manifest)["pca"]["job_name"] == pca_name
     assert role not in manifest and BUCKET not in manifest
+    # The runs registry holds each job's ARN, as DescribeTrainingJob gives it.
+    recorded = registry.Registry(workspace=tmp_path / "ws").get(summary["run_id"]).jobs
+    for algorithm, name in (("pca", pca_name), ("kmeans", kmeans_name)):
+        assert recorded[algorithm].job_name == name
+        assert recorded[algorithm].job_arn == sm().describe_training_job(TrainingJobName=name)["TrainingJobArn"]
+
+
+def test_cli_instance_count_shards_the_training_data(moto_sagemaker, census_csv, tmp_path, capsys):
+    code = cli.main(["segment", "--data", str(census_csv), "--backend", "sagemaker", "--role", ROLE,
+                     "--bucket", BUCKET, "--instance-count", "2", "--json", "--workspace", str(tmp_path / "ws")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["rows_clean"] == 3218
+    assert len(moto_sagemaker.training_requests) == 2, "PCA then K-Means"
+    for request in moto_sagemaker.training_requests:
+        assert request["ResourceConfig"]["InstanceCount"] == 2
+        assert _train_channel(request)["S3DataDistributionType"] == "ShardedByS3Key"
+        assert [len(shard) for shard in _shards(request)] == [1609, 1609]
 
 
 def test_cli_refuses_sagemaker_flags_for_the_embedded_backend(capsys):
