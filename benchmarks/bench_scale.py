@@ -243,6 +243,10 @@ def run(sizes: list[int], *, workdir: Path, env: dict, repeat: int = 3, quick: b
         ]
         if quick:
             phases = [p for p in phases if p[0] in ("floor", "sklearn", "workbench")]
+        elif n >= 5_000_000:
+            # One scikit-learn run is 10+ minutes here; its two-thread run was the slower of the
+            # two at every size measured (OpenMP spin-waits on MiniBatchKMeans's small batches).
+            phases = [p for p in phases if p[0] != "sklearn"]
         for name, params in phases:
             log(f"[scale {label}] {name} …")
             phase = "sklearn" if name.startswith("sklearn") else name
@@ -306,7 +310,8 @@ def report(results: list[dict]) -> list[str]:
         sk = {name: e[name] for name in ("sklearn", "sklearn-1thread") if name in e}
         lines.append(
             f"- {e['label']}: data {harness.mib(wb.get('data_bytes'))}; workbench stages "
-            + ", ".join(f"{k} {v:.3f} s" for k, v in st.items())
+            + ", ".join(f"{k} {v:.3f} s ({harness.fmt_ratio(harness.ratio(v, e['floor'].get('best')))} of the floor)"
+                        for k, v in st.items())
             + f"; workbench runs {[round(t, 3) for t in wb.get('times', [])]}; "
             + "; ".join(f"{name} {[round(t, 3) for t in r.get('times', [])]} "
                         f"(PCA {r.get('stages', {}).get('pca', float('nan')):.3f} s, "
