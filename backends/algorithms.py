@@ -256,7 +256,8 @@ class ScatterAccumulator:
             return self
         if self.shift is None:
             self.shift = block[: _rows_per_chunk(self.n_features)].mean(axis=0, dtype=np.float64)
-        with np.errstate(invalid="ignore", over="ignore"):  # non-finite rows are reported by the caller
+        # BLAS on one thread: small products on two OpenBLAS threads crawl on a busy machine.
+        with np.errstate(invalid="ignore", over="ignore"), _single_blas():  # non-finite rows: the caller reports them
             for _, chunk in _float64_chunks(block):
                 if self.subtract_mean:
                     chunk -= self.shift
