@@ -259,9 +259,6 @@ class SageMakerCloudBackend(Backend):
         """Run X through a Batch Transform job on the job's model (no endpoint), then delete the model."""
         progress = progress or (lambda _m: None)
         settings = self.settings
-        # Checked before anything is contacted: one S3 shard per instance, each with some rows.
-        shards = common.shard_rows(X.shape[0], settings.instance_count)
-        distribution = common.training_distribution(settings.instance_count)
         session = common.sagemaker_session(settings)
         client = session.sagemaker_client
         algorithm, model = self._model(job, session)
