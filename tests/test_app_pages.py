@@ -181,8 +181,8 @@ def test_pca_page_trains_and_shows_exact_explained_variance(app_env):
     assert at.number_input(key="pca_top").value == 5
     at.number_input(key="pca_top").set_value(3).run()
     assert table(at, "explained", "cumulative")["kept"].sum() == 3
-    # The job's artifacts live under the workspace's jobs folder.
-    assert Path(run.stage.job.artifact_path).is_relative_to(app_env / "jobs")
+    # The job's artifact lives in its recorded run's folder under the workspace.
+    assert Path(run.stage.job.artifact_path) == app_env / "runs" / run.run_id / "pca" / "model.tar.gz"
     assert Path(run.stage.job.artifact_path).is_file()
     assert not problems(at)
 

@@ -85,6 +85,10 @@ def test_the_runs_page_lists_filters_renames_and_opens(workspace):
     ok(at)
     assert at.session_state["active_run_id"] == a
     assert any("Open run: seed zero" in h.value for h in at.subheader)
+    # Open makes it the session's run on every page, not just on this one.
+    assert at.session_state["pca_run"].run_id == a and at.session_state["kmeans_run"].run_id == a
+    assert at.session_state["kmeans_run"].stage.model.k == 4
+    assert not any("still show the run trained in this session" in c.value for c in at.caption)
 
 
 def test_delete_needs_confirmation(workspace):

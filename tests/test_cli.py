@@ -95,3 +95,54 @@ def test_every_command_and_option_is_documented_in_the_readme():
             for option in action.option_strings:
                 if option.startswith("--") and option != "--help":
                     assert option in readme, f"README does not document {name} {option}"
+
+
+@pytest.fixture()
+def census_parquet(census_csv, tmp_path):
+    path = tmp_path / "census.parquet"
+    pd.read_csv(census_csv).to_parquet(path, row_group_size=700)
+    return path
+
+
+def test_stream_segments_a_parquet_file_and_writes_labels_and_artifacts(census_parquet, tmp_path):
+    labels, out_dir = tmp_path / "labels.parquet", tmp_path / "models"
+    done = run_cli("stream", census_parquet, "--batch-rows", "500", "--labels-out", labels, "--out-dir", out_dir,
+                   "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["rows_read"], summary["rows_used"], summary["rows_dropped"]) == (3220, 3218, 2)
+    assert len(summary["cluster_sizes"]) == 7 and sum(summary["cluster_sizes"]) == 3218
+    assert 0.70 <= sum(summary["explained_variance_ratio"]) <= 0.74  # the walkthrough's ~72%
+    written = pd.read_parquet(labels)
+    assert len(written) == 3218 and set(written["cluster"]) == set(range(7))
+    by_id = written.set_index("CensusId")["cluster"]
+    assert by_id[6019] == by_id[4027]  # Fresno, CA with Yuma, AZ
+    # The artifacts are real SageMaker-format models that `inspect` reads back.
+    shown = json.loads(run_cli("inspect", summary["artifacts"]["kmeans"]).stdout)
+    assert "7" in json.dumps(shown)
+
+
+def test_stream_human_output_names_what_it_wrote(census_parquet, tmp_path):
+    labels = tmp_path / "labels.parquet"
+    done = run_cli("stream", census_parquet, "--k", "4", "--labels-out", labels)
+    assert done.returncode == 0, done.stderr
+    assert "3,218 of 3,220 rows used" in done.stdout and "k=4" in done.stdout
+    assert f"Labels written to {labels}" in done.stdout
+    assert "Pass 1" in done.stderr  # progress goes to stderr
+
+
+@pytest.mark.parametrize(
+    "make, extra, message",
+    [
+        (lambda tmp, pq: tmp / "missing.parquet", [], "does not exist"),
+        (lambda tmp, pq: tmp / "table.csv", [], "not a Parquet file"),
+        (lambda tmp, pq: pq, ["--features", "Income,Nope"], "Nope"),
+        (lambda tmp, pq: pq, ["--top", "40"], "top"),
+        (lambda tmp, pq: pq, ["--k", "0"], "at least 1"),
+    ],
+)
+def test_stream_bad_input_gets_a_message_not_a_traceback(census_parquet, tmp_path, make, extra, message):
+    done = run_cli("stream", make(tmp_path, census_parquet), *extra)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr

@@ -48,6 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     cloud.add_argument("--profile", help="AWS profile from ~/.aws (default: the standard credential chain)")
     cloud.add_argument("--image", help="algorithm image for sagemaker-local (default WORKBENCH_SAGEMAKER_IMAGE_URI)")
 
+    stream = commands.add_parser("stream", help="segment a Parquet file larger than memory, reading it in chunks")
+    stream.add_argument("path", type=Path, help="the Parquet file (numeric feature columns, optionally an id column)")
+    stream.add_argument("--features", help="comma-separated features to use (default: every numeric column but the id)")
+    stream.add_argument("--scaler", default="minmax", choices=sorted(scaling.SCALERS))
+    stream.add_argument("--components", type=_positive_int, default=33, help="PCA num_components (default 33)")
+    stream.add_argument("--top", type=_positive_int, default=5, help="components kept for clustering (default 5)")
+    stream.add_argument("--k", type=_positive_int, default=7, help="number of clusters (default 7)")
+    stream.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    stream.add_argument("--batch-rows", type=_positive_int, default=None,
+                        help="rows decoded at a time: bounds the memory (default 65,536)")
+    stream.add_argument("--labels-out", type=Path, help="write id, cluster and distance_to_cluster to this Parquet file")
+    stream.add_argument("--out-dir", type=Path, help="write pca/model.tar.gz and kmeans/model.tar.gz here "
+                                                     "(`runs import` can then record them as a run)")
+    stream.add_argument("--json", action="store_true", help="print the summary as JSON")
+
     endpoints = commands.add_parser("endpoints", help="list or delete the live SageMaker endpoints the workbench created")
     endpoints.add_argument("action", choices=("list", "delete"))
     endpoints.add_argument("names", nargs="*", metavar="NAME", help="endpoints to delete")
@@ -162,6 +177,38 @@ def _segment(args) -> int:
         print(f"Run saved in {summary['run_dir']}")
         if args.out:
             print(f"Labeled counties written to {args.out}")
+    return 0
+
+
+def _stream(args) -> int:
+    from workbench import streaming
+
+    if args.path.suffix.lower() not in (".parquet", ".pq", ".parq"):
+        raise ValueError(f"{args.path} is not a Parquet file. `stream` reads Parquet; for a CSV use `segment --data`, "
+                         "or convert it first (pandas: read_csv(...).to_parquet(...)).")
+    if not args.path.is_file():
+        raise ValueError(f"{args.path} does not exist. Give the path of a Parquet file.")
+    features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
+    options = {"batch_rows": args.batch_rows} if args.batch_rows else {}
+    result = streaming.segment_parquet(
+        args.path, features=features, scaler=args.scaler, n_components=args.components, top=args.top, k=args.k,
+        seed=args.seed, labels_out=args.labels_out, output_dir=args.out_dir,
+        progress=None if args.json else (lambda message: print(message, file=sys.stderr)), **options,
+    )
+    summary = result.summary()
+    summary["artifacts"] = {name: str(path) for name, path in result.artifacts.items()}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    ratios = summary["explained_variance_ratio"]
+    print(f"{summary['rows_used']:,} of {summary['rows_read']:,} rows used; {len(summary['features'])} features; "
+          f"{summary['passes']} passes over the file")
+    print(f"Top {len(ratios)} components explain {sum(ratios):.1%} of the variance")
+    print(f"k={len(summary['cluster_sizes'])}: sizes {summary['cluster_sizes']}, SSE {summary['sse']:.4f}")
+    if summary["labels"]:
+        print(f"Labels written to {summary['labels']}")
+    for name, path in summary["artifacts"].items():
+        print(f"{name} model written to {path}")
     return 0
 
 
@@ -368,7 +415,7 @@ def _comparison_text(result, changes: int | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"segment": _segment, "inspect": _inspect, "endpoints": _endpoints, "runs": _runs}[args.command]
+    handler = {"segment": _segment, "stream": _stream, "inspect": _inspect, "endpoints": _endpoints, "runs": _runs}[args.command]
     try:
         return handler(args)
     except (ValueError, OSError, ImportError, RuntimeError) as exc:

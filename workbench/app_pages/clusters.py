@@ -30,7 +30,7 @@ common.backend_settings_form(st.session_state["kmeans_backend"])
 run = common.current_kmeans(pca_run)
 if st.button("Train K-Means", key="kmeans_train", type="primary", icon=":material/play_arrow:"):
     with common.shows_errors("K-Means training failed"):
-        run = common.train_kmeans(pca_run, top, scores)
+        run = common.train_kmeans(pca_run, top, scores, prep)
     if run.reused:
         st.toast(f"Same inputs and settings as {run.job_name}: reused that model.", icon=":material/history:")
 
@@ -48,6 +48,9 @@ stage = run.stage
 st.success(f"**{stage.job.job_name}** · k = {stage.model.k} · SSE {stage.sse:.4f} · {stage.job.seconds:.2f} s",
            icon=":material/check_circle:")
 st.caption(f"Artifact: `{stage.job.artifact_path}`")
+if run.run_id:
+    st.caption(f"Recorded as run `{run.run_id}` in the run registry (see the Runs page)"
+               + (" · opened on the Runs page" if st.session_state.get("active_run_id") == run.run_id else "") + ".")
 
 # --- Names --------------------------------------------------------------------------------
 st.subheader("Name the clusters")

@@ -7,10 +7,13 @@ only Streamlit glue between them.
 State (all in st.session_state, initialised by app.py through `init_state`):
   source            the active data source (Source)
   uploaded          the last uploaded file, kept beyond the uploader widget: {name, data, digest}
-  pca_run           the last PCA training (TrainedRun) — valid while its data is current
-  kmeans_run        the last K-Means training (TrainedRun) — valid while its PCA + top are current
+  pca_run           the last PCA training, or the PCA of the run opened on the Runs page (TrainedRun;
+                    its run_id is its run in the run registry) — valid while its data is current
+  kmeans_run        the last K-Means training, or the opened run's — valid while its PCA + top are current
+  active_run_id     the run opened on the Runs page (cleared by the next training)
   component_names   the analyst's names of the current PCA run's components, largest first
   cluster_names     the analyst's names of the current K-Means run's clusters, by id
+  names_saved       the names last recorded in the run registry, per (run id, components/clusters)
   widget keys       every setting's widget key, with its default (see DEFAULTS)
 """
 from __future__ import annotations
@@ -33,7 +36,8 @@ from backends import DEFAULT_BACKEND, available_backends
 from backends import hyperparameters as hpmod
 from backends.artifacts import ArtifactError
 from backends.base import BackendError
-from workbench import data, insight, pipeline, runs, scaling, settings
+from workbench import data, insight, pipeline, recorded_training, runs, scaling, settings
+from workbench.registry import RegistryError
 
 # Errors whose message is meant for the analyst: shown with st.error, never as a traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -45,6 +49,7 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     ImportError,
     OSError,
+    RegistryError,
 )
 
 WALKTHROUGH_COMPONENTS = 33
@@ -131,6 +136,7 @@ STATE_DEFAULTS: dict[str, Callable[[], Any]] = {
     "cluster_names": list,
     "cluster_names_job": lambda: None,
     "names_archive": dict,
+    "names_saved": dict,  # (run id, "components"/"clusters") -> the names last recorded in the run registry
     "editor_version": lambda: 0,
 }
 
@@ -335,6 +341,7 @@ class TrainedRun:
     stage: Any  # pipeline.PCAStage | pipeline.KMeansStage
     output_dir: Path
     reused: bool = False
+    run_id: str | None = None  # the run registry's record of this training (None: not recorded)
 
     @property
     def job_name(self) -> str:
@@ -500,36 +507,72 @@ def backend_context(backend: str):
         yield
 
 
+def _recording_registry() -> Any:
+    """The workspace's run registry for recording a training, or None (with a warning) when it cannot be used."""
+    try:
+        handle = registry_handle()
+    except Exception as exc:  # the training still runs; it is just not recorded
+        st.warning(f"This training is not recorded in the run registry: {exc}", icon=":material/warning:")
+        return None
+    if handle.error:
+        st.warning(f"This training is not recorded in the run registry: {handle.error}", icon=":material/warning:")
+        return None
+    return handle.registry
+
+
+def _source_ref(source: Source) -> str | None:
+    """What lets a recorded run load its data again: "default", a path or s3:// URI; None for uploads."""
+    from workbench import registry as regmod
+
+    if source.kind == "default":
+        return "default"
+    if source.kind == "path" and source.location.strip():
+        return regmod._source_ref(source.location.strip())
+    return None
+
+
 def _train(
-    algorithm: str, upstream: tuple, config: dict[str, Any], fit: Callable[[Path, Callable[[str], None]], Any]
+    algorithm: str, upstream: tuple, config: dict[str, Any], fit: Callable[[Path, Callable[[str], None]], Any],
+    recipe: recorded_training.Recipe | None = None,
 ) -> TrainedRun:
-    """Train once per (upstream, settings): reuse the registry's run when it already exists."""
+    """Train once per (upstream, settings): reuse the registry's run when it already exists.
+
+    With a recipe the training is recorded as a run in the workspace's run registry, its folder
+    written atomically (see workbench/recorded_training.py); without one (or without a usable registry) it goes to
+    a job folder of the workspace."""
     key = (algorithm, str(settings.workspace_dir()), upstream, _freeze(config))
     registry = _registry()
     existing = registry.get(key)
     if existing is not None and Path(existing.stage.job.artifact_path).exists():
         return TrainedRun(**{**existing.__dict__, "reused": True})
     title = "PCA" if algorithm == "pca" else "K-Means"
-    output_dir = job_dir(algorithm)
+    reg = _recording_registry() if recipe is not None else None
+    run_id = None
     with st.status(f"Training {title}…", expanded=True) as status:
         def progress(message: str) -> None:
             status.write(message)
 
-        progress(f"Job folder: `{output_dir}`")
         try:
-            stage = fit(output_dir, progress)
+            if reg is None:
+                output_dir = job_dir(algorithm)
+                progress(f"Job folder: `{output_dir}`")
+                stage = fit(output_dir, progress)
+            else:
+                stage, run_id, output_dir = recorded_training.fit_recorded(reg, algorithm, config["backend"], recipe,
+                                                                                 fit, progress)
         except BaseException:
             status.update(label=f"{title} training failed", state="error", expanded=False)
             raise
         status.update(label=f"{title} trained in {stage.job.seconds:.2f} s ({stage.job.job_name})",
                       state="complete", expanded=False)
-    run = TrainedRun(algorithm, key, upstream, config, stage, output_dir)
+    run = TrainedRun(algorithm, key, upstream, config, stage, output_dir, run_id=run_id)
     registry.put(run)
     return run
 
 
 def _after_training(state_key: str, run: TrainedRun) -> None:
     st.session_state[state_key] = run
+    st.session_state.pop("active_run_id", None)  # the session now shows this training, not a run opened on Runs
     refresh_status()
 
 
@@ -543,15 +586,18 @@ def train_pca(prep: pipeline.PreparedData) -> TrainedRun:
         return pipeline.train_pca(prep.X, config["num_components"], backend=config["backend"], seed=config["seed"],
                                   output_dir=output_dir, hyperparameters=hp, progress=progress)
 
+    recipe = recorded_training.Recipe("pca", prep, config["seed"], {"n_components": config["num_components"]},
+                                      source_ref=_source_ref(st.session_state["source"]))
     with backend_context(config["backend"]):
-        run = _train("pca", data_key(prep), config, fit)
+        run = _train("pca", data_key(prep), config, fit, recipe)
     top = int(st.session_state.get("pca_top") or WALKTHROUGH_TOP)
     st.session_state["pca_top"] = max(1, min(top, run.stage.model.n_components))
     _after_training("pca_run", run)
     return run
 
 
-def train_kmeans(pca_run: TrainedRun, top: int, scores: np.ndarray) -> TrainedRun:
+def train_kmeans(pca_run: TrainedRun, top: int, scores: np.ndarray,
+                 prep: pipeline.PreparedData | None = None) -> TrainedRun:
     config = kmeans_settings()
 
     def fit(output_dir: Path, progress):
@@ -560,8 +606,26 @@ def train_kmeans(pca_run: TrainedRun, top: int, scores: np.ndarray) -> TrainedRu
                                      output_dir=output_dir, hyperparameters=config["hyperparameters"],
                                      progress=progress)
 
+    recipe = None
+    prep = prep if prep is not None else current_prepared()
+    if prep is not None:
+        component_list = component_names(pca_run)[:top]
+
+        def finish(staging: Path, stage: Any) -> None:
+            pipeline.labeled_table(prep, scores, stage).to_csv(staging / runs.LABELS, index_label="county")
+
+        def names(reg: Any, run_id: str) -> None:
+            if any(component_list):
+                reg.set_names(run_id, components=component_list)
+
+        recipe = recorded_training.Recipe(
+            "segmentation", prep, config["seed"],
+            {"n_components": pca_run.stage.model.n_components, "top": top, "k": config["k"],
+             "pca_seed": pca_run.settings.get("seed"), "kmeans_seed": config["seed"]},
+            source_ref=_source_ref(st.session_state["source"]), parent_run_id=pca_run.run_id,
+            parent_job=pca_run.stage.job, finish=finish, names=names)
     with backend_context(config["backend"]):
-        run = _train("kmeans", (pca_run.job_name, top), config, fit)
+        run = _train("kmeans", (pca_run.job_name, top), config, fit, recipe)
     _after_training("kmeans_run", run)
     return run
 
@@ -662,6 +726,11 @@ def set_component_names(run: TrainedRun, names: Sequence[str]) -> None:
     if updated != insight.pad_names(st.session_state.get("component_names"), n):
         st.session_state["component_names"] = updated
         refresh_status()
+    # Into the names history of the PCA's run and of the current clustering of it.
+    _sync_names(run.run_id, "components", updated)
+    kmeans_run = current_kmeans(run)
+    if kmeans_run is not None and kmeans_run.run_id != run.run_id:
+        _sync_names(kmeans_run.run_id, "components", updated[: kept(run)])
 
 
 def cluster_names(run: TrainedRun) -> list[str]:
@@ -682,6 +751,36 @@ def set_cluster_names(run: TrainedRun, names: Sequence[str]) -> None:
     insight.cluster_names(updated, k)  # raises ValueError on a clash
     if updated != insight.pad_names(st.session_state.get("cluster_names"), k):
         st.session_state["cluster_names"] = updated
+    _sync_names(run.run_id, "clusters", updated)
+
+
+def _sync_names(run_id: str | None, target: str, names: Sequence[str]) -> None:
+    """Record the session's names of a run in the registry's names history when they differ from
+    what was last recorded (the registry keeps only real changes, each timestamped)."""
+    if not run_id:
+        return
+    saved = st.session_state.setdefault("names_saved", {})
+    key, value = (run_id, target), tuple(names)
+    previous = saved.get(key)
+    if previous == value:
+        return
+    saved[key] = value
+    if previous is None and not any(value):  # first seen, nothing named: nothing to record
+        return
+    _save_names(run_id, **{target: value})
+
+
+def _save_names(run_id: str, **names: Sequence[str]) -> None:
+    try:
+        reg = run_registry()
+        record = reg.get(run_id)
+        if "components" in names:
+            names["components"] = list(names["components"])[: record.top or None]
+        if "clusters" in names:
+            names["clusters"] = list(names["clusters"])[: record.k or None]
+        reg.set_names(run_id, **names)
+    except (RegistryError, ValueError, OSError) as exc:  # the session keeps the names; say they were not saved
+        st.warning(f"The names were not saved to run `{run_id}`: {exc}", icon=":material/warning:")
 
 
 def bump_editor() -> None:
@@ -1029,6 +1128,141 @@ def start_registry() -> None:
         registry_handle()
     except Exception:  # the Runs page reports registry problems; other pages must keep working
         pass
+
+
+# ---------------------------------------------------------------------------------------
+# Opening a recorded run: it becomes the session's PCA and K-Means run on every page
+# ---------------------------------------------------------------------------------------
+
+OPEN_RUN_KEYS = ("source", "source_kind", "source_path", "feature_select", "scaler", "pca_run", "kmeans_run",
+                 "pca_top", "pca_num_components", "pca_seed", "kmeans_k", "kmeans_seed", "component_names",
+                 "component_names_job", "cluster_names", "cluster_names_job", "active_run_id")
+
+
+def _source_for(found: tuple[str, str]) -> Source:
+    kind, location = found
+    return Source("default") if kind == "default" else Source("path", location)
+
+
+def _use_source(source: Source) -> None:
+    st.session_state["source"] = source
+    st.session_state["source_kind"] = source.kind
+    if source.kind == "path":
+        st.session_state["source_path"] = source.location
+
+
+def _find_data(record: Any, models: Any) -> tuple[Source, str | None]:
+    """The source holding the run's data (the current one first, then the run's own) and a note
+    when it was assumed rather than checked; raises OpenRunError saying what is wrong."""
+    from workbench import open_run
+
+    current = st.session_state["source"]
+    if not open_run.knows_its_data(record):  # an import without data: the current table, if its shape fits
+        prep = current_prepared()
+        if prep is not None and len(prep.features) == models.feature_dim:
+            return current, (f"Run {record.run_id} did not record its data: it is shown on the current table "
+                             f"({current.label}, {len(prep.features)} features, {prep.scaler.recipe} scaling), "
+                             "assuming that is what it was trained on.")
+        raise open_run.OpenRunError(open_run.data_problem(record, []))
+    candidates = [current]
+    found = open_run.recorded_source(record)
+    if found is not None and _source_for(found) != current:
+        candidates.append(_source_for(found))
+    tried: list[str] = []  # what went wrong with each candidate, the run's own source last
+    for source in candidates:
+        where = "the walkthrough's dataset" if source.kind == "default" else f"`{source.label}`"
+        try:
+            raw = raw_table(source)
+        except USER_ERRORS as exc:
+            tried.append(f"{where} cannot be loaded ({exc}).")
+            continue
+        try:
+            open_run.check_data(record, raw, where)
+        except open_run.OpenRunError as exc:
+            tried.append(str(exc))
+            continue
+        return source, None
+    # The current table is only a fallback: report it only when it is all there was to try.
+    raise open_run.OpenRunError(open_run.data_problem(record, tried[1:] if len(tried) > 1 else tried))
+
+
+def open_recorded_run(run_id: str) -> str | None:
+    """Make a recorded run the session's run on every page: its data source, features and scaling,
+    its PCA and K-Means models (read through backends.artifacts) and its names.
+
+    Returns a note for the analyst (or None); raises OpenRunError / RegistryError with what is wrong,
+    leaving the session as it was."""
+    from workbench import open_run
+
+    reg = run_registry()
+    record = reg.get(run_id)
+    models = open_run.load_models(reg, record)
+    source, note = _find_data(record, models)
+    saved = {key: st.session_state[key] for key in OPEN_RUN_KEYS if key in st.session_state}
+    try:
+        _use_source(source)
+        if record.features:
+            st.session_state["feature_select"] = list(record.features)
+        if record.scaler_recipe in scaling.SCALERS:
+            st.session_state["scaler"] = record.scaler_recipe
+        prep = prepared()
+        if record.data_fingerprint and prep.fingerprint != record.data_fingerprint:
+            raise open_run.OpenRunError(f"The data loaded for run {record.run_id} does not match its fingerprint; "
+                                        "reload it on the Data page and open the run again.")
+        pca_stage, kmeans_stage, _ = open_run.stages(models, prep.X)
+        _settings_from(record, models, len(prep.features))
+        pca_run = TrainedRun("pca", ("opened", record.run_id, "pca"), data_key(prep), pca_settings(), pca_stage,
+                             record.run_dir or Path("."), run_id=record.run_id)
+        st.session_state["pca_top"] = models.top
+        st.session_state["pca_run"] = pca_run
+        _load_names("component", pca_run.job_name, record.component_names, models.pca.n_components,
+                    record.run_id)
+        if kmeans_stage is not None:
+            kmeans_run = TrainedRun("kmeans", ("opened", record.run_id, "kmeans"), (pca_run.job_name, models.top),
+                                    kmeans_settings(), kmeans_stage, record.run_dir or Path("."),
+                                    run_id=record.run_id)
+            st.session_state["kmeans_run"] = kmeans_run
+            _load_names("cluster", kmeans_run.job_name, record.cluster_names, models.kmeans.k, record.run_id)
+        else:
+            st.session_state["kmeans_run"] = None
+        st.session_state["active_run_id"] = record.run_id
+    except BaseException:
+        for key in OPEN_RUN_KEYS:
+            if key in saved:
+                st.session_state[key] = saved[key]
+            else:
+                st.session_state.pop(key, None)
+        raise
+    bump_editor()
+    refresh_status()
+    return note
+
+
+def _settings_from(record: Any, models: Any, n_features: int) -> None:
+    """The training widgets set to the run's settings, so the pages show them as the run's. The backend
+    choices stay as they are: opening a cloud run must not make the next training a paid one."""
+    kmeans_job = models.kmeans_job
+    st.session_state["pca_num_components"] = max(1, min(models.pca.n_components, n_features))
+    pca_seed = record.settings.get("pca_seed", record.seed)
+    if pca_seed is not None:
+        st.session_state["pca_seed"] = int(pca_seed)
+    if kmeans_job is not None:
+        st.session_state["kmeans_k"] = int(models.kmeans.k)
+        kmeans_seed = record.settings.get("kmeans_seed", record.seed)
+        if kmeans_seed is not None:
+            st.session_state["kmeans_seed"] = int(kmeans_seed)
+
+
+def _load_names(kind: str, job_name: str, names: Sequence[str], count: int, run_id: str) -> None:
+    """The run's saved names as the session's names of this job (replacing what the session had)."""
+    chosen = insight.pad_names(list(names), count)
+    st.session_state["names_saved"][(run_id, "components" if kind == "component" else "clusters")] = tuple(chosen)
+    previous = st.session_state.get(f"{kind}_names_job")
+    if previous is not None and previous != job_name:  # keep the names of the job the session had
+        st.session_state["names_archive"][previous] = list(st.session_state.get(f"{kind}_names") or [])
+    st.session_state["names_archive"][job_name] = chosen
+    st.session_state[f"{kind}_names"] = list(chosen)
+    st.session_state[f"{kind}_names_job"] = job_name
 
 
 # ---------------------------------------------------------------------------------------

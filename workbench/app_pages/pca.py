@@ -46,6 +46,9 @@ job = stage.job
 st.success(f"**{job.job_name}** · {job.backend} backend · {stage.model.n_components} components of "
            f"{stage.model.feature_dim} features · {job.seconds:.2f} s", icon=":material/check_circle:")
 st.caption(f"Artifact: `{job.artifact_path}`")
+if run.run_id:
+    st.caption(f"Recorded as run `{run.run_id}` in the run registry (see the Runs page)"
+               + (" · opened on the Runs page" if st.session_state.get("active_run_id") == run.run_id else "") + ".")
 
 # --- Explained variance -------------------------------------------------------------------
 st.subheader("Explained variance")

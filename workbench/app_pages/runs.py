@@ -49,10 +49,13 @@ if everything.empty:
 # ---- filters and the list ------------------------------------------------------------------
 backends = sorted(set(common.backend_options()) | set(everything["backend"].dropna()))
 statuses = list(regmod.STATUSES) + sorted(set(everything["status"].dropna()) - set(regmod.STATUSES))
-left, right = st.columns(2)
+left, middle, right = st.columns(3)
 chosen_backends = left.multiselect("Backend", backends, key="runs_backend", placeholder="every backend")
-chosen_statuses = right.multiselect("Status", statuses, key="runs_status", placeholder="every status")
-listed = reg.list_runs(backend=chosen_backends or None, status=chosen_statuses or None)
+chosen_statuses = middle.multiselect("Status", statuses, key="runs_status", placeholder="every status")
+chosen_kinds = right.multiselect("Kind", list(regmod.KINDS), key="runs_kind", placeholder="every kind",
+                                 help="segmentation: PCA + K-Means (one per K-Means training in the app); "
+                                      "pca: a PCA training alone.")
+listed = reg.list_runs(backend=chosen_backends or None, status=chosen_statuses or None, kind=chosen_kinds or None)
 st.session_state["runs_listed"] = listed["run_id"].tolist()  # what the list shows, also readable by tests
 
 SHOWN = ["display_name", "run_id", "status", "backend", "kind", "created_at", "n_components", "top", "k", "seed",
@@ -128,7 +131,19 @@ with st.container(border=True):
 
 
 def open_run(run_id: str) -> None:
-    st.session_state["active_run_id"] = run_id
+    """Make the run the session's run on every page (data, features, scaling, models, names)."""
+    try:
+        note = common.open_recorded_run(run_id)
+    except ACTION_ERRORS as exc:
+        st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {exc}")
+        return
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged run folder raises: a message, not a traceback
+        st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {type(exc).__name__}: {exc}. "
+                                                   "Its folder may be damaged; delete it or run it again.")
+        return
+    message = (f"Run `{run_id}` is open: the PCA, Name components, Clusters, Explore, Export, Profiles and County "
+               "map pages now show it.")
+    st.session_state["runs_flash"] = ("success", message + (f"  \n{note}" if note else ""))
 
 
 def rename_run(run_id: str) -> None:
@@ -162,9 +177,10 @@ def delete_run(run_id: str) -> None:
 open_col, rename_col, delete_col = st.columns(3)
 with open_col.container(border=True):
     st.markdown("**Open**")
-    st.caption("Show this run's labeled counties and names below.")
+    st.caption("Make this run the active run on every page: its data, features, models and names.")
+    openable = run.status != "InProgress" and ("pca" in run.jobs or bool(run.parent_run_id))
     st.button("Open run", key="runs_open", on_click=open_run, args=(run.run_id,), icon=":material/folder_open:",
-              disabled=not run.has_labels, help=None if run.has_labels else "This run has no labeled counties.")
+              disabled=not openable, help=None if openable else "This run has no models to open yet.")
 with rename_col.container(border=True):
     st.markdown("**Rename**")
     st.text_input("New name", key="runs_rename_name", placeholder=run.display_name,
@@ -205,21 +221,28 @@ if active:
     st.divider()
     try:
         opened = reg.get(active)
-        table = opened.labeled()
     except ACTION_ERRORS as exc:
         st.error(f"**The open run could not be loaded:** {exc}", icon=":material/error:")
         st.stop()
     st.subheader(f"Open run: {opened.display_name}")
     named_components = [n for n in opened.component_names if n]
     named_clusters = [n for n in opened.cluster_names if n]
-    st.caption(f"`{opened.run_id}` · {len(table):,} labeled counties · components: "
-               + (", ".join(f"`{n}`" for n in named_components) or "unnamed") + " · clusters: "
-               + (", ".join(f"`{n}`" for n in named_clusters) or "unnamed"))
-    sizes = table["cluster"].value_counts().sort_index().rename("counties").reset_index()
-    if "cluster_name" in table.columns:
-        sizes.insert(1, "name", [(opened.cluster_names[c] if c < len(opened.cluster_names) else "") or ""
-                                 for c in sizes["cluster"].astype(int)])
-    sizes_col, table_col = st.columns([1, 3])
-    sizes_col.dataframe(sizes, hide_index=True, key="runs_open_sizes")
-    table_col.dataframe(table, height=360, key="runs_open_table")
-    st.caption("The Explore and Export pages still show the run trained in this session.")
+    st.caption(f"`{opened.run_id}` · components: " + (", ".join(f"`{n}`" for n in named_components) or "unnamed")
+               + " · clusters: " + (", ".join(f"`{n}`" for n in named_clusters) or "unnamed"))
+    links = st.columns(4)
+    for column, page_name in zip(links, ("pca", "clusters", "explore", "export")):
+        with column:
+            common.link(page_name)
+    if opened.has_labels:
+        try:
+            table = opened.labeled()
+        except (*ACTION_ERRORS, KeyError) as exc:
+            st.caption(f"Its saved labeled counties cannot be shown: {exc}")
+        else:
+            sizes = table["cluster"].value_counts().sort_index().rename("counties").reset_index()
+            if "cluster_name" in table.columns:
+                sizes.insert(1, "name", [(opened.cluster_names[c] if c < len(opened.cluster_names) else "") or ""
+                                         for c in sizes["cluster"].astype(int)])
+            sizes_col, table_col = st.columns([1, 3])
+            sizes_col.dataframe(sizes, hide_index=True, key="runs_open_sizes")
+            table_col.dataframe(table, height=360, key="runs_open_table")
