@@ -41,7 +41,7 @@ def test_pca_then_segmentation_are_recorded_with_the_pca_cost_counted_once(small
         return pipeline.train_kmeans(scores, 4, seed=0, output_dir=output_dir, progress=progress)
 
     def finish(staging, stage):
-        pipeline.labeled_table(prep, scores, stage).to_csv(staging / runs.LABELS, index_label="county")
+        runs.write_labels(pipeline.labeled_table(prep, scores, stage), staging / runs.LABELS)
 
     recipe = recorded_training.Recipe("segmentation", prep, 0, {"n_components": 6, "top": 3, "k": 4},
                                       source_ref=source, parent_run_id=pca_id, parent_job=pca.job, finish=finish,

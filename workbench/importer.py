@@ -207,7 +207,7 @@ def import_run(
                               0.0, details)
             recorder.job_finished(job, f"{algorithm}/model.tar.gz", artifact_source=art.location)
         if labeled is not None:
-            labeled.to_csv(staging / runs.LABELS, index_label="county")
+            runs.write_labels(labeled, staging / runs.LABELS)
         runs.write_json_atomic(staging / runs.MANIFEST, registrymod.manifest_for(registry.get(run_id)))
     return registry.get(run_id)
 

@@ -232,7 +232,7 @@ def run_segmentation(
         kmeans = timed("kmeans", train_kmeans, scores, k, backend=backend, seed=seed,
                        output_dir=staging / "kmeans", progress=progress)
         recorder.job_finished(kmeans.job, "kmeans/model.tar.gz")
-        labeled_table(prepared, scores, kmeans).to_csv(staging / runs.LABELS, index_label="county")
+        runs.write_labels(labeled_table(prepared, scores, kmeans), staging / runs.LABELS)
         runs.write_json_atomic(staging / runs.MANIFEST, {
             "run_id": run_id,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -1109,7 +1109,7 @@ class Registry:
                 recovered = self.get(run.run_id)
                 labels = _labels_from_source(recovered, staging)
                 if labels is not None:
-                    labels.to_csv(staging / runs.LABELS, index_label="county")
+                    runs.write_labels(labels, staging / runs.LABELS)
                 runs.write_json_atomic(staging / runs.MANIFEST, manifest_for(recovered, recovered=True,
                                                                              labeled=labels is not None))
         except Exception as exc:

@@ -612,7 +612,7 @@ def train_kmeans(pca_run: TrainedRun, top: int, scores: np.ndarray,
         component_list = component_names(pca_run)[:top]
 
         def finish(staging: Path, stage: Any) -> None:
-            pipeline.labeled_table(prep, scores, stage).to_csv(staging / runs.LABELS, index_label="county")
+            runs.write_labels(pipeline.labeled_table(prep, scores, stage), staging / runs.LABELS)
 
         def names(reg: Any, run_id: str) -> None:
             if any(component_list):
