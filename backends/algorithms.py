@@ -149,17 +149,31 @@ def _map_parts(fn: Callable[[int, int], Any], parts: list[tuple[int, int]]) -> l
             return list(pool.map(lambda part: fn(*part), parts))
 
 
-def _float64_chunks(X: np.ndarray, lo: int = 0, hi: int | None = None):
-    """(row slice, float64 view of those rows) through one reused buffer: read each before the next."""
+def _float64_chunks(X: np.ndarray, lo: int = 0, hi: int | None = None, *, ones_column: bool = False):
+    """(row slice, float64 view of those rows) through one reused buffer: read each before the next.
+
+    With ones_column the block has one more column, of ones: `block @ _score_matrix(C)` then
+    gives every row's |c|² - 2 x·c in one product (see _score_matrix).
+    """
     n, d = X.shape
     hi = n if hi is None else hi
     if hi <= lo:
         return
-    buffer = np.empty((min(_rows_per_chunk(d), hi - lo), d))
+    buffer = np.empty((min(_rows_per_chunk(d), hi - lo), d + ones_column))
+    if ones_column:
+        buffer[:, d] = 1.0
     for rows in _chunks(n, d, lo, hi):
         block = buffer[: rows.stop - rows.start]
-        np.copyto(block, X[rows], casting="unsafe")
+        np.copyto(block[:, :d], X[rows], casting="unsafe")
         yield rows, block
+
+
+def _score_matrix(C: np.ndarray) -> np.ndarray:
+    """(d + 1, k) W such that [x, 1] @ W = |c_j|² - 2 x·c_j for each centre c_j: the squared
+    distance minus |x|², which has the same argmin. Folding |c|² into the product saves a
+    broadcast add over the (rows, k) scores, the slowest step of a pass on narrow data."""
+    C = np.asarray(C, dtype=np.float64)
+    return np.vstack([-2.0 * C.T, (C * C).sum(axis=1)[None, :]])
 
 
 # --- input checks ---------------------------------------------------------------------------
@@ -430,19 +444,26 @@ def _cluster_sums(labels: np.ndarray, B: np.ndarray, k: int) -> np.ndarray:
     return np.asarray(onehot @ B)
 
 
-def _stream_batch(centres: np.ndarray, weights: np.ndarray, B: np.ndarray, half_life: int) -> None:
-    """One mini-batch of SageMaker's streaming stage, in place (B float64).
+def _with_ones(rows: np.ndarray) -> np.ndarray:
+    """rows as float64 with a trailing column of ones (for _score_matrix)."""
+    out = np.empty((rows.shape[0], rows.shape[1] + 1))
+    out[:, :-1] = rows
+    out[:, -1] = 1.0
+    return out
+
+
+def _stream_batch(centres: np.ndarray, weights: np.ndarray, A: np.ndarray, half_life: int) -> None:
+    """One mini-batch of SageMaker's streaming stage, in place (A: the batch's rows, `_with_ones`).
 
     Centre j moves to (1 - p) c_j + p mean_j with p = n_j / (w_j + n_j), n_j the batch rows
     nearest to it, and w_j grows by n_j; with a half-life, all weights first decay.
     """
     K = len(centres)
     if half_life > 0:
-        weights *= 0.5 ** (len(B) / half_life)
+        weights *= 0.5 ** (len(A) / half_life)
     # Nearest centre: argmin of |c|^2 - 2 b.c (|b|^2 is the same for every centre).
-    scores = B @ (-2.0 * centres.T)
-    scores += (centres * centres).sum(axis=1)
-    labels = scores.argmin(axis=1)
+    labels = (A @ _score_matrix(centres)).argmin(axis=1)
+    B = A[:, : centres.shape[1]]
     counts = np.bincount(labels, minlength=K).astype(np.float64)
     sums = _cluster_sums(labels, B, K)
     hit = counts > 0
@@ -498,7 +519,7 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
             spans = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
             def gather(span: tuple[int, int], order=order) -> np.ndarray:
-                return X[order[span[0]:span[1]]].astype(np.float64)
+                return _with_ones(X[order[span[0]:span[1]]])
 
             pending = gatherer.submit(gather, spans[0]) if spans else None
             for i in range(len(spans)):
@@ -554,15 +575,16 @@ def assign(X: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray
         raise ValueError(f"Cannot assign rows of shape {X.shape} to centroids of {C.shape[1]} features.")
     labels = np.empty(X.shape[0], dtype=np.int64)
     distances = np.empty(X.shape[0])
-    cc = (C * C).sum(axis=1)
+    W = _score_matrix(C)
+    d = C.shape[1]
 
     def part(lo: int, hi: int) -> None:
-        for rows, B in _float64_chunks(X, lo, hi):
-            d2 = B @ (-2.0 * C.T)
-            d2 += cc
-            lab = d2.argmin(axis=1)
+        for rows, A in _float64_chunks(X, lo, hi, ones_column=True):
+            scores = A @ W
+            lab = scores.argmin(axis=1)
             labels[rows] = lab
-            near = np.take_along_axis(d2, lab[:, None], axis=1)[:, 0] + np.einsum("ij,ij->i", B, B)
+            B = A[:, :d]
+            near = scores[np.arange(len(lab)), lab] + np.einsum("ij,ij->i", B, B)
             np.sqrt(np.maximum(near, 0.0), out=distances[rows])
 
     _map_parts(part, _parts(*X.shape))
@@ -773,43 +795,55 @@ def local_search(X: np.ndarray, starts: list[np.ndarray], hp: Mapping[str, Any],
 class LloydPass:
     """One pass of Lloyd's over row blocks, for one or more candidate centroid sets at once.
 
-    For each set (rounded to float32, as the artifact stores it) it accumulates the SSE —
-    squared distances in float64, as the endpoint scores them — and the sums and counts of
-    the rows nearest to each centroid, so `next_centroids` is Lloyd's update. Streamable
-    (`update` block by block, `merge` across parts), in bounded memory.
+    For each set (rounded to float32, as the artifact stores it) it accumulates the sums and
+    counts of the rows nearest to each centroid, so `next_centroids` is Lloyd's update, and the
+    SSE — squared distances to those centroids, in float64, as the endpoint scores them — follows
+    from the same sums: sum |x|² + sum_j (n_j |c_j|² - 2 c_j·S_j), with no per-row distance.
+    Streamable (`update` block by block, `merge` across parts), in bounded memory.
     """
 
     def __init__(self, candidates: list[np.ndarray]):
         self.candidates = [KMeansModel(C).centroids.astype(np.float64) for C in candidates]
-        self.sse = np.zeros(len(self.candidates))
         self.sums = [np.zeros_like(C) for C in self.candidates]
         self.counts = [np.zeros(len(C)) for C in self.candidates]
+        self.squares = 0.0  # sum of |x|² over the rows seen
         self.n = 0
+
+    def _empty(self) -> "LloydPass":
+        return LloydPass.__new__(LloydPass)._reset(self.candidates)
+
+    def _reset(self, candidates: list[np.ndarray]) -> "LloydPass":
+        self.candidates = candidates
+        self.sums = [np.zeros_like(C) for C in candidates]
+        self.counts = [np.zeros(len(C)) for C in candidates]
+        self.squares = 0.0
+        self.n = 0
+        return self
+
+    @property
+    def sse(self) -> np.ndarray:
+        return np.array([
+            max(self.squares + float(counts @ (C * C).sum(axis=1)) - 2.0 * float(np.einsum("ij,ij->", C, sums)), 0.0)
+            for C, sums, counts in zip(self.candidates, self.sums, self.counts)
+        ])
 
     def update(self, block: np.ndarray) -> "LloydPass":
         block = np.asarray(block)
         n, d = block.shape
         if d != self.candidates[0].shape[1]:
             raise ValueError(f"Expected rows of {self.candidates[0].shape[1]} features, got {d}.")
+        weights = [_score_matrix(C) for C in self.candidates]
 
         def part(lo: int, hi: int) -> LloydPass:
-            acc = LloydPass.__new__(LloydPass)
-            acc.candidates = self.candidates
-            acc.sse = np.zeros(len(self.candidates))
-            acc.sums = [np.zeros_like(C) for C in self.candidates]
-            acc.counts = [np.zeros(len(C)) for C in self.candidates]
-            acc.n = 0
-            for _, B in _float64_chunks(block, lo, hi):
-                bb = np.einsum("ij,ij->i", B, B)
-                for i, C in enumerate(self.candidates):
-                    d2 = B @ (-2.0 * C.T)
-                    d2 += (C * C).sum(axis=1)
-                    labels = d2.argmin(axis=1)
-                    near = np.take_along_axis(d2, labels[:, None], axis=1)[:, 0] + bb
-                    acc.sse[i] += float(np.maximum(near, 0.0).sum())
-                    acc.counts[i] += np.bincount(labels, minlength=len(C))
-                    acc.sums[i] += _cluster_sums(labels, B, len(C))
-                acc.n += len(B)
+            acc = self._empty()
+            for _, A in _float64_chunks(block, lo, hi, ones_column=True):
+                B = A[:, :d]
+                acc.squares += float(np.einsum("ij,ij->", B, B))
+                for i, W in enumerate(weights):
+                    labels = (A @ W).argmin(axis=1)
+                    acc.counts[i] += np.bincount(labels, minlength=len(W.T))
+                    acc.sums[i] += _cluster_sums(labels, B, len(W.T))
+                acc.n += len(A)
             return acc
 
         for other in _map_parts(part, _parts(n, d)):
@@ -817,7 +851,7 @@ class LloydPass:
         return self
 
     def merge(self, other: "LloydPass") -> "LloydPass":
-        self.sse += other.sse
+        self.squares += other.squares
         for i in range(len(self.candidates)):
             self.sums[i] += other.sums[i]
             self.counts[i] += other.counts[i]
@@ -977,7 +1011,7 @@ class StreamingKMeans:
                     K = min(self.K, len(rows))
                     self.centres = _seed_centres(rows, K, self.hp, self.rng)
                     self.weights = np.ones(K)
-                _stream_batch(self.centres, self.weights, rows.astype(np.float64), self.hp["half_life_time_size"])
+                _stream_batch(self.centres, self.weights, _with_ones(rows), self.hp["half_life_time_size"])
 
 
 def fit_kmeans(
