@@ -504,8 +504,10 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     batch = hp["mini_batch_size"]
     half_life = hp["half_life_time_size"]
     centres = weights = None
-    # Gathering a batch's random rows is memory-bound: the next batch is gathered on a second
-    # thread while this one is scored (numpy releases the GIL for both).
+    # Gathering a batch's random rows is bound by memory latency (a cache miss a row: at 10M
+    # rows, as long as scoring every batch): the next batch is gathered on a second thread while
+    # this one is scored. np.take releases the GIL; fancy indexing X[rows] holds it, which
+    # serialised the two threads.
     with _single_blas(), ThreadPoolExecutor(1, thread_name_prefix="gather") as gatherer:
         for epoch in range(hp["epochs"]):
             order = rng.permutation(n)
@@ -519,7 +521,7 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
             spans = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
 
             def gather(span: tuple[int, int], order=order) -> np.ndarray:
-                return _with_ones(X[order[span[0]:span[1]]])
+                return _with_ones(np.take(X, order[span[0]:span[1]], axis=0))
 
             pending = gatherer.submit(gather, spans[0]) if spans else None
             for i in range(len(spans)):

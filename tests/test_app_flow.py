@@ -2,11 +2,12 @@
 across pages, caching of trained models, and errors shown as messages, never tracebacks."""
 from __future__ import annotations
 
-import io
 
 import pandas as pd
 
 from tests.test_app_pages import (  # noqa: F401 - app_env is a fixture
+    downloads,
+    name_component,
     app_env,
     errors,
     goto,
@@ -16,21 +17,6 @@ from tests.test_app_pages import (  # noqa: F401 - app_env is a fixture
     train_kmeans,
     train_pca,
 )
-
-
-def downloads(at) -> dict[str, pd.DataFrame]:
-    """Each download button's CSV, read back from the page's prepared bytes."""
-    files = at.session_state["export_files"]
-    return {name: pd.read_csv(io.BytesIO(data)) for name, data in files.items()}
-
-
-def name_component(at, index: int, name: str):
-    """What typing a name in the editor does: the editor's edits are seeded through session state."""
-    names = list(at.session_state["component_names"])
-    names += [""] * (index + 1 - len(names))
-    names[index] = name
-    at.session_state["component_names"] = names
-    return at.run()
 
 
 def test_main_path_names_appear_in_every_export(app_env):

@@ -6,8 +6,10 @@ with tests/test_app_flow.py.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -78,6 +80,20 @@ def train_kmeans(at: AppTest) -> AppTest:
     at.button(key="kmeans_train").click().run()
     assert not problems(at) and not errors(at), (problems(at), errors(at))
     return at
+
+
+def name_component(at: AppTest, index: int, name: str) -> AppTest:
+    """What typing a name in the editor does: the editor's edits are seeded through session state."""
+    names = list(at.session_state["component_names"])
+    names += [""] * (index + 1 - len(names))
+    names[index] = name
+    at.session_state["component_names"] = names
+    return at.run()
+
+
+def downloads(at: AppTest) -> dict[str, pd.DataFrame]:
+    """Each download button's CSV, read back from the page's prepared bytes."""
+    return {name: pd.read_csv(io.BytesIO(data)) for name, data in at.session_state["export_files"].items()}
 
 
 def all_widgets(at: AppTest):

@@ -2,7 +2,6 @@
 the Runs page (in this session or a fresh one) becomes the run every page shows."""
 from __future__ import annotations
 
-import io
 import shutil
 
 import pandas as pd
@@ -12,6 +11,8 @@ import streamlit as st
 from workbench import importer, pipeline, runs
 from workbench.registry import Registry
 from tests.test_app_pages import (  # noqa: F401 - app_env is a fixture
+    downloads,
+    name_component,
     app_env,
     errors,
     goto,
@@ -47,19 +48,6 @@ def restart():
     """What an app restart forgets: every cached table, model and registry handle of the process."""
     st.cache_data.clear()
     st.cache_resource.clear()
-
-
-def name_component(at, index: int, name: str):
-    """What typing a name in the editor does: the editor's edits are seeded through session state."""
-    names = list(at.session_state["component_names"])
-    names += [""] * (index + 1 - len(names))
-    names[index] = name
-    at.session_state["component_names"] = names
-    return at.run()
-
-
-def downloads(at) -> dict[str, pd.DataFrame]:
-    return {name: pd.read_csv(io.BytesIO(data)) for name, data in at.session_state["export_files"].items()}
 
 
 # --- Training in the app records runs ---------------------------------------------------------
