@@ -187,7 +187,33 @@ def phase_workbench(params: dict) -> dict:
     scores = algorithms.project(X, model)
     captured = algorithms.total_variance(scores, scores.mean(axis=0, dtype=np.float64))
     return {"times": times, "best": min(times), "stages": stages, "sse": sse, "captured_variance": captured,
-            "data_bytes": X.nbytes, **peak}
+            "kmeans_stages": kmeans_stages(scores), "data_bytes": X.nbytes, **peak}
+
+
+def kmeans_stages(scores) -> dict[str, float]:
+    """Where fit_kmeans's time goes, stage by stage, on the same scores (one run each), with the
+    cost of one read of every row in a random order: the least SageMaker's stream can cost."""
+    import numpy as np
+
+    from backends import algorithms
+    from backends.hyperparameters import validate_kmeans
+
+    hp = validate_kmeans({"k": K, "feature_dim": scores.shape[1]})
+    rng = np.random.default_rng(0)
+    out = {}
+    started = time.perf_counter()
+    np.take(scores, rng.permutation(len(scores)), axis=0)
+    out["random_order_read"] = time.perf_counter() - started
+    started = time.perf_counter()
+    centres, weights = algorithms.stream_centers(scores, hp, rng)
+    out["stream"] = time.perf_counter() - started
+    started = time.perf_counter()
+    trials = algorithms.reduce_centers(centres, weights, hp, rng)
+    out["reduce"] = time.perf_counter() - started
+    started = time.perf_counter()
+    algorithms.refine(scores, [C for _, C in trials], hp, rng)
+    out["local_search_and_polish"] = time.perf_counter() - started
+    return out
 
 
 def phase_artifact_transform(params: dict) -> dict:
@@ -312,6 +338,9 @@ def report(results: list[dict]) -> list[str]:
             f"- {e['label']}: data {harness.mib(wb.get('data_bytes'))}; workbench stages "
             + ", ".join(f"{k} {v:.3f} s ({harness.fmt_ratio(harness.ratio(v, e['floor'].get('best')))} of the floor)"
                         for k, v in st.items())
+            + "; K-Means stages, one run each: " + ", ".join(
+                f"{k} {v:.3f} s ({harness.fmt_ratio(harness.ratio(v, e['floor'].get('best')))})"
+                for k, v in (wb.get("kmeans_stages") or {}).items())
             + f"; workbench runs {[round(t, 3) for t in wb.get('times', [])]}; "
             + "; ".join(f"{name} {[round(t, 3) for t in r.get('times', [])]} "
                         f"(PCA {r.get('stages', {}).get('pca', float('nan')):.3f} s, "
