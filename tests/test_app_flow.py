@@ -6,11 +6,11 @@ from __future__ import annotations
 import pandas as pd
 
 from tests.test_app_pages import (  # noqa: F401 - app_env is a fixture
-    downloads,
-    name_component,
     app_env,
+    downloads,
     errors,
     goto,
+    name_component,
     new_app,
     problems,
     table,

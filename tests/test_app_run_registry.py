@@ -11,11 +11,11 @@ import streamlit as st
 from workbench import importer, pipeline, runs
 from workbench.registry import Registry
 from tests.test_app_pages import (  # noqa: F401 - app_env is a fixture
-    downloads,
-    name_component,
     app_env,
+    downloads,
     errors,
     goto,
+    name_component,
     new_app,
     problems,
     train_kmeans,
