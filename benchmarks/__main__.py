@@ -97,7 +97,8 @@ def targets(results: dict) -> list[str]:
         big = max(scale, key=lambda e: e["rows"])
         r = big["ratios"]
         add(f"{big['label']} rows: PCA + K-Means time ≤ 3× the floor (X.T @ X)", r["workbench_time_vs_floor"], 3.0)
-        add(f"{big['label']} rows: PCA alone ≤ 3× the floor", r["workbench_pca_vs_floor"], 3.0)
+        rows.append(f"| {big['label']} rows: PCA alone ÷ the floor (diagnostic, not a target) | "
+                    f"{f(r['workbench_pca_vs_floor'])} | — |")
         add(f"{big['label']} rows: peak memory ≤ 1.5× the float32 data", r["workbench_peak_vs_data"], 1.5)
         sse = r["workbench_sse_vs_minibatch"]
         add(f"{big['label']} rows: SSE ≤ MiniBatchKMeans's", sse, 1.0, None if sse is None else f"{sse:.4f}×")
