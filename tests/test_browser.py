@@ -107,7 +107,10 @@ def snapshot(page, name: str) -> None:
 
 
 def open_page(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
+    link = page.locator('[data-testid="stSidebarNav"] a', has_text=title)
+    if not link.count():  # beyond the first pages the sidebar folds the rest behind "View more"
+        page.locator('[data-testid="stSidebarNavViewButton"]').click()
+    link.first.click()
     page.get_by_role("heading", name=title, exact=True).wait_for()
     wait_idle(page)
 
@@ -189,3 +192,33 @@ def test_main_path_in_a_real_browser(browser_page, app_url):
     page.wait_for_timeout(1500)  # let Vega finish painting the 3,000 shapes
     assert_no_exception(page, "County map")
     snapshot(page, "8-county-map")
+
+
+def test_a_recorded_run_opens_in_a_new_session(browser_page, app_url):
+    """Tomorrow's analyst: a new session (a reload) opens the run the main path recorded, and
+    Explore and Export show it with its names. Runs after test_main_path_in_a_real_browser."""
+    page = browser_page
+    page.goto(app_url)  # a reload is a new Streamlit session: nothing trained in it
+    page.get_by_text("Cleaning report").wait_for()
+    wait_idle(page)
+    open_page(page, "Explore")
+    assert "distance to centroid" not in page.locator('[data-testid="stMain"]').inner_text()  # no clusters yet
+
+    open_page(page, "Runs")
+    assert_no_exception(page, "Runs")
+    main = page.locator('[data-testid="stMain"]')
+    assert "segmentation" in main.inner_text()  # the newest run, selected by default: PCA + K-Means
+    page.get_by_role("button", name="Open run").click()
+    page.get_by_text("is open").first.wait_for()
+    wait_idle(page)
+    assert_no_exception(page, "Runs, after opening")
+    snapshot(page, "9-runs-open")
+
+    open_page(page, "Explore")
+    assert_no_exception(page, "Explore, opened run")
+    assert "distance to centroid" in main.inner_text()  # the opened run's clusters
+    open_page(page, "Export")
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download CSV").first.click()
+    header = Path(download_info.value.path()).read_text().splitlines()[0]
+    assert header.startswith("CensusId,State,County,Diversity,pc2,pc3,pc4,pc5,cluster")
