@@ -551,3 +551,24 @@ def test_an_interrupted_cloud_run_is_re_attached_after_a_restart(moto_sagemaker,
     reference = pipeline.run_segmentation(census_csv, workspace=tmp_path / "embedded", **SMALL)
     np.testing.assert_array_equal(run.labels()["cluster"], reference.kmeans.labels)
     assert run.n_counties == 3218
+
+
+def test_labels_round_trip_when_the_table_has_its_own_county_column(census_csv, tmp_path):
+    """labels.csv keys its first column `county`; a table with a column of that name keeps it."""
+    frame = pd.read_csv(census_csv).head(300).rename(columns={"County": "county"})
+    frame.to_csv(tmp_path / "lower.csv", index=False)
+    result = pipeline.run_segmentation(tmp_path / "lower.csv", workspace=tmp_path / "ws", seed=0, k=4)
+    labels = Registry(workspace=tmp_path / "ws").get(result.run_id).labels()
+    assert labels.index.name == "county" and labels.index[0] == "Alabama-Autauga"
+    assert labels["county"].iloc[0] == "Autauga"
+    np.testing.assert_array_equal(labels["cluster"].to_numpy(), result.kmeans.labels)
+
+
+def test_labels_written_by_earlier_versions_still_read(census_csv, tmp_path):
+    """Runs saved before the pyarrow writer have pandas' labels.csv (index label `county`)."""
+    result = pipeline.run_segmentation(census_csv, workspace=tmp_path / "ws", seed=0, **SMALL)
+    record = Registry(workspace=tmp_path / "ws").get(result.run_id)
+    written = record.labels()
+    pipeline.labeled_table(result.prepared, result.scores, result.kmeans).to_csv(record.labels_path,
+                                                                                  index_label="county")
+    pd.testing.assert_frame_equal(record.labels(), written)

@@ -372,7 +372,8 @@ class RunRecord:
                 f"Run {self.run_id} has no county labels: it has no K-Means model, or it was imported "
                 "without the data it was trained on (import it again with --data)."
             )
-        return pd.read_csv(path, index_col="county", keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, index_col=0, keep_default_na=False, na_values=[""])
+        return frame.rename_axis("county")
 
     def labeled(self) -> pd.DataFrame:
         """The labeled counties with the analyst's names: named component columns and, when any

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 MANIFEST = "manifest.json"
-LABELS = "labels.csv"  # the labeled counties (index column "county"), when a run has K-Means labels
+LABELS = "labels.csv"  # the labeled counties (first column: the county key), when a run has K-Means labels
 STAGING_PREFIX = ".staging-"
 ENV_PAUSE_AT = "WORKBENCH_TEST_PAUSE_AT"  # test hook: see checkpoint()
 TRACKED_LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "boto3", "streamlit", "sagemaker")
@@ -52,7 +52,9 @@ def checkpoint(point: str) -> None:
 
 
 def write_labels(table: Any, path: Path) -> None:
-    """A run's labels.csv: the labeled counties, their index as the first column, `county`.
+    """A run's labels.csv: the labeled counties, their index as the first column, `county`
+    (`county key` when the table has a column of its own called county; readers take the first
+    column as the index, whatever its name).
 
     pyarrow's CSV writer: 3-4x faster than DataFrame.to_csv on the census table (the same
     values come back from pd.read_csv; text fields are quoted).
@@ -60,7 +62,8 @@ def write_labels(table: Any, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    frame = table.rename_axis("county").reset_index()
+    key = "county" if "county" not in table.columns else "county key"
+    frame = table.rename_axis(key).reset_index()
     pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), str(path))
 
 
