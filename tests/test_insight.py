@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import data, insight, scaling
+from workbench import data, insight, pipeline, scaling
 
 FEATURES = ["Income", "Poverty", "Walk", "Drive"]
 
 
 @pytest.fixture(scope="module")
 def census(census_csv):
-    return insight.prepare_table(data.read_csv_path(census_csv))
+    return pipeline.prepare_table(data.read_csv_path(census_csv))
 
 
 # --- Preparing a loaded table -------------------------------------------------------------
@@ -32,7 +32,7 @@ def test_prepare_table_matches_the_pipeline_steps(census, census_csv):
 
 
 def test_prepare_table_with_features_and_zscore(census_csv):
-    prep = insight.prepare_table(data.read_csv_path(census_csv), features=["Income", "Poverty"], scaler="zscore")
+    prep = pipeline.prepare_table(data.read_csv_path(census_csv), features=["Income", "Poverty"], scaler="zscore")
     assert prep.features == ["Income", "Poverty"]
     assert prep.scaler.recipe == "zscore"
     np.testing.assert_allclose(prep.X.mean(axis=0), 0, atol=1e-5)
@@ -40,7 +40,7 @@ def test_prepare_table_with_features_and_zscore(census_csv):
 
 def test_prepare_table_reports_bad_features_as_data_errors(census_csv):
     with pytest.raises(data.DataError, match="Unknown feature"):
-        insight.prepare_table(data.read_csv_path(census_csv), features=["Incme"])
+        pipeline.prepare_table(data.read_csv_path(census_csv), features=["Incme"])
 
 
 # --- Names --------------------------------------------------------------------------------
@@ -286,10 +286,8 @@ def test_csv_bytes_is_utf8_without_index():
 
 
 def test_prepare_table_equals_pipeline_prepare(census_csv):
-    from workbench import pipeline
-
     expected = pipeline.prepare(str(census_csv), features=["Income", "Walk"], scaler="zscore")
-    got = insight.prepare_table(data.load_table(str(census_csv)), features=["Income", "Walk"], scaler="zscore")
+    got = pipeline.prepare_table(data.load_table(str(census_csv)), features=["Income", "Walk"], scaler="zscore")
     assert got.fingerprint == expected.fingerprint
     assert got.source_description == expected.source_description
     np.testing.assert_array_equal(got.X, expected.X)

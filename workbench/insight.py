@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from workbench import data, scaling
-from workbench.pipeline import PreparedData, component_columns
+from workbench.pipeline import component_columns
 
 # ---------------------------------------------------------------------------------------
 # Names
@@ -144,19 +143,6 @@ def file_slug(text: str) -> str:
 # ---------------------------------------------------------------------------------------
 # Data page
 # ---------------------------------------------------------------------------------------
-
-
-def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, scaler: str = "minmax") -> PreparedData:
-    """pipeline.prepare, from a table already loaded: detect, clean, scale, fingerprint.
-
-    The same steps as pipeline.prepare after its load_table; the app loads a source once
-    (cached) and prepares it for many feature/scaler choices, so it starts here.
-    """
-    clean = data.clean_table(raw, data.detect_schema(raw), features=features)
-    fitted = scaling.fit_scaler(scaler, clean.feature_frame)
-    X = fitted.transform(clean.feature_frame)
-    description = str(raw.attrs.get(data.SOURCE_ATTR, "table"))
-    return PreparedData(description, clean, fitted, X, data.fingerprint(clean.feature_frame))
 
 
 def summary_statistics(values: pd.Series) -> pd.DataFrame:

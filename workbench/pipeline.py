@@ -71,11 +71,16 @@ class KMeansStage:
 
 def prepare(source: Any = None, *, features: Sequence[str] | None = None, scaler: str = "minmax") -> PreparedData:
     """Load and clean a table, then scale its features. `source=None` is the default dataset."""
-    raw = data.load_table(source)
+    return prepare_table(data.load_table(source), features=features, scaler=scaler)
+
+
+def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, scaler: str = "minmax") -> PreparedData:
+    """`prepare` from a table already loaded: detect, clean, scale, fingerprint. (The app loads a
+    source once and prepares it for many feature and scaler choices.)"""
     clean = data.clean_table(raw, data.detect_schema(raw), features=features)
     fitted = scaling.fit_scaler(scaler, clean.feature_frame)
     X = fitted.transform(clean.feature_frame)
-    description = raw.attrs.get(data.SOURCE_ATTR, "table")
+    description = str(raw.attrs.get(data.SOURCE_ATTR, "table"))
     return PreparedData(description, clean, fitted, X, data.fingerprint(clean.feature_frame))
 
 

@@ -281,7 +281,7 @@ def _clean(key: str, _raw: pd.DataFrame) -> Outcome:
 @st.cache_resource(show_spinner="Scaling the features…", max_entries=16)
 def _prepare(key: str, features: tuple[str, ...] | None, scaler: str, _raw: pd.DataFrame) -> Outcome:
     chosen = list(features) if features is not None else None
-    return _attempt(lambda: insight.prepare_table(_raw, features=chosen, scaler=scaler))
+    return _attempt(lambda: pipeline.prepare_table(_raw, features=chosen, scaler=scaler))
 
 
 def reload_data() -> None:
