@@ -465,50 +465,50 @@ def describe_line(description: Mapping[str, Any]) -> str:
     return line
 
 
-def wait_for_training_job(client, job_name: str, progress: Progress, poll_seconds: float) -> dict[str, Any]:
-    """Poll DescribeTrainingJob until the job ends; report every change of status."""
+def _poll(describe: Callable[[], dict[str, Any]], line_of: Callable[[Mapping[str, Any]], str],
+          ended: Callable[[Mapping[str, Any]], bool], progress: Progress, poll_seconds: float,
+          label: str) -> dict[str, Any]:
+    """Call describe() every poll_seconds until ended(description); report each new line."""
     last = None
     while True:
-        try:
-            description = client.describe_training_job(TrainingJobName=job_name)
-        except botocore.exceptions.ClientError as exc:
-            raise BackendError(f"Could not follow training job {job_name}: {aws_message(exc)}") from None
-        line = describe_line(description)
+        description = describe()
+        line = line_of(description)
         if line != last:
-            progress(f"{job_name}: {line}")
+            progress(f"{label}: {line}")
             last = line
-        if description["TrainingJobStatus"] in TERMINAL_TRAINING:
+        if ended(description):
             return description
         sleep(poll_seconds)
+
+
+def wait_for_training_job(client, job_name: str, progress: Progress, poll_seconds: float) -> dict[str, Any]:
+    """Poll DescribeTrainingJob until the job ends; report every change of status."""
+    def describe() -> dict[str, Any]:
+        try:
+            return client.describe_training_job(TrainingJobName=job_name)
+        except botocore.exceptions.ClientError as exc:
+            raise BackendError(f"Could not follow training job {job_name}: {aws_message(exc)}") from None
+
+    return _poll(describe, describe_line, lambda d: d["TrainingJobStatus"] in TERMINAL_TRAINING, progress,
+                 poll_seconds, job_name)
 
 
 def wait_for_transform_job(client, job_name: str, progress: Progress, poll_seconds: float) -> dict[str, Any]:
-    last = None
-    while True:
-        description = client.describe_transform_job(TransformJobName=job_name)
-        status = description["TransformJobStatus"]
-        if status != last:
-            progress(f"{job_name}: {status}")
-            last = status
-        if status in TERMINAL_TRAINING:
-            return description
-        sleep(poll_seconds)
+    return _poll(lambda: client.describe_transform_job(TransformJobName=job_name),
+                 lambda d: d["TransformJobStatus"], lambda d: d["TransformJobStatus"] in TERMINAL_TRAINING,
+                 progress, poll_seconds, job_name)
 
 
 def wait_for_endpoint(client, endpoint_name: str, progress: Progress, poll_seconds: float) -> dict[str, Any]:
-    last = None
-    while True:
-        description = client.describe_endpoint(EndpointName=endpoint_name)
+    def in_service(description: Mapping[str, Any]) -> bool:
         status = description["EndpointStatus"]
-        if status != last:
-            progress(f"Endpoint {endpoint_name}: {status}")
-            last = status
-        if status == "InService":
-            return description
         if status in ("Failed", "OutOfService", "Deleting"):
             reason = description.get("FailureReason") or status
             raise BackendError(f"Endpoint {endpoint_name} did not come into service: {reason}")
-        sleep(poll_seconds)
+        return status == "InService"
+
+    return _poll(lambda: client.describe_endpoint(EndpointName=endpoint_name), lambda d: d["EndpointStatus"],
+                 in_service, progress, poll_seconds, f"Endpoint {endpoint_name}")
 
 
 def finished_details(description: Mapping[str, Any]) -> dict[str, Any]:
