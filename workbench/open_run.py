@@ -58,7 +58,7 @@ def knows_its_data(record: RunRecord) -> bool:
     return bool(record.features) and bool(record.data_fingerprint)
 
 
-def _job(record: RunRecord, algorithm: str, path: Path, owner: RunRecord) -> TrainingJob:
+def _job(algorithm: str, path: Path, owner: RunRecord) -> TrainingJob:
     job = owner.jobs[algorithm]
     name = job.job_name or f"{owner.run_id}-{algorithm}"  # imports may have no name; pages key caches on it
     return TrainingJob(algorithm, job.backend, name, dict(job.hyperparameters or {}), path,
@@ -81,7 +81,7 @@ def _read(record: RunRecord, algorithm: str, owner: RunRecord) -> tuple[Any, Tra
     except (artifacts.ArtifactError, OSError, ValueError) as exc:
         raise OpenRunError(f"Run {record.run_id}'s {what} model {path} cannot be read: {exc}. The file is damaged; "
                            "delete the run on the Runs page and train again (or re-run it).") from None
-    return model, _job(record, algorithm, path, owner)
+    return model, _job(algorithm, path, owner)
 
 
 def load_models(registry: Registry, record: RunRecord) -> RunModels:
