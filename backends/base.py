@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from backends import hyperparameters as hpmod
+from backends.format import hyperparameters as hpmod
 
 ALGORITHMS = ("pca", "kmeans")
 

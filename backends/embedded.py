@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from backends import algorithms, artifacts
+from backends.algorithms import kmeans, pca
 from backends.base import Backend, Progress, TrainingJob
+from backends.format import models
 
 
 class EmbeddedBackend(Backend):
@@ -26,11 +27,11 @@ class EmbeddedBackend(Backend):
         details: dict[str, Any] = {}
         progress(f"Training {algorithm} on {X.shape[0]:,} rows × {X.shape[1]} features")
         if algorithm == "pca":
-            model = algorithms.fit_pca(X, hp, seed=seed)
-            artifacts.save_pca(model, artifact_path)
+            model = pca.fit_pca(X, hp, seed=seed)
+            models.save_pca(model, artifact_path)
         else:
-            model, metrics = algorithms.fit_kmeans(X, hp, seed=seed)
-            artifacts.save_kmeans(model, artifact_path)
+            model, metrics = kmeans.fit_kmeans(X, hp, seed=seed)
+            models.save_kmeans(model, artifact_path)
             details["metrics"] = metrics
         progress(f"Wrote {artifact_path}")
         return TrainingJob(algorithm, self.name, job_name, hp, artifact_path, 0.0, details)

@@ -34,9 +34,10 @@ import botocore.exceptions
 import numpy as np
 from sagemaker.amazon.common import read_records, write_numpy_to_dense_tensor
 
-from backends import artifacts
-from backends import sagemaker_common as common
+from backends import sagemaker_common, sagemaker_endpoints, sagemaker_settings
 from backends.base import Backend, BackendError, Progress, TrainingJob
+from backends.format import models
+from backends.format.errors import ArtifactError
 
 JOB_RECORD = "sagemaker-job.json"
 RECORDIO = "application/x-recordio-protobuf"
@@ -58,7 +59,7 @@ def _parse_s3(uri: str) -> tuple[str, str]:
 
 
 def _algorithm_of(description: Mapping[str, Any], tags: list[dict[str, str]]) -> str:
-    tagged = common.tags_dict(tags).get(f"{common.TAG_KEY}:algorithm")
+    tagged = sagemaker_common.tags_dict(tags).get(f"{sagemaker_common.TAG_KEY}:algorithm")
     if tagged in ("pca", "kmeans"):
         return tagged
     hp = description.get("HyperParameters") or {}
@@ -75,8 +76,8 @@ def _algorithm_of(description: Mapping[str, Any], tags: list[dict[str, str]]) ->
 
 def _load(algorithm: str, path: Path):
     try:
-        return artifacts.load_pca(path) if algorithm == "pca" else artifacts.load_kmeans(path)
-    except artifacts.ArtifactError as exc:
+        return models.load_pca(path) if algorithm == "pca" else models.load_kmeans(path)
+    except ArtifactError as exc:
         raise BackendError(f"The job's model.tar.gz is not a readable {algorithm} model: {exc}") from None
 
 
@@ -85,7 +86,7 @@ class SageMakerCloudBackend(Backend):
 
     def __init__(self, **settings: Any):
         # Nothing is contacted here: a missing credential or role shows when a job starts.
-        self.settings = common.resolve_settings(settings)
+        self.settings = sagemaker_settings.resolve_settings(settings)
 
     # -- training ------------------------------------------------------------------------
     def _train(
@@ -93,15 +94,15 @@ class SageMakerCloudBackend(Backend):
     ) -> TrainingJob:
         settings = self.settings
         # Checked before anything is contacted: one S3 shard per instance, each with some rows.
-        shards = common.shard_rows(X.shape[0], settings.instance_count)
-        distribution = common.training_distribution(settings.instance_count)
-        session = common.sagemaker_session(settings)
+        shards = sagemaker_common.shard_rows(X.shape[0], settings.instance_count)
+        distribution = sagemaker_common.training_distribution(settings.instance_count)
+        session = sagemaker_common.sagemaker_session(settings)
         region = session.boto_region_name
-        role = common.resolve_role(settings, session)
-        bucket = common.resolve_bucket(settings, session, progress)
-        job_name = common.unique_name(algorithm)
+        role = sagemaker_common.resolve_role(settings, session)
+        bucket = sagemaker_common.resolve_bucket(settings, session, progress)
+        job_name = sagemaker_common.unique_name(algorithm)
         root = f"s3://{bucket}/{settings.prefix}" if settings.prefix else f"s3://{bucket}"
-        estimator = common.ESTIMATORS[algorithm](
+        estimator = sagemaker_common.ESTIMATORS[algorithm](
             role=role,
             instance_count=settings.instance_count,
             instance_type=settings.instance_type,
@@ -110,11 +111,11 @@ class SageMakerCloudBackend(Backend):
             data_location=f"{root}/input/{job_name}/",
             max_run=settings.max_runtime_seconds,
             volume_size=settings.volume_size_gb,
-            tags=common.workbench_tags("training-job", algorithm=algorithm, seed=seed),
+            tags=sagemaker_common.workbench_tags("training-job", algorithm=algorithm, seed=seed),
             debugger_hook_config=False,
             disable_profiler=True,
         )
-        estimator.exact_hyperparameters = common.sagemaker_hyperparameters(algorithm, hp)
+        estimator.exact_hyperparameters = sagemaker_common.sagemaker_hyperparameters(algorithm, hp)
         if len(shards) == 1:
             progress(f"Uploading {X.shape[0]:,} rows × {X.shape[1]} features as RecordIO-protobuf (record_set)")
         else:
@@ -130,8 +131,8 @@ class SageMakerCloudBackend(Backend):
             # manifest listing them; the channel's distribution decides who reads which.
             records = estimator.record_set(X, distribution=distribution)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise BackendError(f"Could not upload the training data to S3: {common.aws_message(exc)}") from None
-        record = common.job_record(job_name, algorithm, self.name, settings, region=region, seed=seed)
+            raise BackendError(f"Could not upload the training data to S3: {sagemaker_common.aws_message(exc)}") from None
+        record = sagemaker_common.job_record(job_name, algorithm, self.name, settings, region=region, seed=seed)
         _write_record(output_dir, record)
         if settings.on_submit:
             settings.on_submit(dict(record))
@@ -139,7 +140,7 @@ class SageMakerCloudBackend(Backend):
         try:
             estimator.fit(records, mini_batch_size=hp["mini_batch_size"], wait=False, logs=False, job_name=job_name)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise BackendError(f"SageMaker refused training job {job_name}: {common.aws_message(exc)}") from None
+            raise BackendError(f"SageMaker refused training job {job_name}: {sagemaker_common.aws_message(exc)}") from None
         return self._follow(job_name, algorithm, hp, session, output_dir, progress)
 
     # -- re-attaching ----------------------------------------------------------------------
@@ -149,13 +150,13 @@ class SageMakerCloudBackend(Backend):
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        session = common.sagemaker_session(self.settings)
+        session = sagemaker_common.sagemaker_session(self.settings)
         client = session.sagemaker_client
         try:
             description = client.describe_training_job(TrainingJobName=job_name)
             tags = client.list_tags(ResourceArn=description["TrainingJobArn"]).get("Tags", [])
         except botocore.exceptions.ClientError as exc:
-            raise BackendError(f"Cannot re-attach to training job {job_name}: {common.aws_message(exc)}") from None
+            raise BackendError(f"Cannot re-attach to training job {job_name}: {sagemaker_common.aws_message(exc)}") from None
         algorithm = _algorithm_of(description, tags)
         hp = dict(description.get("HyperParameters") or {})
         progress(f"Re-attached to {job_name} ({algorithm})")
@@ -165,8 +166,8 @@ class SageMakerCloudBackend(Backend):
 
     def _follow(self, job_name, algorithm, hp, session, output_dir: Path, progress: Progress) -> TrainingJob:
         client = session.sagemaker_client
-        description = common.wait_for_training_job(client, job_name, progress, self.settings.poll_seconds)
-        details = common.finished_details(description)
+        description = sagemaker_common.wait_for_training_job(client, job_name, progress, self.settings.poll_seconds)
+        details = sagemaker_common.finished_details(description)
         details["job_name"] = job_name
         details["region"] = session.boto_region_name
         status = description["TrainingJobStatus"]
@@ -174,7 +175,7 @@ class SageMakerCloudBackend(Backend):
             reason = description.get("FailureReason") or f"the job ended {status}"
             progress(f"{job_name}: {status} — {reason}")
             raise BackendError(f"SageMaker training job {job_name} {status.lower()}: {reason}")
-        progress(f"{job_name}: Completed — {common.cost_line(details)}")
+        progress(f"{job_name}: Completed — {sagemaker_common.cost_line(details)}")
         s3_uri = (description.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
         if not s3_uri:
             raise BackendError(f"Training job {job_name} completed but reports no model artifact.")
@@ -194,7 +195,7 @@ class SageMakerCloudBackend(Backend):
             session.boto_session.client("s3").download_file(bucket, key, tmp)
             os.replace(tmp, destination)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise BackendError(f"Could not download the model artifact: {common.aws_message(exc)}") from None
+            raise BackendError(f"Could not download the model artifact: {sagemaker_common.aws_message(exc)}") from None
         finally:
             Path(tmp).unlink(missing_ok=True)
 
@@ -210,14 +211,14 @@ class SageMakerCloudBackend(Backend):
             description = client.describe_training_job(TrainingJobName=job_name)
             tags = client.list_tags(ResourceArn=description["TrainingJobArn"]).get("Tags", [])
         except botocore.exceptions.ClientError as exc:
-            raise BackendError(f"No training job {job_name}: {common.aws_message(exc)}") from None
+            raise BackendError(f"No training job {job_name}: {sagemaker_common.aws_message(exc)}") from None
         if description["TrainingJobStatus"] != "Completed":
             raise BackendError(f"Training job {job_name} is {description['TrainingJobStatus']}, not Completed.")
         algorithm = _algorithm_of(description, tags)
         model_cls = PCAModel if algorithm == "pca" else KMeansModel
-        role = common.resolve_role(self.settings, session)
+        role = sagemaker_common.resolve_role(self.settings, session)
         model = model_cls(description["ModelArtifacts"]["S3ModelArtifacts"], role=role, sagemaker_session=session,
-                          name=common.unique_name(f"{algorithm}-model"))
+                          name=sagemaker_common.unique_name(f"{algorithm}-model"))
         return algorithm, model
 
     def predict_with_endpoint(self, job: TrainingJob | str, X: np.ndarray, *, progress: Progress | None = None,
@@ -230,17 +231,17 @@ class SageMakerCloudBackend(Backend):
         artifact gives the same numbers for free.
         """
         progress = progress or (lambda _m: None)
-        session = common.sagemaker_session(self.settings)
+        session = sagemaker_common.sagemaker_session(self.settings)
         client = session.sagemaker_client
         algorithm, model = self._model(job, session)
-        endpoint_name = common.unique_name(f"{algorithm}-ep")
+        endpoint_name = sagemaker_common.unique_name(f"{algorithm}-ep")
         X = np.ascontiguousarray(X, dtype=np.float32)
         try:
             progress(f"Deploying {endpoint_name} on 1 × {self.settings.endpoint_instance_type}")
             model.deploy(initial_instance_count=1, instance_type=self.settings.endpoint_instance_type,
                          endpoint_name=endpoint_name, wait=False,
-                         tags=common.workbench_tags("endpoint", algorithm=algorithm))
-            common.wait_for_endpoint(client, endpoint_name, progress, self.settings.poll_seconds)
+                         tags=sagemaker_common.workbench_tags("endpoint", algorithm=algorithm))
+            sagemaker_common.wait_for_endpoint(client, endpoint_name, progress, self.settings.poll_seconds)
             predictor = model.predictor_cls(endpoint_name, sagemaker_session=session)
             records = []
             for start in range(0, len(X), batch_rows):
@@ -248,9 +249,9 @@ class SageMakerCloudBackend(Backend):
             progress(f"Predicted {len(X):,} rows on {endpoint_name}")
             return _from_records(algorithm, records)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise BackendError(f"Endpoint {endpoint_name} failed: {common.aws_message(exc)}") from exc
+            raise BackendError(f"Endpoint {endpoint_name} failed: {sagemaker_common.aws_message(exc)}") from exc
         finally:
-            deleted = common.delete_endpoint_resources(client, endpoint_name, config_name=endpoint_name,
+            deleted = sagemaker_endpoints.delete_endpoint_resources(client, endpoint_name, config_name=endpoint_name,
                                                        model_names=[model.name])
             progress(f"Deleted {', '.join(deleted) or 'nothing (the endpoint was never created)'}")
 
@@ -259,11 +260,11 @@ class SageMakerCloudBackend(Backend):
         """Run X through a Batch Transform job on the job's model (no endpoint), then delete the model."""
         progress = progress or (lambda _m: None)
         settings = self.settings
-        session = common.sagemaker_session(settings)
+        session = sagemaker_common.sagemaker_session(settings)
         client = session.sagemaker_client
         algorithm, model = self._model(job, session)
-        bucket = common.resolve_bucket(settings, session, progress)
-        transform_name = common.unique_name(f"{algorithm}-bt")
+        bucket = sagemaker_common.resolve_bucket(settings, session, progress)
+        transform_name = sagemaker_common.unique_name(f"{algorithm}-bt")
         root = f"{settings.prefix}/" if settings.prefix else ""
         input_key = f"{root}transform/{transform_name}/input/matrix.pbr"
         output_prefix = f"{root}transform/{transform_name}/output"
@@ -276,21 +277,21 @@ class SageMakerCloudBackend(Backend):
             transformer = model.transformer(
                 instance_count=1, instance_type=settings.endpoint_instance_type,
                 output_path=f"s3://{bucket}/{output_prefix}", accept=RECORDIO,
-                tags=common.workbench_tags("transform-job", algorithm=algorithm),
+                tags=sagemaker_common.workbench_tags("transform-job", algorithm=algorithm),
             )
             progress(f"Starting Batch Transform {transform_name}")
             transformer.transform(f"s3://{bucket}/{input_key}", content_type=RECORDIO, split_type="RecordIO",
                                   job_name=transform_name, wait=False, logs=False)
-            description = common.wait_for_transform_job(client, transform_name, progress, settings.poll_seconds)
+            description = sagemaker_common.wait_for_transform_job(client, transform_name, progress, settings.poll_seconds)
             if description["TransformJobStatus"] != "Completed":
                 reason = description.get("FailureReason") or description["TransformJobStatus"]
                 raise BackendError(f"Batch Transform {transform_name} failed: {reason}")
             body = s3.get_object(Bucket=bucket, Key=f"{output_prefix}/matrix.pbr.out")["Body"].read()
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise BackendError(f"Batch Transform {transform_name} failed: {common.aws_message(exc)}") from None
+            raise BackendError(f"Batch Transform {transform_name} failed: {sagemaker_common.aws_message(exc)}") from None
         finally:
             buffer.close()
-            common.delete_model(client, model.name)
+            sagemaker_endpoints.delete_model(client, model.name)
         return _from_records(algorithm, read_records(io.BytesIO(body)))
 
 

@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from backends import artifacts
-from backends import sagemaker_common as common
+from backends import sagemaker_common, sagemaker_settings
 from backends.base import Backend, BackendError, Progress, TrainingJob
+from backends.format import model_tar, models
+from backends.format.errors import ArtifactError
 from backends.sagemaker_cloud import JOB_RECORD, _write_record
 
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/workbench-local-mode"  # local mode never uses it
@@ -147,8 +148,8 @@ def _failure_reason(output_root: Path) -> str | None:
     """SageMaker's FailureReason for a local job: /opt/ml/output/failure from output.tar.gz."""
     for tar in output_root.rglob("output.tar.gz"):
         try:
-            members = artifacts.read_model_tar(tar)
-        except artifacts.ArtifactError:
+            members = model_tar.read_model_tar(tar)
+        except ArtifactError:
             continue
         for name, payload in members.items():
             if Path(name).name == "failure":
@@ -160,7 +161,7 @@ class SageMakerLocalBackend(Backend):
     name = "sagemaker-local"
 
     def __init__(self, **settings: Any):
-        self.settings = common.resolve_settings(settings)
+        self.settings = sagemaker_settings.resolve_settings(settings)
 
     def _train(
         self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress
@@ -171,9 +172,9 @@ class SageMakerLocalBackend(Backend):
 
         image = self.settings.image_uri
         preflight(image)
-        job_name = common.unique_name(f"{algorithm}-local")
+        job_name = sagemaker_common.unique_name(f"{algorithm}-local")
         environment = {"WORKBENCH_ALGORITHM": algorithm, "WORKBENCH_SEED": str(seed)}
-        environment.update({k: os.environ[k] for k in common.PASSTHROUGH_ENV if os.environ.get(k)})
+        environment.update({k: os.environ[k] for k in sagemaker_common.PASSTHROUGH_ENV if os.environ.get(k)})
         with tempfile.TemporaryDirectory(prefix="workbench-local-") as scratch:
             scratch = Path(scratch)
             data_dir, out_root, container_root = scratch / "train", scratch / "output", scratch / "containers"
@@ -188,11 +189,11 @@ class SageMakerLocalBackend(Backend):
                 instance_type="local",
                 sagemaker_session=_local_session(container_root),
                 output_path=f"file://{out_root}",
-                hyperparameters=common.sagemaker_hyperparameters(algorithm, hp),
+                hyperparameters=sagemaker_common.sagemaker_hyperparameters(algorithm, hp),
                 environment=environment,
                 max_run=self.settings.max_runtime_seconds,
             )
-            record = common.job_record(job_name, algorithm, self.name, self.settings, region=None, seed=seed,
+            record = sagemaker_common.job_record(job_name, algorithm, self.name, self.settings, region=None, seed=seed,
                                        extra={"image_uri": image})
             _write_record(output_dir, record)
             if self.settings.on_submit:
@@ -215,11 +216,11 @@ class SageMakerLocalBackend(Backend):
                 raise BackendError(f"Local-mode training job {job_name} finished without a model.tar.gz.")
             # Repack through the shared codec: the SDK's tar carries timestamps, ours is
             # deterministic, so equal models give byte-identical artifacts on every backend.
-            members = artifacts.read_model_tar(produced)
-            artifact_path = artifacts.write_model_tar(Path(output_dir) / "model.tar.gz", members)
+            members = model_tar.read_model_tar(produced)
+            artifact_path = model_tar.write_model_tar(Path(output_dir) / "model.tar.gz", members)
         try:
-            artifacts.load_pca(artifact_path) if algorithm == "pca" else artifacts.load_kmeans(artifact_path)
-        except artifacts.ArtifactError as exc:
+            models.load_pca(artifact_path) if algorithm == "pca" else models.load_kmeans(artifact_path)
+        except ArtifactError as exc:
             raise BackendError(f"The local job's model.tar.gz is not a readable {algorithm} model: {exc}") from None
         details: dict[str, Any] = {"image_uri": image, "status": "Completed", "record": JOB_RECORD}
         metrics = _metrics(writer.lines)

@@ -24,13 +24,13 @@ REPO = Path(__file__).resolve().parents[1]
 CENSUS = REPO.parent / "shared" / "data" / "acs2015_county_data.csv"
 TARGET_MS = 150.0
 PAGES = {
-    "Data": "app_pages/data_source.py",
-    "Features": "app_pages/features.py",
-    "PCA": "app_pages/pca.py",
-    "Name components": "app_pages/name_components.py",
-    "Clusters": "app_pages/clusters.py",
-    "Explore": "app_pages/explore.py",
-    "Export": "app_pages/export.py",
+    "Data": "app/pages/data_source.py",
+    "Features": "app/pages/features.py",
+    "PCA": "app/pages/pca.py",
+    "Name components": "app/pages/name_components.py",
+    "Clusters": "app/pages/clusters.py",
+    "Explore": "app/pages/explore.py",
+    "Export": "app/pages/export.py",
 }
 TRIVIAL_PAGE = "import streamlit as st\nst.title('Baseline')\nst.write('A trivial page.')\n"
 
@@ -56,7 +56,7 @@ def measure(reruns: int = 15) -> dict:
     baseline_first = _timed_run(baseline)
     baseline_warm = statistics.median(_timed_run(baseline) for _ in range(reruns))
 
-    at = AppTest.from_file(str(REPO / "workbench" / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(REPO / "workbench" / "streamlit_app.py"), default_timeout=120)
     app_start = _timed_run(at)  # imports, loading and cleaning the data: once per process
     _check(at, "Data")
     at.switch_page(PAGES["PCA"]).run()

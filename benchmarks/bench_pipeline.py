@@ -29,14 +29,14 @@ TARGET = 1.2
 
 
 def phase_workbench(params: dict) -> dict:
-    from workbench import pipeline
+    from workbench.runs import segment
 
     memory = harness.Memory()
     csv = str(harness.census_path())
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as workspace:
 
         def once():
-            result = pipeline.run_segmentation(csv, workspace=workspace, seed=0)
+            result = segment.run_segmentation(csv, workspace=workspace, seed=0)
             labeled = result.labeled()
             return result.kmeans.sse, len(labeled), dict(result.timings), result.scores
 
@@ -44,12 +44,12 @@ def phase_workbench(params: dict) -> dict:
     peak = memory.result()
     # Not part of the timed runs: where the K-Means time goes, on the same scores. SageMaker's
     # two stages alone (refine_on_data=False) against the whole fit with the local search.
-    from backends import algorithms
+    from backends.algorithms import kmeans
 
     hp = {"k": 7, "feature_dim": scores.shape[1]}
     kmeans_parts = {}
     for name, refine in (("sagemaker_stages", False), ("with_local_search", True)):
-        part_times, _ = harness.best_of(lambda: algorithms.fit_kmeans(scores, hp, seed=0, refine_on_data=refine),
+        part_times, _ = harness.best_of(lambda: kmeans.fit_kmeans(scores, hp, seed=0, refine_on_data=refine),
                                         params.get("repeat", 5))
         kmeans_parts[name] = min(part_times)
     return {"times": times, "best": min(times), "first": times[0], "sse": sse, "rows": rows, "stages": stages,

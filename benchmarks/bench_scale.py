@@ -119,7 +119,8 @@ def phase_sklearn(params: dict) -> dict:
     from sklearn.decomposition import PCA
     from threadpoolctl import threadpool_limits
 
-    from backends import algorithms
+    from backends.algorithms import kmeans, kmeans_steps, refine
+    from backends.algorithms import pca as pca_mod
 
     threads = params.get("openmp_threads")
     memory = harness.Memory()
@@ -142,9 +143,9 @@ def phase_sklearn(params: dict) -> dict:
     peak = memory.result()
     # Not timed: the SSE, the variance the 5 components kept, and — on these very scores — the
     # workbench's K-Means, so the two K-Means are compared on identical data.
-    sse = algorithms._sse(scores, centroids)
-    captured = algorithms.total_variance(scores, scores.mean(axis=0, dtype=np.float64))
-    _, same = algorithms.fit_kmeans(scores, {"k": K, "feature_dim": TOP}, seed=0)
+    sse = refine._sse(scores, centroids)
+    captured = pca_mod.total_variance(scores, scores.mean(axis=0, dtype=np.float64))
+    _, same = kmeans.fit_kmeans(scores, {"k": K, "feature_dim": TOP}, seed=0)
     return {"times": times, "best": min(times), "stages": best_stages, "sse": sse, "captured_variance": captured,
             "workbench_kmeans_sse_on_these_scores": same["sse"], "data_bytes": X.nbytes, **peak}
 
@@ -152,7 +153,10 @@ def phase_sklearn(params: dict) -> dict:
 def phase_workbench(params: dict) -> dict:
     import numpy as np
 
-    from backends import algorithms, artifacts, get_backend
+    from backends.algorithms import kmeans, kmeans_steps, refine
+    from backends.algorithms import pca as pca_mod
+    from backends.format import models
+    from backends.registry import get_backend
 
     backend = get_backend("embedded")
     memory = harness.Memory()
@@ -167,14 +171,14 @@ def phase_workbench(params: dict) -> dict:
                 X, {"feature_dim": d, "num_components": min(33, d), "mini_batch_size": min(n, 500)},
                 seed=0, output_dir=Path(tmp) / "pca",
             )
-            pca = artifacts.load_pca(pca_job.artifact_path).top(TOP)
+            pca = models.load_pca(pca_job.artifact_path).top(TOP)
             t_pca = time.perf_counter()
-            scores = algorithms.project(X, pca)
+            scores = pca_mod.project(X, pca)
             t_project = time.perf_counter()
             km_job = backend.train_kmeans(scores, {"k": K, "feature_dim": TOP}, seed=0, output_dir=Path(tmp) / "kmeans")
-            km = artifacts.load_kmeans(km_job.artifact_path)
+            km = models.load_kmeans(km_job.artifact_path)
             t_kmeans = time.perf_counter()
-            labels, _ = algorithms.assign(scores, km.centroids)
+            labels, _ = kmeans_steps.assign(scores, km.centroids)
             ended = time.perf_counter()
         stages.update(pca=t_pca - started, project=t_project - t_pca, kmeans=t_kmeans - t_project,
                       labels=ended - t_kmeans)
@@ -183,9 +187,9 @@ def phase_workbench(params: dict) -> dict:
     times, (sse, stages) = harness.best_of(once, params.get("repeat", 3))
     peak = memory.result()
     # Not timed: the variance the 5 kept components hold (compared with scikit-learn's).
-    model = algorithms.fit_pca(X, {"feature_dim": d, "num_components": TOP, "mini_batch_size": min(n, 500)})
-    scores = algorithms.project(X, model)
-    captured = algorithms.total_variance(scores, scores.mean(axis=0, dtype=np.float64))
+    model = pca_mod.fit_pca(X, {"feature_dim": d, "num_components": TOP, "mini_batch_size": min(n, 500)})
+    scores = pca_mod.project(X, model)
+    captured = pca_mod.total_variance(scores, scores.mean(axis=0, dtype=np.float64))
     return {"times": times, "best": min(times), "stages": stages, "sse": sse, "captured_variance": captured,
             "kmeans_stages": kmeans_stages(scores), "data_bytes": X.nbytes, **peak}
 
@@ -195,8 +199,9 @@ def kmeans_stages(scores) -> dict[str, float]:
     cost of one read of every row in a random order: the least SageMaker's stream can cost."""
     import numpy as np
 
-    from backends import algorithms
-    from backends.hyperparameters import validate_kmeans
+    from backends.algorithms import kmeans, kmeans_steps, refine
+    from backends.algorithms import pca as pca_mod
+    from backends.format.hyperparameters import validate_kmeans
 
     hp = validate_kmeans({"k": K, "feature_dim": scores.shape[1]})
     rng = np.random.default_rng(0)
@@ -205,13 +210,13 @@ def kmeans_stages(scores) -> dict[str, float]:
     np.take(scores, rng.permutation(len(scores)), axis=0)
     out["random_order_read"] = time.perf_counter() - started
     started = time.perf_counter()
-    centres, weights = algorithms.stream_centers(scores, hp, rng)
+    centres, weights = kmeans_steps.stream_centers(scores, hp, rng)
     out["stream"] = time.perf_counter() - started
     started = time.perf_counter()
-    trials = algorithms.reduce_centers(centres, weights, hp, rng)
+    trials = kmeans_steps.reduce_centers(centres, weights, hp, rng)
     out["reduce"] = time.perf_counter() - started
     started = time.perf_counter()
-    algorithms.refine(scores, [C for _, C in trials], hp, rng)
+    refine.refine(scores, [C for _, C in trials], hp, rng)
     out["local_search_and_polish"] = time.perf_counter() - started
     return out
 
@@ -220,12 +225,13 @@ def phase_artifact_transform(params: dict) -> dict:
     """Peak memory of the artifact classes' whole-array transform and assign (one run)."""
     import numpy as np
 
-    from backends import algorithms
-    from backends.artifacts import KMeansModel
+    from backends.algorithms import kmeans, kmeans_steps, refine
+    from backends.algorithms import pca as pca_mod
+    from backends.format.models import KMeansModel
 
     memory = harness.Memory()
     X = _load(params)
-    model = algorithms.fit_pca(X, {"feature_dim": X.shape[1], "num_components": TOP, "mini_batch_size": 500})
+    model = pca_mod.fit_pca(X, {"feature_dim": X.shape[1], "num_components": TOP, "mini_batch_size": 500})
     before = harness.peak_rss_bytes()
     started = time.perf_counter()
     scores = model.transform(X)

@@ -52,7 +52,7 @@ def generate(n: int, path: Path, seed: int = 0) -> Path:
 
 
 def phase_stream(params: dict) -> dict:
-    from workbench import streaming
+    from workbench.core import streaming
 
     memory = harness.Memory()
     with tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
@@ -69,8 +69,9 @@ def phase_in_memory(params: dict) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from backends import algorithms
-    from workbench import scaling
+    from backends.algorithms import kmeans, kmeans_steps
+    from backends.algorithms import pca as pca_mod
+    from workbench.core import scaling
 
     memory = harness.Memory()
     with tempfile.TemporaryDirectory(prefix="bench-inmem-") as tmp:
@@ -79,10 +80,10 @@ def phase_in_memory(params: dict) -> dict:
         features = [c for c in frame.columns if c != "CensusId"]
         fitted = scaling.fit_scaler("minmax", frame, features)
         X = fitted.transform(frame)
-        pca = algorithms.fit_pca(X, {"feature_dim": X.shape[1], "num_components": 33, "mini_batch_size": 500})
-        scores = algorithms.project(X, pca.top(5))
-        model, metrics = algorithms.fit_kmeans(scores, {"k": 7, "feature_dim": 5}, seed=0)
-        labels, distances = algorithms.assign(scores, model.centroids)
+        pca = pca_mod.fit_pca(X, {"feature_dim": X.shape[1], "num_components": 33, "mini_batch_size": 500})
+        scores = pca_mod.project(X, pca.top(5))
+        model, metrics = kmeans.fit_kmeans(scores, {"k": 7, "feature_dim": 5}, seed=0)
+        labels, distances = kmeans_steps.assign(scores, model.centroids)
         pq.write_table(pa.table({"CensusId": frame["CensusId"].to_numpy(), "cluster": labels.astype(np.int32),
                                  "distance_to_cluster": distances.astype(np.float32)}), Path(tmp) / "labels.parquet")
         seconds = time.perf_counter() - started

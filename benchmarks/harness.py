@@ -137,11 +137,10 @@ def phase_main(phases: dict[str, Callable[[dict], dict]], argv: list[str] | None
 def _blas_and_versions() -> dict[str, Any]:
     import importlib.metadata as md
 
-    from threadpoolctl import threadpool_info
-
     import numpy  # noqa: F401  (loads its BLAS so threadpoolctl sees it)
     import scipy.linalg  # noqa: F401
     import sklearn.cluster  # noqa: F401
+    from threadpoolctl import threadpool_info
 
     versions = {}
     for name in ("numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "threadpoolctl", "streamlit"):

@@ -88,12 +88,14 @@ def source_fingerprint() -> str:
 
 
 # What the entry point imports: a change to any of these makes an image stale.
-CONTAINER_MODULES = ("__init__.py", "base.py", "algorithms.py", "artifacts.py", "hyperparameters.py")
+CONTAINER_MODULES = ("__init__.py", "base.py")
+CONTAINER_PACKAGES = ("algorithms", "format", "container")
 
 
 def image_sources() -> list[Path]:
     backends = REPO / "backends"
-    return [backends / name for name in CONTAINER_MODULES] + sorted((backends / "container").glob("*.py"))
+    packages = [path for name in CONTAINER_PACKAGES for path in sorted((backends / name).glob("*.py"))]
+    return [backends / name for name in CONTAINER_MODULES] + packages
 
 
 def image_fingerprint(tag: str) -> str | None:

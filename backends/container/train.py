@@ -138,9 +138,10 @@ def _seed() -> int:
 
 def train(root: Path) -> dict:
     """Run one training job against an /opt/ml-shaped folder; returns what it reported."""
-    from backends import algorithms, artifacts
+    from backends.algorithms import kmeans, pca
     from backends.base import validate_training_input
-    from backends.hyperparameters import HyperparameterError
+    from backends.format import model_tar, models
+    from backends.format.hyperparameters import HyperparameterError
 
     hp_strings = read_hyperparameters(root)
     algorithm = choose_algorithm(hp_strings)
@@ -162,11 +163,11 @@ def train(root: Path) -> dict:
     with tempfile.TemporaryDirectory() as scratch:
         tar_path = Path(scratch) / "model.tar.gz"
         if algorithm == "pca":
-            artifacts.save_pca(algorithms.fit_pca(X, hp, seed=seed), tar_path)
+            models.save_pca(pca.fit_pca(X, hp, seed=seed), tar_path)
         else:
-            model, metrics = algorithms.fit_kmeans(X, hp, seed=seed)
-            artifacts.save_kmeans(model, tar_path)
-        for name, payload in artifacts.read_model_tar(tar_path).items():
+            model, metrics = kmeans.fit_kmeans(X, hp, seed=seed)
+            models.save_kmeans(model, tar_path)
+        for name, payload in model_tar.read_model_tar(tar_path).items():
             (model_dir / name).write_bytes(payload)
     for name, value in metrics.items():
         # SageMaker's built-ins log metrics in this shape; metric definitions parse it.

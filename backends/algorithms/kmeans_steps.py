@@ -1,0 +1,299 @@
+"""The steps of K-Means: seeding, SageMaker's streaming stage and its reduction of the
+centres, nearest-centre assignment, Lloyd's and Hartigan's updates.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.exceptions import ConvergenceWarning
+
+from backends.algorithms.parallel import (
+    _chunks,
+    _float64_chunks,
+    _map_parts,
+    _parts,
+    _score_matrix,
+    _single_blas,
+    _threads_for,
+)
+from backends.format.hyperparameters import AUTO
+from backends.format.models import KMeansModel
+
+# The K-Means local search keeps a float64 copy of its rows when that is at most this big.
+CACHE_BYTES = 32 * 2**20
+
+
+AUTO_EXTRA_CENTER_FACTOR = 10  # SageMaker's `auto`, from the state members of real artifacts
+AUTO_LLOYD_NUM_TRIALS = 10  # SageMaker's `auto`, from its training logs (attempts #0…#9)
+
+
+# --- K-Means --------------------------------------------------------------------------------
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(2**31 - 1))
+
+
+def _cluster_sums(labels: np.ndarray, B: np.ndarray, k: int) -> np.ndarray:
+    """Per-cluster sums of the rows of B (float64 (k, d))."""
+    if B.shape[1] <= 16:
+        return np.stack([np.bincount(labels, weights=B[:, j], minlength=k) for j in range(B.shape[1])], axis=1)
+    onehot = sp.csr_matrix((np.ones(len(B)), (labels, np.arange(len(B)))), shape=(k, len(B)))
+    return np.asarray(onehot @ B)
+
+
+def _with_ones(rows: np.ndarray) -> np.ndarray:
+    """rows as float64 with a trailing column of ones (for _score_matrix)."""
+    out = np.empty((rows.shape[0], rows.shape[1] + 1))
+    out[:, :-1] = rows
+    out[:, -1] = 1.0
+    return out
+
+
+def _stream_batch(centres: np.ndarray, weights: np.ndarray, A: np.ndarray, half_life: int) -> None:
+    """One mini-batch of SageMaker's streaming stage, in place (A: the batch's rows, `_with_ones`).
+
+    Centre j moves to (1 - p) c_j + p mean_j with p = n_j / (w_j + n_j), n_j the batch rows
+    nearest to it, and w_j grows by n_j; with a half-life, all weights first decay.
+    """
+    K = len(centres)
+    if half_life > 0:
+        weights *= 0.5 ** (len(A) / half_life)
+    # Nearest centre: argmin of |c|^2 - 2 b.c (|b|^2 is the same for every centre).
+    labels = (A @ _score_matrix(centres)).argmin(axis=1)
+    B = A[:, : centres.shape[1]]
+    counts = np.bincount(labels, minlength=K).astype(np.float64)
+    sums = _cluster_sums(labels, B, K)
+    hit = counts > 0
+    p = counts[hit] / (weights[hit] + counts[hit])
+    centres[hit] += p[:, None] * (sums[hit] / counts[hit][:, None] - centres[hit])
+    weights += counts
+
+
+def _seed_centres(first: np.ndarray, K: int, hp: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
+    if hp["init_method"] == "kmeans++":
+        centres, _ = kmeans_plusplus(first, K, random_state=_seed(rng), n_local_trials=1)
+    else:
+        centres = first[rng.choice(len(first), K, replace=False)]
+    return centres.astype(np.float64)
+
+
+def _center_count(hp: Mapping[str, Any]) -> int:
+    factor = AUTO_EXTRA_CENTER_FACTOR if hp["extra_center_factor"] == AUTO else hp["extra_center_factor"]
+    return hp["k"] * factor
+
+
+def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """SageMaker's streaming stage: K = k * extra_center_factor weighted centres.
+
+    Returns (centres (K, d) float64, weights (K,)) — what SageMaker keeps in `state_<uuid>`.
+    Each epoch visits the rows in a fresh random order (SageMaker's docs: mini-batches are
+    "randomly chosen subsets") in mini-batches of `mini_batch_size`. The centres are seeded
+    from the first mini-batch (`init_method`: K distinct random rows, or k-means++ D²
+    sampling as SageMaker describes it, one candidate per step), each with weight 1. Every
+    batch, the first included, then moves centre j to (1 - p) c_j + p mean_j with
+    p = n_j / (w_j + n_j) (n_j rows of the batch nearest to it) and adds n_j to w_j; with
+    half_life_time_size h > 0 all weights are first multiplied by 0.5 ** (batch rows / h),
+    so a row's weight halves after h more rows.
+    K is capped at the number of rows; the seeding batch has at least K rows.
+    """
+    n, d = X.shape
+    K = min(_center_count(hp), n)
+    batch = hp["mini_batch_size"]
+    half_life = hp["half_life_time_size"]
+    centres = weights = None
+    # Gathering a batch's random rows is bound by memory latency (a cache miss a row: at 10M
+    # rows, as long as scoring every batch): the next batch is gathered on a second thread while
+    # this one is scored. np.take releases the GIL; fancy indexing X[rows] holds it, which
+    # serialised the two threads.
+    with _single_blas(), ThreadPoolExecutor(1, thread_name_prefix="gather") as gatherer:
+        for epoch in range(hp["epochs"]):
+            order = rng.permutation(n)
+            if epoch == 0:
+                first = X[np.sort(order[: max(batch, K)])]
+                centres = _seed_centres(first, K, hp, rng)
+                weights = np.ones(K)
+                bounds = [0, len(first), *range(len(first) + batch, n, batch), n]
+            else:
+                bounds = [*range(0, n, batch), n]
+            spans = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+            def gather(span: tuple[int, int], order=order) -> np.ndarray:
+                return _with_ones(np.take(X, order[span[0]:span[1]], axis=0))
+
+            pending = gatherer.submit(gather, spans[0]) if spans else None
+            for i in range(len(spans)):
+                B = pending.result()
+                if i + 1 < len(spans):
+                    pending = gatherer.submit(gather, spans[i + 1])
+                _stream_batch(centres, weights, B, half_life)
+    return centres, weights
+
+def reduce_centers(
+    centres: np.ndarray, weights: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generator
+) -> list[tuple[float, np.ndarray]]:
+    """SageMaker's finalising stage: weighted Lloyd's from K centres down to k, several trials.
+
+    Returns every trial as (weighted loss, centroids (k, d)), lowest loss first — the first
+    is SageMaker's answer. scikit-learn's weighted KMeans does each trial
+    (`local_lloyd_init_method`, `local_lloyd_max_iter`); note its `tol` is relative to the
+    centres' variance where SageMaker's is a change in loss, so they stop a little apart.
+    """
+    k = hp["k"]
+    trials = AUTO_LLOYD_NUM_TRIALS if hp["local_lloyd_num_trials"] == AUTO else hp["local_lloyd_num_trials"]
+    keep = weights > 0
+    centres, weights = centres[keep], weights[keep]
+    init = "k-means++" if hp["local_lloyd_init_method"] == "kmeans++" else "random"
+    out = []
+    with warnings.catch_warnings(), _threads_for(centres.size):
+        # Duplicate rows can leave fewer distinct centres than k; the full-data step copes.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(trials):
+            km = KMeans(
+                n_clusters=k, init=init, n_init=1, max_iter=hp["local_lloyd_max_iter"],
+                tol=hp["local_lloyd_tol"], random_state=_seed(rng),
+            ).fit(centres, sample_weight=weights)
+            out.append((float(km.inertia_), km.cluster_centers_))
+    out.sort(key=lambda item: item[0])
+    return out
+
+
+
+def assign(X: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """KMeansModel.assign (nearest float32 centroid, Euclidean distance), a chunk at a time."""
+    X = np.asarray(X)
+    C = KMeansModel(centroids).centroids.astype(np.float64)
+    if X.ndim != 2 or X.shape[1] != C.shape[1]:
+        raise ValueError(f"Cannot assign rows of shape {X.shape} to centroids of {C.shape[1]} features.")
+    labels = np.empty(X.shape[0], dtype=np.int64)
+    distances = np.empty(X.shape[0])
+    W = _score_matrix(C)
+    d = C.shape[1]
+
+    def part(lo: int, hi: int) -> None:
+        for rows, A in _float64_chunks(X, lo, hi, ones_column=True):
+            scores = A @ W
+            lab = scores.argmin(axis=1)
+            labels[rows] = lab
+            B = A[:, :d]
+            near = scores[np.arange(len(lab)), lab] + np.einsum("ij,ij->i", B, B)
+            np.sqrt(np.maximum(near, 0.0), out=distances[rows])
+
+    _map_parts(part, _parts(*X.shape))
+    return labels, distances
+
+
+def _float64_blocks(X: np.ndarray) -> list[np.ndarray] | None:
+    """X as float64 blocks when that fits in CACHE_BYTES (the usual case), else None."""
+    return [X.astype(np.float64)] if X.nbytes * 2 <= CACHE_BYTES else None
+
+
+def _blocks(X: np.ndarray, cached: list[np.ndarray] | None):
+    """(row slice, float64 block) pairs: the cached copy, or chunks converted on the fly."""
+    if cached is not None:
+        yield slice(0, X.shape[0]), cached[0]
+        return
+    for rows in _chunks(*X.shape):
+        yield rows, X[rows].astype(np.float64)
+
+
+def _assign(X: np.ndarray, C: np.ndarray, cached=None) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centroid per row and the squared distance to it (float64, chunk by chunk)."""
+    labels = np.empty(X.shape[0], dtype=np.intp)
+    d2min = np.empty(X.shape[0])
+    cc = (C * C).sum(axis=1)
+    for rows, B in _blocks(X, cached):
+        d2 = B @ (-2.0 * C.T)
+        d2 += cc
+        lab = d2.argmin(axis=1)
+        labels[rows] = lab
+        d2min[rows] = np.take_along_axis(d2, lab[:, None], axis=1)[:, 0] + np.einsum("ij,ij->i", B, B)
+    np.maximum(d2min, 0.0, out=d2min)
+    return labels, d2min
+
+
+def _means(X: np.ndarray, labels: np.ndarray, k: int, cached=None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cluster means (zeros for empty clusters) and counts, accumulated in float64."""
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    sums = np.zeros((k, X.shape[1]))
+    for rows, B in _blocks(X, cached):
+        part = labels[rows]
+        for j in range(B.shape[1]):
+            sums[:, j] += np.bincount(part, weights=B[:, j], minlength=k)
+    return sums / np.maximum(counts, 1.0)[:, None], counts
+
+
+def lloyd(X: np.ndarray, centroids: np.ndarray, max_iter: int = 300, cached=None) -> tuple[np.ndarray, float]:
+    """Lloyd's iterations on all rows from `centroids` until no row changes cluster.
+
+    scikit-learn's KMeans with the given start and tol=0 (stop only when the assignment
+    is stable). Returns (centroids float64, SSE in float64); the SSE never exceeds that of
+    the start.
+    """
+    with warnings.catch_warnings(), _threads_for(X.size):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km = KMeans(
+            n_clusters=centroids.shape[0], init=np.asarray(centroids, dtype=X.dtype), n_init=1,
+            max_iter=max_iter, tol=0.0,
+        ).fit(X)
+    C = km.cluster_centers_.astype(np.float64)
+    _, d2 = _assign(X, C, cached)
+    return C, float(d2.sum())
+
+
+def hartigan(X: np.ndarray, centroids: np.ndarray, max_sweeps: int = 300, cached=None) -> tuple[np.ndarray, float]:
+    """Polish a clustering with Hartigan's single-row moves; returns (centroids, SSE).
+
+    Moving row x from cluster A (n_A rows) to B changes the SSE by exactly
+    n_B/(n_B+1)·|x-c_B|² - n_A/(n_A-1)·|x-c_A|², which can be negative while x is still
+    nearest to c_A: Lloyd's stops there, Hartigan's does not. Every Hartigan optimum is a
+    Lloyd's fixed point too, so this only lowers the SSE. Each sweep scores all rows at once
+    (vectorised, chunked), then makes the improving moves one at a time, best first,
+    re-checking each against the centroids as they move.
+    """
+    C = np.array(centroids, dtype=np.float64)
+    k = C.shape[0]
+    labels, _ = _assign(X, C, cached)
+    for _ in range(max_sweeps):
+        C, counts = _means(X, labels, k, cached)
+        gain = np.empty(X.shape[0])
+        cc = (C * C).sum(axis=1)
+        factor_in = counts / (counts + 1.0)
+        for rows, B in _blocks(X, cached):
+            d2 = np.maximum(cc[None, :] - 2.0 * (B @ C.T) + (B * B).sum(axis=1)[:, None], 0.0)
+            idx = np.arange(len(B))
+            own_label = labels[rows]
+            n_own = counts[own_label]
+            leave = np.where(n_own > 1, d2[idx, own_label] * n_own / np.maximum(n_own - 1.0, 1.0), -np.inf)
+            join = d2 * factor_in[None, :]
+            join[idx, own_label] = np.inf
+            gain[rows] = leave - join.min(axis=1)
+        eps = 1e-12 * (float(cc.mean()) + 1.0)
+        movers = np.flatnonzero(gain > eps)
+        moved = False
+        for i in movers[np.argsort(-gain[movers], kind="stable")]:
+            a = labels[i]
+            if counts[a] <= 1:
+                continue
+            x = X[i].astype(np.float64)
+            dist = ((C - x) ** 2).sum(axis=1)
+            cost = dist * counts / (counts + 1.0)
+            cost[a] = np.inf
+            b = int(cost.argmin())
+            if dist[a] * counts[a] / (counts[a] - 1.0) - cost[b] <= eps:
+                continue
+            C[a] = (counts[a] * C[a] - x) / (counts[a] - 1.0)
+            C[b] = (counts[b] * C[b] + x) / (counts[b] + 1.0)
+            counts[a] -= 1.0
+            counts[b] += 1.0
+            labels[i] = b
+            moved = True
+        if not moved:
+            break
+    C, _ = _means(X, labels, k, cached)
+    _, d2 = _assign(X, C, cached)
+    return C, float(d2.sum())

@@ -1,0 +1,236 @@
+"""Refining a K-Means solution: a local search (restarts, split-merge moves, jitter) on up to
+REFINE_SAMPLE_ROWS rows, then a bounded number of Lloyd passes over all of them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from sklearn.cluster import kmeans_plusplus
+
+from backends.algorithms.kmeans_steps import _assign, _blocks, _cluster_sums, _float64_blocks, _seed, hartigan, lloyd
+from backends.algorithms.parallel import _float64_chunks, _map_parts, _parts, _score_matrix
+from backends.format.models import KMeansModel
+
+# Beyond SageMaker (see `refine`): how many of SageMaker's trials start Lloyd's on the full
+# data, how many split-merge moves and jitter restarts the local search tries, and the
+# jitter's size (per coordinate, as a fraction of the root-mean-square distance).
+REFINE_STARTS = 3
+REFINE_SPLIT_MERGE = 3
+REFINE_JITTER_ROUNDS = 12
+REFINE_JITTER = 0.2
+
+# Beyond REFINE_SAMPLE_ROWS rows, `refine` runs its local search on a uniform sample of that
+# many rows, then gives the full data at most REFINE_FULL_PASSES Lloyd's passes: its cost stays
+# bounded (about 2 + REFINE_FULL_PASSES passes over the rows) however large the data.
+REFINE_SAMPLE_ROWS = 10_000
+REFINE_FULL_PASSES = 2
+
+
+def _split_merge(X: np.ndarray, C: np.ndarray, cached, rng: np.random.Generator, rank: int) -> np.ndarray:
+    """A structural move: drop the centroid that is `rank`-th cheapest to lose, split the costliest cluster.
+
+    Lloyd's and Hartigan's cannot fix a clustering that spends a centroid on a few outliers
+    while two real groups share one centroid; this move can (it is the "remove one, add one"
+    step of Ismkhan's I-k-means-+). The dropped centroid's cost is the SSE its rows would add
+    at their second-nearest centroid; the split cluster is the one with the largest SSE, and
+    its two new centres are k-means++ seeds among its rows.
+    """
+    k = C.shape[0]
+    cc = (C * C).sum(axis=1)
+    labels = np.empty(X.shape[0], dtype=np.intp)
+    own = np.empty(X.shape[0])
+    second = np.empty(X.shape[0])
+    for rows, B in _blocks(X, cached):
+        d2 = np.maximum(cc[None, :] - 2.0 * (B @ C.T) + np.einsum("ij,ij->i", B, B)[:, None], 0.0)
+        two = np.sort(d2, axis=1)[:, :2]
+        labels[rows] = d2.argmin(axis=1)
+        own[rows], second[rows] = two[:, 0], two[:, 1]
+    drop_cost = np.bincount(labels, weights=second - own, minlength=k)
+    cluster_sse = np.bincount(labels, weights=own, minlength=k)
+    drop = int(np.argsort(drop_cost, kind="stable")[rank % k])
+    cluster_sse[drop] = -1.0
+    split = int(cluster_sse.argmax())
+    members = X[labels == split]
+    if len(members) < 2:
+        return C
+    seeds, _ = kmeans_plusplus(members, 2, random_state=_seed(rng))
+    start = C.copy()
+    start[drop], start[split] = seeds[0], seeds[1]
+    return start
+
+
+
+def local_search(X: np.ndarray, starts: list[np.ndarray], hp: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
+    """Our improvement over SageMaker: a local search on the rows X from SageMaker's trials.
+
+    1. Lloyd's on all rows from the REFINE_STARTS trials with the lowest SSE on X
+       (SageMaker only ever fits the K weighted centres), then Hartigan's polish of the best.
+    2. Split-merge moves (`_split_merge`), up to REFINE_SPLIT_MERGE misses in a row: they
+       fix structural mistakes (on the census walkthrough, an optimum at SSE 282.0 that
+       spends a centroid on 50 outlying counties and merges two large groups).
+    3. Jitter restarts: up to REFINE_JITTER_ROUNDS times, perturb the best centroids, run
+       Lloyd's + Hartigan's, keep the result if its SSE is lower. The census landscape has
+       near-equal optima a few rows apart (SSE 281.514 vs 281.520) that single-row moves
+       cannot cross between; restarts nearby do.
+    Lloyd's never raises the SSE of its start and every accepted step lowers it, so the
+    result is never worse on X than SageMaker's own answer (the trials' best start is at
+    most as bad as the trial SageMaker keeps).
+    """
+    max_iter = hp["local_lloyd_max_iter"]
+    cached = _float64_blocks(X)
+    ranked = sorted(starts, key=lambda C: float(_assign(X, C, cached)[1].sum()))[:REFINE_STARTS]
+    lloyded = min((lloyd(X, C, max_iter, cached) for C in ranked), key=lambda item: item[1])
+    best_C, best_sse = hartigan(X, lloyded[0], max_iter, cached)
+
+    def attempt(start: np.ndarray) -> bool:
+        nonlocal best_C, best_sse
+        C, _ = lloyd(X, start, max_iter, cached)
+        C, sse = hartigan(X, C, max_iter, cached)
+        if sse < best_sse * (1.0 - 1e-12):
+            best_C, best_sse = C, sse
+            return True
+        return False
+
+    misses = 0
+    while best_C.shape[0] >= 2 and misses < min(REFINE_SPLIT_MERGE, best_C.shape[0]):
+        misses = 0 if attempt(_split_merge(X, best_C, cached, rng, misses)) else misses + 1
+    for _ in range(REFINE_JITTER_ROUNDS):
+        scale = REFINE_JITTER * np.sqrt(best_sse / X.shape[0])
+        attempt(best_C + rng.normal(scale=scale, size=best_C.shape))
+    return best_C
+
+
+class LloydPass:
+    """One pass of Lloyd's over row blocks, for one or more candidate centroid sets at once.
+
+    For each set (rounded to float32, as the artifact stores it) it accumulates the sums and
+    counts of the rows nearest to each centroid, so `next_centroids` is Lloyd's update, and the
+    SSE — squared distances to those centroids, in float64, as the endpoint scores them — follows
+    from the same sums: sum |x|² + sum_j (n_j |c_j|² - 2 c_j·S_j), with no per-row distance.
+    Streamable (`update` block by block, `merge` across parts), in bounded memory.
+    """
+
+    def __init__(self, candidates: list[np.ndarray]):
+        self.candidates = [KMeansModel(C).centroids.astype(np.float64) for C in candidates]
+        self.sums = [np.zeros_like(C) for C in self.candidates]
+        self.counts = [np.zeros(len(C)) for C in self.candidates]
+        self.squares = 0.0  # sum of |x|² over the rows seen
+        self.n = 0
+
+    def _empty(self) -> "LloydPass":
+        return LloydPass.__new__(LloydPass)._reset(self.candidates)
+
+    def _reset(self, candidates: list[np.ndarray]) -> "LloydPass":
+        self.candidates = candidates
+        self.sums = [np.zeros_like(C) for C in candidates]
+        self.counts = [np.zeros(len(C)) for C in candidates]
+        self.squares = 0.0
+        self.n = 0
+        return self
+
+    @property
+    def sse(self) -> np.ndarray:
+        return np.array([
+            max(self.squares + float(counts @ (C * C).sum(axis=1)) - 2.0 * float(np.einsum("ij,ij->", C, sums)), 0.0)
+            for C, sums, counts in zip(self.candidates, self.sums, self.counts)
+        ])
+
+    def update(self, block: np.ndarray) -> "LloydPass":
+        block = np.asarray(block)
+        n, d = block.shape
+        if d != self.candidates[0].shape[1]:
+            raise ValueError(f"Expected rows of {self.candidates[0].shape[1]} features, got {d}.")
+        weights = [_score_matrix(C) for C in self.candidates]
+
+        def part(lo: int, hi: int) -> LloydPass:
+            acc = self._empty()
+            for _, A in _float64_chunks(block, lo, hi, ones_column=True):
+                B = A[:, :d]
+                acc.squares += float(np.einsum("ij,ij->", B, B))
+                for i, W in enumerate(weights):
+                    labels = (A @ W).argmin(axis=1)
+                    acc.counts[i] += np.bincount(labels, minlength=len(W.T))
+                    acc.sums[i] += _cluster_sums(labels, B, len(W.T))
+                acc.n += len(A)
+            return acc
+
+        for other in _map_parts(part, _parts(n, d)):
+            self.merge(other)
+        return self
+
+    def merge(self, other: "LloydPass") -> "LloydPass":
+        self.squares += other.squares
+        for i in range(len(self.candidates)):
+            self.sums[i] += other.sums[i]
+            self.counts[i] += other.counts[i]
+        self.n += other.n
+        return self
+
+    def best(self) -> int:
+        return int(np.argmin(self.sse))
+
+    def next_centroids(self, i: int = 0) -> np.ndarray:
+        """Lloyd's update of candidate i: its clusters' means (an empty cluster keeps its centroid)."""
+        C = self.candidates[i].copy()
+        hit = self.counts[i] > 0
+        C[hit] = self.sums[i][hit] / self.counts[i][hit][:, None]
+        return C
+
+
+def _sse(X: np.ndarray, centroids: np.ndarray) -> float:
+    """SSE as the endpoint reports it: distances to the float32 centroids, summed in float64.
+
+    The same numbers as KMeansModel.assign, a chunk at a time (no (n, k) float64 temporaries).
+    """
+    return float(LloydPass([centroids]).update(X).sse[0])
+
+
+def polish(
+    passes_over_rows: Callable[[LloydPass], LloydPass], candidates: list[np.ndarray], max_passes: int
+) -> tuple[np.ndarray, float]:
+    """Bounded Lloyd's on the full data: (centroids, their SSE) after at most max_passes + 1 passes.
+
+    The first pass scores every candidate and keeps the best; each further pass scores the
+    Lloyd's update of the best so far, stopping when it no longer lowers the SSE.
+    `passes_over_rows(acc)` must feed every row to acc.update (an array, or chunks from disk).
+    Lloyd's never raises the SSE, so the answer is at least as good as every candidate.
+    """
+    acc = passes_over_rows(LloydPass(candidates))
+    i = acc.best()
+    best_C, best_sse = acc.candidates[i], float(acc.sse[i])
+    for _ in range(max_passes):
+        following = acc.next_centroids(i)
+        if np.array_equal(KMeansModel(following).centroids, KMeansModel(best_C).centroids):
+            break  # converged
+        acc = passes_over_rows(LloydPass([following]))
+        i = 0
+        if not acc.sse[0] < best_sse:
+            break
+        best_C, best_sse = acc.candidates[0], float(acc.sse[0])
+    return best_C, best_sse
+
+
+def _refine(
+    X: np.ndarray, starts: list[np.ndarray], hp: Mapping[str, Any], rng: np.random.Generator
+) -> tuple[np.ndarray, float | None]:
+    """`refine`, plus the SSE of its answer when it was measured on the way (large data)."""
+    n = X.shape[0]
+    if n <= REFINE_SAMPLE_ROWS:
+        return local_search(X, starts, hp, rng), None
+    sample = X[np.sort(rng.choice(n, REFINE_SAMPLE_ROWS, replace=False))]
+    searched = local_search(sample, starts, hp, rng)
+    return polish(lambda acc: acc.update(X), [searched, starts[0]], REFINE_FULL_PASSES)
+
+
+def refine(X: np.ndarray, starts: list[np.ndarray], hp: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
+    """Our improvement over SageMaker: search the rows again, from SageMaker's trials (best first).
+
+    Up to REFINE_SAMPLE_ROWS rows, `local_search` on all of them. Beyond, its cost would
+    grow with every restart, so it runs on a uniform sample of REFINE_SAMPLE_ROWS rows, and
+    `polish` then gives the full data at most REFINE_FULL_PASSES Lloyd's passes from the
+    better (on the full data) of the sample's answer and SageMaker's own. Either way the
+    answer is never worse than SageMaker's on the full data.
+    """
+    return _refine(X, starts, hp, rng)[0]

@@ -1,0 +1,249 @@
+"""Runs: every run the registry recorded — filter, inspect, open, rename, delete and re-run.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from workbench.app import common
+from workbench.runs import records, segment
+
+# Errors a registry action can raise whose message is meant for the analyst.
+ACTION_ERRORS = (*common.USER_ERRORS, records.RegistryError)
+
+st.title("Runs")
+st.caption("Every run recorded in this workspace's registry: filter them, look inside one, open it, rename it, "
+           "delete it, or run the same settings again on another backend.")
+
+handle = common.registry_handle()
+if handle.error:
+    st.error(f"**The run registry could not be opened:** {handle.error}", icon=":material/error:")
+    st.stop()
+reg = handle.registry
+
+for job_id, state in sorted(handle.reattached.items()):
+    st.info(f"Cloud job {job_id} left in flight by an earlier session: {state}", icon=":material/sync:")
+
+flash = st.session_state.pop("runs_flash", None)
+if flash:
+    kind, message = flash
+    (st.success if kind == "success" else st.error)(message)
+
+
+def no_runs_help() -> None:
+    st.info("No runs yet in this workspace. Create one with `./run cli segment` in a shell, "
+            "or train PCA and K-Means in the app.", icon=":material/info:")
+    common.link("pca", "Train in the app")
+
+
+try:
+    everything = reg.list_runs()
+except ACTION_ERRORS as exc:
+    st.error(f"**The runs could not be listed:** {exc}", icon=":material/error:")
+    st.stop()
+if everything.empty:
+    no_runs_help()
+    st.stop()
+
+# ---- filters and the list ------------------------------------------------------------------
+backends = sorted(set(common.backend_options()) | set(everything["backend"].dropna()))
+statuses = list(records.STATUSES) + sorted(set(everything["status"].dropna()) - set(records.STATUSES))
+left, middle, right = st.columns(3)
+chosen_backends = left.multiselect("Backend", backends, key="runs_backend", placeholder="every backend")
+chosen_statuses = middle.multiselect("Status", statuses, key="runs_status", placeholder="every status")
+chosen_kinds = right.multiselect("Kind", list(records.KINDS), key="runs_kind", placeholder="every kind",
+                                 help="segmentation: PCA + K-Means (one per K-Means training in the app); "
+                                      "pca: a PCA training alone.")
+listed = reg.list_runs(backend=chosen_backends or None, status=chosen_statuses or None, kind=chosen_kinds or None)
+st.session_state["runs_listed"] = listed["run_id"].tolist()  # what the list shows, also readable by tests
+
+SHOWN = ["display_name", "run_id", "status", "backend", "kind", "created_at", "n_components", "top", "k", "seed",
+         "scaler", "n_counties", "seconds", "cost_usd", "origin", "parent_run_id"]
+st.dataframe(listed[SHOWN], hide_index=True, key="runs_table",
+             column_config={"display_name": "name", "n_components": "components", "top": "kept",
+                            "n_counties": "counties", "cost_usd": st.column_config.NumberColumn("cost (USD)",
+                                                                                                 format="%.4f"),
+                            "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
+st.caption(f"{len(listed)} of {len(everything)} runs shown, newest first.")
+if listed.empty:
+    st.info("No run matches these filters.", icon=":material/filter_alt_off:")
+    st.stop()
+
+labels = dict(zip(listed["run_id"], listed["display_name"]))
+
+
+def run_label(run_id: str) -> str:
+    name = labels.get(run_id, run_id)
+    return run_id if name == run_id else f"{name} · {run_id}"
+
+
+if st.session_state.get("runs_selected") not in labels:
+    st.session_state.pop("runs_selected", None)
+run_id = st.selectbox("Run", list(labels), format_func=run_label, key="runs_selected")
+
+try:
+    run = reg.get(run_id)
+except ACTION_ERRORS as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+
+# ---- details --------------------------------------------------------------------------------
+
+
+def names_table(names: list[str], count: int | None, prefix: str) -> pd.DataFrame:
+    count = max(count or 0, len(names))
+    return pd.DataFrame({prefix: [f"{prefix} {i + (1 if prefix == 'pc' else 0)}" for i in range(count)],
+                         "name": [(names[i] if i < len(names) else "") for i in range(count)]})
+
+
+with st.container(border=True):
+    st.markdown(f"### {run.display_name}")
+    jobs = ", ".join(f"{alg}: `{job.job_name or '—'}` ({job.status})" for alg, job in run.jobs.items()) or "none"
+    st.markdown(
+        f"**Run id:** `{run.run_id}` · **status:** {run.status} · **backend:** {run.backend} · "
+        f"**kind:** {run.kind} · **origin:** {run.origin}"
+        + (f" (from `{run.parent_run_id}`)" if run.parent_run_id else "") + "  \n"
+        f"**Created:** {run.created_at} · **finished:** {run.finished_at or '—'} · "
+        f"**seconds:** {run.seconds if run.seconds is not None else '—'} · "
+        f"**cost:** {('$%.4f' % run.cost_usd) if run.cost_usd is not None else '—'}  \n"
+        f"**Data:** {run.source or '—'} · fingerprint `{(run.data_fingerprint or '—')[:12]}` · "
+        f"{run.n_counties if run.n_counties is not None else '?'} counties  \n"
+        f"**Features:** {len(run.features or [])}, scaled with {run.scaler_recipe or '—'} · "
+        f"**PCA:** {run.n_components} components, {run.top} kept · **K-Means:** k = {run.k} · **seed:** {run.seed}  \n"
+        f"**Jobs:** {jobs}"
+    )
+    if run.error:
+        st.warning(run.error, icon=":material/warning:")
+    names_left, names_right = st.columns(2)
+    names_left.markdown("**Component names**")
+    names_left.dataframe(names_table(run.component_names, run.top, "pc"), hide_index=True, key="runs_component_names")
+    names_right.markdown("**Cluster names**")
+    names_right.dataframe(names_table(run.cluster_names, run.k, "cluster"), hide_index=True,
+                          key="runs_cluster_names")
+    with st.expander("Manifest"):
+        try:
+            st.json(run.manifest(), expanded=False)
+        except ACTION_ERRORS as exc:
+            st.caption(str(exc))
+
+# ---- actions --------------------------------------------------------------------------------
+
+
+def open_run(run_id: str) -> None:
+    """Make the run the session's run on every page (data, features, scaling, models, names)."""
+    try:
+        note = common.open_recorded_run(run_id)
+    except ACTION_ERRORS as exc:
+        st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {exc}")
+        return
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged run folder raises: a message, not a traceback
+        st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {type(exc).__name__}: {exc}. "
+                                                   "Its folder may be damaged; delete it or run it again.")
+        return
+    message = (f"Run `{run_id}` is open: the PCA, Name components, Clusters, Explore, Export, Profiles and County "
+               "map pages now show it.")
+    st.session_state["runs_flash"] = ("success", message + (f"  \n{note}" if note else ""))
+
+
+def rename_run(run_id: str) -> None:
+    new_name = st.session_state.get("runs_rename_name", "")
+    try:
+        record = reg.rename(run_id, new_name)
+    except ACTION_ERRORS as exc:
+        st.session_state["runs_flash"] = ("error", f"**The run could not be renamed:** {exc}")
+        return
+    st.session_state["runs_rename_name"] = ""
+    st.session_state["runs_flash"] = ("success", f"Run `{record.run_id}` is now called **{record.display_name}**.")
+
+
+def delete_run(run_id: str) -> None:
+    if not st.session_state.get("runs_delete_confirm"):
+        st.session_state["runs_flash"] = ("error", "Tick the confirmation box first: deleting removes the run's "
+                                                   "files for good.")
+        return
+    try:
+        reg.delete(run_id)
+    except ACTION_ERRORS as exc:
+        st.session_state["runs_flash"] = ("error", f"**The run could not be deleted:** {exc}")
+        return
+    st.session_state["runs_delete_confirm"] = False
+    st.session_state.pop("runs_selected", None)
+    if st.session_state.get("active_run_id") == run_id:
+        st.session_state.pop("active_run_id", None)
+    st.session_state["runs_flash"] = ("success", f"Run `{run_id}` was deleted.")
+
+
+open_col, rename_col, delete_col = st.columns(3)
+with open_col.container(border=True):
+    st.markdown("**Open**")
+    st.caption("Make this run the active run on every page: its data, features, models and names.")
+    openable = run.status != "InProgress" and ("pca" in run.jobs or bool(run.parent_run_id))
+    st.button("Open run", key="runs_open", on_click=open_run, args=(run.run_id,), icon=":material/folder_open:",
+              disabled=not openable, help=None if openable else "This run has no models to open yet.")
+with rename_col.container(border=True):
+    st.markdown("**Rename**")
+    st.text_input("New name", key="runs_rename_name", placeholder=run.display_name,
+                  help="An empty name goes back to the run id.")
+    st.button("Rename", key="runs_rename", on_click=rename_run, args=(run.run_id,), icon=":material/edit:")
+with delete_col.container(border=True):
+    st.markdown("**Delete**")
+    st.checkbox(f"Yes, delete `{run.run_id}` and its files", key="runs_delete_confirm")
+    st.button("Delete run", key="runs_delete", on_click=delete_run, args=(run.run_id,), type="primary",
+              icon=":material/delete:")
+
+with st.container(border=True):
+    st.markdown("**Run again on another backend** — the same data, features, scaling, components, k and seed.")
+    options = common.backend_options()
+    others = [b for b in options if b != run.backend]
+    if st.session_state.get("runs_rerun_backend") not in options:
+        st.session_state["runs_rerun_backend"] = (others or options)[0]
+    pick, go = st.columns([3, 1], vertical_alignment="bottom")
+    target = pick.selectbox("Backend", options, key="runs_rerun_backend")
+    if go.button("Re-run", key="runs_rerun", icon=":material/replay:", width="stretch"):
+        lines: list[str] = []
+
+        def progress(*args: Any, **_: Any) -> None:
+            lines.append(" ".join(str(a) for a in args))
+
+        try:
+            with st.spinner(f"Running {run.display_name} again on {target}…"):
+                result = segment.rerun(run.run_id, backend=target, registry=reg, progress=progress)
+        except ACTION_ERRORS as exc:
+            st.error(f"**The re-run failed:** {exc}", icon=":material/error:")
+        else:
+            st.session_state["runs_flash"] = ("success", f"Re-ran on {target}: new run `{result.run_id}`.")
+            st.rerun()
+
+# ---- the open run -----------------------------------------------------------------------------
+active = st.session_state.get("active_run_id")
+if active:
+    st.divider()
+    try:
+        opened = reg.get(active)
+    except ACTION_ERRORS as exc:
+        st.error(f"**The open run could not be loaded:** {exc}", icon=":material/error:")
+        st.stop()
+    st.subheader(f"Open run: {opened.display_name}")
+    named_components = [n for n in opened.component_names if n]
+    named_clusters = [n for n in opened.cluster_names if n]
+    st.caption(f"`{opened.run_id}` · components: " + (", ".join(f"`{n}`" for n in named_components) or "unnamed")
+               + " · clusters: " + (", ".join(f"`{n}`" for n in named_clusters) or "unnamed"))
+    links = st.columns(4)
+    for column, page_name in zip(links, ("pca", "clusters", "explore", "export")):
+        with column:
+            common.link(page_name)
+    if opened.has_labels:
+        try:
+            table = opened.labeled()
+        except (*ACTION_ERRORS, KeyError) as exc:
+            st.caption(f"Its saved labeled counties cannot be shown: {exc}")
+        else:
+            sizes = table["cluster"].value_counts().sort_index().rename("counties").reset_index()
+            if "cluster_name" in table.columns:
+                sizes.insert(1, "name", [(opened.cluster_names[c] if c < len(opened.cluster_names) else "") or ""
+                                         for c in sizes["cluster"].astype(int)])
+            sizes_col, table_col = st.columns([1, 3])
+            sizes_col.dataframe(sizes, hide_index=True, key="runs_open_sizes")
+            table_col.dataframe(table, height=360, key="runs_open_table")

@@ -1,0 +1,294 @@
+"""Cleaning a raw table for segmentation: keep the usable rows and feature columns, and report
+every row and column dropped, with the reason; and the table's fingerprint.
+
+    result = clean_table(raw, detect_schema(raw))
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from workbench.core.errors import DataError
+from workbench.core.schema import Schema, detect_schema
+
+# --------------------------------------------------------------------------- cleaning
+
+
+@dataclass(frozen=True)
+class DropRecord:
+    """Rows (or, for *_column reasons, feature columns) that cleaning dropped, and why.
+
+    reason: a stable key: "incomplete", "non_numeric", "infinite", "duplicate_id",
+            "empty_column" or "constant_column".
+    count: how many rows (or columns) were dropped for this reason.
+    examples: up to five human-readable examples, e.g. "Texas-Loving (missing Income, IncomeErr)".
+    columns: the columns involved, most affected first.
+    detail: one sentence for people.
+    """
+
+    reason: str
+    count: int
+    examples: list[str]
+    columns: list[str]
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "count": self.count, "examples": list(self.examples),
+                "columns": list(self.columns), "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class CleanReport:
+    rows_raw: int
+    rows_clean: int
+    drops: list[DropRecord] = field(default_factory=list)
+
+    @property
+    def rows_dropped(self) -> int:
+        return self.rows_raw - self.rows_clean
+
+    def drop(self, reason: str) -> DropRecord | None:
+        """The record for one reason, or None when nothing was dropped for it."""
+        return next((d for d in self.drops if d.reason == reason), None)
+
+    def summary(self) -> str:
+        lines = [f"{self.rows_clean} of {self.rows_raw} rows kept."]
+        lines += [f"- {d.detail} E.g. {'; '.join(d.examples)}." for d in self.drops]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rows_raw": self.rows_raw, "rows_clean": self.rows_clean, "drops": [d.to_dict() for d in self.drops]}
+
+
+@dataclass(frozen=True, eq=False)
+class CleanResult:
+    """frame: index = unique row label ("State-County", e.g. "Alabama-Autauga"); columns = the id
+    and name columns, then the features as float64. features: the feature columns kept."""
+
+    frame: pd.DataFrame
+    features: list[str]
+    report: CleanReport
+    schema: Schema
+
+    @property
+    def feature_frame(self) -> pd.DataFrame:
+        return self.frame[self.features]
+
+
+_MAX_EXAMPLES = 5
+
+
+def clean_table(df: pd.DataFrame, schema: Schema | None = None, features: Sequence[str] | None = None) -> CleanResult:
+    """Keep the rows and feature columns a segmentation can use, and report what was dropped.
+
+    features: the feature columns to use (default: all of schema.feature_columns); kept in table order.
+    Rows are dropped, each for the first reason that applies: missing values in the id, name or
+    chosen feature columns; non-numeric feature values; infinite values; an id seen earlier (the first
+    row with an id is kept). Then feature columns that are entirely blank or constant are dropped.
+    """
+    schema = schema or detect_schema(df)
+    rows_raw = len(df)
+    if rows_raw < 2:
+        raise DataError(
+            f"The table has {rows_raw} row(s); segmenting needs at least 2 counties (ideally hundreds). "
+            "Load the full table."
+        )
+    absent = [c for c in (schema.id_column, *schema.name_columns, *schema.feature_columns) if c is not None and c not in df]
+    if absent:
+        raise DataError(f"The schema names column(s) {absent} that the table lacks; detect the schema from this table.")
+    chosen = _choose_features(schema, features)
+    df = df.reset_index(drop=True)  # positions, whatever index the caller's frame had
+    keys = [c for c in (schema.id_column, *schema.name_columns) if c is not None]
+    drops: list[DropRecord] = []
+
+    key_values = {c: _blank_to_na(df[c]) for c in keys}
+    missing = {c: key_values[c].isna().to_numpy() for c in keys}
+    numbers: dict[str, np.ndarray] = {}
+    non_numeric: dict[str, np.ndarray] = {}
+    for c in chosen:
+        raw = _blank_to_na(df[c])
+        numbers[c] = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        missing[c] = raw.isna().to_numpy()
+        non_numeric[c] = np.isnan(numbers[c]) & ~missing[c]
+
+    # A feature column with no values at all would drop every row; drop the column instead.
+    empty = [c for c in chosen if missing[c].all()]
+    if empty:
+        chosen = [c for c in chosen if c not in empty]
+        drops.append(DropRecord("empty_column", len(empty), empty[:_MAX_EXAMPLES], empty,
+                                f"Dropped {len(empty)} feature column(s) with no values."))
+        if not chosen:
+            raise DataError(f"Every chosen feature column is blank ({', '.join(empty)}). Choose columns that hold numbers.")
+
+    labels = _labels(key_values, schema, rows_raw)
+    keep = np.ones(rows_raw, dtype=bool)
+    rows_lost_to: Counter[str] = Counter()  # column -> rows it caused to be dropped, for advice
+
+    def drop_rows(reason: str, masks: dict[str, np.ndarray], describe, detail: str) -> None:
+        """Drop the still-kept rows flagged in any mask; describe(row, columns) makes an example."""
+        nonlocal keep
+        masks = {c: m & keep for c, m in masks.items()}
+        hit = np.logical_or.reduce(list(masks.values())) if masks else np.zeros(rows_raw, bool)
+        if not hit.any():
+            return
+        counts = {c: int(m.sum()) for c, m in masks.items() if m.any()}
+        rows_lost_to.update(counts)
+        columns = sorted(counts, key=counts.get, reverse=True)
+        examples = [describe(i, [c for c in columns if masks[c][i]]) for i in np.flatnonzero(hit)[:_MAX_EXAMPLES]]
+        drops.append(DropRecord(reason, int(hit.sum()), examples, columns, detail.format(n=int(hit.sum()))))
+        keep &= ~hit
+
+    drop_rows("incomplete", {c: missing[c] for c in keys + chosen},
+              lambda i, cols: f"{labels[i]} (missing {', '.join(cols)})",
+              "Dropped {n} row(s) with missing values.")
+    drop_rows("non_numeric", {c: non_numeric[c] for c in chosen},
+              lambda i, cols: f"{labels[i]} ({', '.join(f'{c}={df.at[i, c]!r}' for c in cols)})",
+              "Dropped {n} row(s) with non-numeric values in numeric columns.")
+    drop_rows("infinite", {c: np.isinf(numbers[c]) for c in chosen},
+              lambda i, cols: f"{labels[i]} ({', '.join(f'{c}={numbers[c][i]}' for c in cols)})",
+              "Dropped {n} row(s) with infinite values.")
+    if schema.id_column is not None:
+        ids = key_values[schema.id_column]
+        duplicate = np.zeros(rows_raw, dtype=bool)
+        duplicate[keep] = ids[keep].duplicated(keep="first").to_numpy()
+        drop_rows("duplicate_id", {schema.id_column: duplicate},
+                  lambda i, cols: f"{labels[i]} ({schema.id_column}={ids.iat[i]})",
+                  "Dropped {n} row(s) whose id repeats an earlier row's (the first was kept).")
+
+    rows_clean = int(keep.sum())
+    if rows_clean == 0:
+        worst = ", ".join(f"{c} ({n} rows)" for c, n in rows_lost_to.most_common(3))
+        raise DataError(
+            f"All {rows_raw} rows were dropped.\n{CleanReport(rows_raw, 0, drops).summary()}\n"
+            f"Fix the data, or exclude the columns causing it (mainly {worst})."
+        )
+    if rows_clean < 2:
+        raise DataError(
+            f"Only {rows_clean} row is left after cleaning; segmenting needs at least 2.\n"
+            f"{CleanReport(rows_raw, rows_clean, drops).summary()}\n"
+            "Fix the data or exclude the columns with problems."
+        )
+
+    constant = [c for c in chosen if np.ptp(numbers[c][keep]) == 0]
+    if constant:
+        chosen = [c for c in chosen if c not in constant]
+        drops.append(DropRecord(
+            "constant_column", len(constant),
+            [f"{c} (always {numbers[c][keep][0]:g})" for c in constant[:_MAX_EXAMPLES]], constant,
+            f"Dropped {len(constant)} feature column(s) with the same value in every row; they cannot separate counties.",
+        ))
+        if not chosen:
+            raise DataError(f"Every chosen feature is constant ({', '.join(constant)}). Choose features that vary between counties.")
+
+    columns: dict[str, Any] = {c: _tidy_key(key_values[c][keep]) for c in keys}
+    columns.update({c: numbers[c][keep] for c in chosen})
+    index = pd.Index(_unique_labels(labels[keep], key_values.get(schema.id_column), keep), name="label")
+    frame = pd.DataFrame({c: np.asarray(v) for c, v in columns.items()}, index=index)
+    return CleanResult(frame, chosen, CleanReport(rows_raw, rows_clean, drops), schema)
+
+
+def _choose_features(schema: Schema, features: Sequence[str] | None) -> list[str]:
+    valid = list(schema.feature_columns)
+    if not valid:
+        named = [c for c in (schema.id_column, *schema.name_columns, *schema.ignored_columns) if c]
+        raise DataError(
+            f"No numeric columns found (columns: {', '.join(map(str, named))}). Segmenting needs numeric "
+            "features such as population counts or percentages. If the numbers are there, check the "
+            "delimiter and that decimals use a point (1.5, not 1,5)."
+        )
+    if features is None:
+        return valid
+    if isinstance(features, str):
+        features = [features]
+    requested = set(features)
+    unknown = [f for f in dict.fromkeys(features) if f not in valid]
+    if unknown:
+        hints = [f"{f!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(str(f), valid, n=1)) else repr(f)
+                 for f in unknown]
+        raise DataError(f"Unknown feature(s): {', '.join(hints)}. Valid features: {', '.join(valid)}.")
+    if not requested:
+        raise DataError(f"No features selected. Choose at least one of: {', '.join(valid)}.")
+    return [c for c in valid if c in requested]
+
+
+def _blank_to_na(series: pd.Series) -> pd.Series:
+    """Text cells stripped, with blank ones treated as missing."""
+    if isinstance(series.dtype, pd.StringDtype):
+        stripped = series.str.strip()
+    elif pd.api.types.is_object_dtype(series):
+        stripped = series.map(lambda v: v.strip() if isinstance(v, str) else v)
+    else:
+        return series
+    return stripped.mask(stripped.eq(""))
+
+
+def _tidy_key(series: pd.Series) -> pd.Series:
+    """Ids read as float only because of blanks (1001.0) go back to integers once blanks are gone."""
+    if pd.api.types.is_float_dtype(series) and len(series) and np.all(np.mod(series.to_numpy(), 1) == 0):
+        return series.astype("int64")
+    return series
+
+
+def _labels(key_values: dict[str, pd.Series], schema: Schema, n: int) -> np.ndarray:
+    """Row labels: "State-County" (the walkthrough's index), else the names or id present, else "row N"."""
+    def text(series: pd.Series) -> pd.Series:
+        return _tidy_key(series.dropna()).astype(str).reindex(series.index).fillna("?")
+
+    if schema.name_columns:
+        parts = [text(key_values[c]) for c in schema.name_columns]
+        out = parts[0]
+        for part in parts[1:]:
+            out = out + "-" + part
+        return out.to_numpy(dtype=object)
+    if schema.id_column is not None:
+        return text(key_values[schema.id_column]).to_numpy(dtype=object)
+    return np.array([f"row {i + 1}" for i in range(n)], dtype=object)
+
+
+def _unique_labels(labels: np.ndarray, ids: pd.Series | None, keep: np.ndarray) -> list[str]:
+    """Disambiguate repeated labels with the row's id, then (if any still repeat) a running number."""
+    labels = pd.Series(labels, dtype=object)
+    repeated = labels.duplicated(keep=False)
+    if repeated.any() and ids is not None:
+        id_text = pd.Series(_tidy_key(ids[keep]).astype(str).to_numpy(), dtype=object)
+        labels = labels.where(~repeated, labels + " (" + id_text + ")")
+    if labels.duplicated().any():
+        number = labels.groupby(labels).cumcount() + 1
+        labels = labels.where(number == 1, labels + " #" + number.astype(str))
+    return labels.tolist()
+
+
+# --------------------------------------------------------------------------- fingerprint
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """sha256 (hex) of a table's labels, column names and values, independent of memory layout
+    and pandas' dtype names, so the same cleaned table gives the same fingerprint in every run."""
+    digest = hashlib.sha256()
+
+    def add(tag: bytes, payload: bytes) -> None:
+        digest.update(tag + len(payload).to_bytes(8, "little") + payload)
+
+    def texts(values: Iterable[Any]) -> bytes:
+        return json.dumps([None if v is None else str(v) for v in values], ensure_ascii=False).encode()
+
+    add(b"I", texts(frame.index.to_numpy(dtype=object)))
+    add(b"C", json.dumps([str(c) for c in frame.columns], ensure_ascii=False).encode())
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_float_dtype(series):
+            values = series.to_numpy(dtype="<f8", na_value=np.nan) + 0.0  # + 0.0 turns -0.0 into 0.0
+            values[np.isnan(values)] = np.nan  # one NaN bit pattern
+            add(b"f", np.ascontiguousarray(values).tobytes())
+        elif pd.api.types.is_integer_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            add(b"i", np.ascontiguousarray(series.to_numpy(dtype="<i8")).tobytes())
+        else:
+            add(b"s", texts(series.astype(object).where(series.notna(), None).to_numpy()))
+    return digest.hexdigest()

@@ -1,0 +1,246 @@
+"""Where a table comes from: a local path, an s3:// URI, the bytes of an upload, or the
+walkthrough's default object. Each is read to bytes here and parsed by `parsing`.
+
+    raw = load_table(source)              # a raw DataFrame; attrs say where it came from
+
+Every problem is a DataError whose message says what is wrong and what to do.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from workbench.core import settings
+from workbench.core.errors import DataError
+from workbench.core.parsing import _parse_csv
+
+# The walkthrough's dataset: a public bucket, read anonymously.
+DEFAULT_BUCKET = "aws-ml-blog-sagemaker-census-segmentation"
+DEFAULT_KEY = "Census_Data_for_SageMaker.csv"
+DEFAULT_MD5 = "066d37f43f7762f1eb409b1660fe9763"
+DEFAULT_URI = f"s3://{DEFAULT_BUCKET}/{DEFAULT_KEY}"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_table(source: Any = None) -> pd.DataFrame:
+    """Load a raw table from any supported source.
+
+    source:
+      None                      the walkthrough's default dataset (see load_default)
+      str / os.PathLike         a local CSV file; a str starting with "s3://" is an S3 object
+      bytes / bytearray         the contents of an uploaded file
+      file-like with .read()    an uploaded file (e.g. Streamlit's UploadedFile); .name is used in messages
+
+    The returned frame's attrs[SOURCE_ATTR] describes where it came from.
+    """
+    if source is None:
+        return load_default()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return read_csv_bytes(bytes(source))
+    if isinstance(source, str) and source.strip().lower().startswith("s3://"):
+        return read_s3_uri(source.strip())
+    if isinstance(source, (str, os.PathLike)):
+        return read_csv_path(source)
+    if hasattr(source, "read"):
+        return read_upload(source)
+    raise DataError(
+        f"Cannot load data from a {type(source).__name__}. Pass a file path, an s3:// URI, "
+        "the bytes or file object of an upload, or None for the default dataset."
+    )
+
+
+def read_csv_path(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a local CSV file."""
+    path = Path(path).expanduser()
+    return _parse_csv(_read_file(path), what=f"The file {path}", description=f"local file {path}")
+
+
+def read_csv_bytes(data: bytes, name: str | None = None) -> pd.DataFrame:
+    """Read CSV content already in memory (an upload); name is the uploaded file's name, for messages."""
+    label = f"uploaded file {name!r}" if name else "uploaded data"
+    return _parse_csv(bytes(data), what=f"The {label}", description=label)
+
+
+def read_upload(fileobj: Any) -> pd.DataFrame:
+    """Read a file-like upload (binary or text) with an optional .name."""
+    # getvalue() returns the whole upload even when it was read before (Streamlit reruns reuse the object).
+    data = fileobj.getvalue() if hasattr(fileobj, "getvalue") else fileobj.read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    name = getattr(fileobj, "name", None)
+    return read_csv_bytes(data, name=Path(str(name)).name if name else None)
+
+
+def read_s3_uri(uri: str, *, client: Any = None) -> pd.DataFrame:
+    """Read a CSV object from s3://bucket/key, signed with the standard AWS credential chain
+    (unsigned when no credentials are configured, which works for public buckets)."""
+    bucket, key = _parse_s3_uri(uri)
+    client = client if client is not None else s3_client()
+    advice = "Check the URI, your network and your AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/…)."
+    with _s3_errors(uri, advice):
+        data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return _parse_csv(data, what=f"The S3 object {uri}", description=uri)
+
+
+def load_default(
+    *, expected_md5: str = DEFAULT_MD5, client: Any = None, cache_dir: str | os.PathLike | None = None
+) -> pd.DataFrame:
+    """The walkthrough's dataset.
+
+    When WORKBENCH_DEFAULT_DATA is set, that local file is read instead of S3. Otherwise the
+    public object is fetched anonymously once, checked against expected_md5, and cached.
+    """
+    local = settings.default_data_path()
+    if local is not None:
+        data = _read_file(local, hint=f"It is named by {settings.ENV_DEFAULT_DATA}; fix or unset that variable.")
+        md5 = hashlib.md5(data).hexdigest()
+        same = "the walkthrough's file" if md5 == DEFAULT_MD5 else f"md5 {md5}, not the walkthrough's {DEFAULT_MD5}"
+        return _parse_csv(
+            data,
+            what=f"The file {local}",
+            description=f"default dataset from the local copy {local} ({settings.ENV_DEFAULT_DATA} is set; {same})",
+        )
+    path = fetch_default(expected_md5=expected_md5, client=client, cache_dir=cache_dir)
+    return _parse_csv(
+        path.read_bytes(), what=f"The cached file {path}", description=f"default dataset {DEFAULT_URI} (cached at {path})"
+    )
+
+
+def fetch_default(
+    *, expected_md5: str = DEFAULT_MD5, client: Any = None, cache_dir: str | os.PathLike | None = None
+) -> Path:
+    """Path of a verified local copy of the default S3 object, downloading it when the cache
+    is missing or its md5 is wrong. The download goes to a temporary file that is renamed
+    into place only after its md5 checks out, so readers never see a partial file."""
+    directory = Path(cache_dir) if cache_dir is not None else settings.cache_dir()
+    target = directory / DEFAULT_BUCKET / DEFAULT_KEY
+    if target.is_file() and _md5_of_file(target) == expected_md5:
+        return target
+
+    advice = (
+        f"Check your network, or download {DEFAULT_URI} yourself and set "
+        f"{settings.ENV_DEFAULT_DATA} to the local file's path."
+    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{DEFAULT_KEY}.", suffix=".part")
+    except OSError as exc:
+        raise DataError(
+            f"Cannot write the download cache in {target.parent}: {exc}. "
+            f"Set {settings.ENV_CACHE_DIR} to a writable folder."
+        ) from exc
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.md5()
+        with os.fdopen(fd, "wb") as out:
+            client = client if client is not None else s3_client(anonymous=True)
+            with _s3_errors(DEFAULT_URI, advice):
+                body = client.get_object(Bucket=DEFAULT_BUCKET, Key=DEFAULT_KEY)["Body"]
+                for chunk in body.iter_chunks(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+        if digest.hexdigest() != expected_md5:
+            raise DataError(
+                f"The download of {DEFAULT_URI} has md5 {digest.hexdigest()}, expected {expected_md5}: "
+                f"the object changed or the transfer was corrupted. Try again; if it persists, "
+                f"set {settings.ENV_DEFAULT_DATA} to a trusted local copy."
+            )
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise DataError(f"Cannot write the download cache {target}: {exc}. Set {settings.ENV_CACHE_DIR} to a writable folder.") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def s3_client(*, anonymous: bool = False) -> Any:
+    """A boto3 S3 client: signed with the standard credential chain, or unsigned when
+    anonymous is true or no credentials are found (enough for public buckets)."""
+    import boto3
+    from botocore import UNSIGNED
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    # Fail within seconds when offline instead of botocore's long default retries.
+    config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
+    try:
+        session = boto3.session.Session()
+        credentials = None if anonymous else session.get_credentials()
+        if credentials is None:
+            config = config.merge(Config(signature_version=UNSIGNED))
+        return session.client("s3", config=config)
+    except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
+        raise DataError(f"Your AWS configuration is unusable: {exc}. Fix it, or unset AWS_PROFILE to read public buckets anonymously.") from exc
+
+
+def _parse_s3_uri(uri: str) -> tuple[str, str]:
+    parsed = urlparse(uri)
+    bucket, key = parsed.netloc, parsed.path.lstrip("/")
+    if parsed.scheme.lower() != "s3" or not bucket or not key:
+        raise DataError(f"{uri!r} is not an S3 object URI; write it as s3://bucket/path/to/file.csv.")
+    return bucket, key
+
+
+@contextmanager
+def _s3_errors(uri: str, advice: str):
+    """Turn botocore's exceptions into DataErrors that say what happened."""
+    from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code == "NoSuchBucket":
+            problem = f"The bucket of {uri} does not exist."
+        elif code in {"NoSuchKey", "404", "NotFound"}:
+            problem = f"There is no object {uri}."
+        elif code in {"AccessDenied", "403", "Forbidden", "AllAccessDisabled"}:
+            problem = (
+                f"Access to {uri} was denied. If the bucket is private, configure AWS credentials "
+                "allowed to read it (s3:GetObject)."
+            )
+        elif code in {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"}:
+            problem = (
+                f"AWS rejected your credentials ({code}) while reading {uri}. Refresh them, "
+                "or unset them to read a public bucket anonymously."
+            )
+        else:
+            problem = f"S3 refused to read {uri} ({code or 'unknown error'}): {exc}."
+        raise DataError(f"{problem} {advice}") from exc
+    except (BotoConnectionError, HTTPClientError) as exc:
+        raise DataError(f"Could not reach S3 to read {uri} (no network?): {exc}. {advice}") from exc
+    except BotoCoreError as exc:
+        raise DataError(f"Reading {uri} failed: {exc}. {advice}") from exc
+
+
+def _read_file(path: Path, hint: str = "") -> bytes:
+    path = Path(path).expanduser()
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        problem = f"File not found: {path}{where}."
+    except IsADirectoryError:
+        problem = f"{path} is a folder, not a CSV file."
+    except PermissionError:
+        problem = f"No permission to read {path}."
+    except OSError as exc:
+        problem = f"Cannot read {path}: {exc}."
+    raise DataError(f"{problem} {hint or 'Check the path.'}")
+
+
+def _md5_of_file(path: Path) -> str:
+    try:
+        return hashlib.md5(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
