@@ -1,0 +1,201 @@
+"""AppTest: the Runs and Compare pages on a workspace holding two small embedded runs.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from workbench.runs import segment, store
+from workbench.runs.store import Registry
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "workbench" / "streamlit_app.py"
+RUNS = "app/pages/runs.py"
+COMPARE = "app/pages/compare.py"
+SMALL = {"n_components": 6, "top": 3, "k": 4}
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def two_runs(census_csv, tmp_path_factory):
+    """A pristine workspace with two runs (seeds 0 and 1), copied for each test that changes it."""
+    if not census_csv.is_file():
+        pytest.fail(f"The census data {census_csv} is missing.")
+    workspace = tmp_path_factory.mktemp("runs-ws") / "workspace"
+    first = segment.run_segmentation(census_csv, workspace=workspace, seed=0, **SMALL)
+    second = segment.run_segmentation(census_csv, workspace=workspace, seed=1, **SMALL)
+    return workspace, first.run_id, second.run_id
+
+
+@pytest.fixture
+def workspace(two_runs, tmp_path, monkeypatch, census_csv):
+    source, a, b = two_runs
+    target = tmp_path / "workspace"
+    shutil.copytree(source, target)
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(target))
+    monkeypatch.setenv("WORKBENCH_DEFAULT_DATA", str(census_csv))
+    return target, a, b
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+    return at.switch_page(name).run()
+
+
+def ok(at: AppTest) -> None:
+    assert not [e.value for e in at.exception], [e.value for e in at.exception]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_pages_say_how_to_create_a_run_when_there_is_none(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path / "empty"))
+    for name in (RUNS, COMPARE):
+        at = page(name)
+        ok(at)
+        assert any("./run cli segment" in i.value for i in at.info), [i.value for i in at.info]
+
+
+def test_the_runs_page_lists_filters_renames_and_opens(workspace):
+    path, a, b = workspace
+    at = page(RUNS)
+    ok(at)
+    assert set(at.session_state["runs_listed"]) == {a, b}
+    assert not errors(at)
+
+    at.multiselect(key="runs_status").set_value(["Failed"]).run()
+    ok(at)
+    assert at.session_state["runs_listed"] == []
+    at.multiselect(key="runs_status").set_value(["Completed"]).run()
+    at.multiselect(key="runs_backend").set_value(["embedded"]).run()
+    assert set(at.session_state["runs_listed"]) == {a, b}
+
+    at.selectbox(key="runs_selected").set_value(a).run()
+    at.text_input(key="runs_rename_name").input("seed zero").run()
+    at.button(key="runs_rename").click().run()
+    ok(at)
+    assert Registry(workspace=path).get(a).display_name == "seed zero"
+    assert any("seed zero" in s.value for s in at.success)
+
+    at.button(key="runs_open").click().run()
+    ok(at)
+    assert at.session_state["active_run_id"] == a
+    assert any("Open run: seed zero" in h.value for h in at.subheader)
+    # Open makes it the session's run on every page, not just on this one.
+    assert at.session_state["pca_run"].run_id == a and at.session_state["kmeans_run"].run_id == a
+    assert at.session_state["kmeans_run"].stage.model.k == 4
+    assert not any("still show the run trained in this session" in c.value for c in at.caption)
+
+
+def test_delete_needs_confirmation(workspace):
+    path, a, b = workspace
+    at = page(RUNS)
+    at.selectbox(key="runs_selected").set_value(b).run()
+    at.button(key="runs_delete").click().run()
+    ok(at)
+    assert Registry(workspace=path).exists(b)
+    assert any("confirmation" in e for e in errors(at))
+
+    at.checkbox(key="runs_delete_confirm").check().run()
+    at.button(key="runs_delete").click().run()
+    ok(at)
+    assert not Registry(workspace=path).exists(b)
+    assert at.session_state["runs_listed"] == [a]
+
+
+def test_a_rerun_on_an_unusable_backend_is_an_error_not_a_traceback(workspace, monkeypatch):
+    path, a, _ = workspace
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "WORKBENCH_SAGEMAKER_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(path / "no-aws-credentials"))
+    at = page(RUNS)
+    at.selectbox(key="runs_selected").set_value(a).run()
+    at.selectbox(key="runs_rerun_backend").set_value("sagemaker").run()
+    at.button(key="runs_rerun").click().run()
+    ok(at)
+    assert any("re-run failed" in e for e in errors(at)), errors(at)
+
+
+def test_compare_a_run_with_itself_and_carry_names(workspace):
+    path, a, b = workspace
+    reg = Registry(workspace=path)
+    reg.set_names(a, components=["urban", "rural", "young"], clusters=["c0", "c1", "c2", "c3"])
+
+    at = page(COMPARE)
+    ok(at)
+    assert not errors(at)
+    at.selectbox(key="compare_a").set_value(a).run()
+    at.selectbox(key="compare_b").set_value(a).run()
+    ok(at)
+    assert at.session_state["compare_result"]["ari"] == pytest.approx(1.0)
+    assert at.session_state["compare_result"]["max_angle_deg"] == pytest.approx(0.0, abs=1e-6)
+    assert any(m.value == "1.000" for m in at.metric)
+
+    at.selectbox(key="compare_b").set_value(b).run()
+    ok(at)
+    assert len(at.dataframe) >= 4  # angles, component matches, cluster matches, contingency
+    at.button(key="compare_carry").click().run()
+    ok(at)
+    assert not errors(at), errors(at)
+    after = Registry(workspace=path).get(b)
+    assert sorted(n for n in after.component_names if n) == ["rural", "urban", "young"]
+    assert sorted(n for n in after.cluster_names if n) == ["c0", "c1", "c2", "c3"]
+
+
+def test_a_rerun_records_a_new_run_with_its_parent(workspace):
+    path, a, _ = workspace
+    at = page(RUNS)
+    at.selectbox(key="runs_selected").set_value(a).run()
+    at.selectbox(key="runs_rerun_backend").set_value("embedded").run()
+    at.button(key="runs_rerun").click().run()
+    ok(at)
+    assert not errors(at), errors(at)
+    listed = Registry(workspace=path).list_runs()
+    assert len(listed) == 3
+    assert listed.iloc[0]["parent_run_id"] == a and listed.iloc[0]["origin"] == "rerun"
+    assert len(at.session_state["runs_listed"]) == 3
+
+
+def test_app_start_resumes_cloud_jobs_left_in_flight(workspace, monkeypatch):
+    import time
+
+    pass
+
+    path, _, _ = workspace
+    reg = Registry(workspace=path)
+    reg.begin_run("cloud-run", backend="sagemaker")
+    reg.job_submitted("cloud-run", {"job_name": "county-wb-pca-x", "algorithm": "pca", "region": "us-east-1"})
+    monkeypatch.setattr(store, "_pid_alive", lambda pid, host: False)  # its process is gone
+    calls = []
+
+    def fake_reattach(self, job_ref, *, progress=None, force=False):
+        calls.append(job_ref)
+        progress("Completed")
+        return self.get("cloud-run")
+
+    monkeypatch.setattr(Registry, "reattach", fake_reattach)
+    at = page(RUNS)
+    ok(at)
+    for _ in range(50):
+        if calls:
+            break
+        time.sleep(0.1)
+    job_id = int(reg.in_flight_jobs()["job_id"].iloc[0])
+    assert calls == [job_id]
+    at.run()
+    assert any(f"Cloud job {job_id}" in i.value for i in at.info), [i.value for i in at.info]
+    at.run()  # once per process and workspace, not on every rerun
+    assert calls == [job_id]
+
+
+def test_no_reattach_without_in_flight_jobs(workspace, monkeypatch):
+    calls = []
+    monkeypatch.setattr(Registry, "reattach", lambda self, *a, **k: calls.append(a))
+    ok(page(RUNS))
+    assert calls == []

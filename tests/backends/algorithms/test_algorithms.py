@@ -1,0 +1,310 @@
+"""The embedded backend's algorithms: SageMaker's PCA and K-Means, checked against real artifacts.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
+from sklearn.preprocessing import MinMaxScaler
+from threadpoolctl import threadpool_limits
+
+from backends.algorithms import kmeans_steps, parallel
+from backends.algorithms.kmeans import fit_kmeans
+from backends.algorithms.pca import fit_pca, total_variance
+from backends.format import models
+from backends.format.hyperparameters import HyperparameterError, validate_kmeans
+from backends.format.models import KMeansModel
+
+WALKTHROUGH_K = 7
+WALKTHROUGH_TOP = 5
+
+
+def pca_hp(X, n, **extra):
+    return {"feature_dim": X.shape[1], "mini_batch_size": 500, "num_components": n, **extra}
+
+
+def sse(X, centroids) -> float:
+    _, distances = KMeansModel(centroids).assign(X)
+    return float(np.sum(distances.astype(np.float64) ** 2))
+
+
+@pytest.fixture(scope="module")
+def census(census_csv):
+    """The walkthrough's cleaning: drop rows with blanks, index State-County, MinMax the 34 numbers."""
+    frame = pd.read_csv(census_csv).dropna()
+    frame.index = frame["State"] + "-" + frame["County"]
+    numeric = frame.drop(columns=["CensusId", "State", "County"])
+    X = MinMaxScaler().fit_transform(numeric).astype(np.float32)
+    assert X.shape == (3218, 34)
+    return X, frame.index
+
+
+@pytest.fixture(scope="module")
+def census_pca(census):
+    X, _ = census
+    return fit_pca(X, pca_hp(X, 33))
+
+
+@pytest.fixture(scope="module")
+def walkthrough(census, census_pca):
+    """PCA 33 → top-5 projections → K-Means k=7 with default hyperparameters, seed 0."""
+    X, index = census
+    scores = census_pca.top(WALKTHROUGH_TOP).transform(X)
+    model, metrics = fit_kmeans(scores, {"k": WALKTHROUGH_K, "feature_dim": WALKTHROUGH_TOP}, seed=0)
+    return scores, index, model, metrics, None
+
+
+@pytest.fixture(scope="module")
+def sagemaker_pca(sagemaker_fixtures):
+    return models.load_pca(sagemaker_fixtures / "pca-census-33" / "model.tar.gz")
+
+
+# --- PCA ------------------------------------------------------------------------------------------
+def test_pca_matches_sagemaker_artifact_top_20_components(census_pca, sagemaker_pca):
+    assert census_pca.v.shape == sagemaker_pca.v.shape == (34, 33)
+    np.testing.assert_allclose(census_pca.mean, sagemaker_pca.mean, atol=1e-4)
+    np.testing.assert_allclose(census_pca.s[:20], sagemaker_pca.s[:20], atol=1e-4)
+    ours, theirs = census_pca.v[:, :20], sagemaker_pca.v[:, :20]
+    signs = np.sign(np.sum(ours * theirs, axis=0))
+    np.testing.assert_allclose(ours * signs, theirs, atol=1e-4)
+
+
+def test_pca_signs_match_sagemakers_eigensolver(census_pca, sagemaker_pca):
+    # numpy's eigh is LAPACK ?syevd, the routine behind MXNet's linalg.syevd: same signs, so
+    # the projections match the walkthrough's sign for sign.
+    agreement = np.sum(census_pca.v[:, :20] * sagemaker_pca.v[:, :20], axis=0)
+    assert np.all(agreement > 0.99)
+
+
+def test_pca_singular_values_are_of_the_centred_matrix(census, census_pca):
+    X, _ = census
+    centred = X.astype(np.float64) - X.astype(np.float64).mean(axis=0)
+    exact = np.linalg.svd(centred, compute_uv=False)
+    np.testing.assert_allclose(census_pca.s[:20], exact[:20], rtol=1e-5)
+    assert census_pca.s.dtype == np.float32 and np.all(np.diff(census_pca.s) <= 0)  # largest first
+
+
+def test_pca_top5_explain_about_72_percent_of_total_variance(census, census_pca):
+    X, _ = census
+    total = total_variance(X, census_pca.mean)
+    ratio = float(np.sum(census_pca.s[:5].astype(np.float64) ** 2) / total)
+    assert 0.70 <= ratio <= 0.74
+    # Exact: with every component kept, the squared singular values add up to the total.
+    full = fit_pca(X, pca_hp(X, 34))
+    assert np.sum(full.s.astype(np.float64) ** 2) == pytest.approx(total, rel=1e-5)
+
+
+def test_pca_randomized_mode_is_close_to_regular_on_top_components(census, census_pca):
+    X, _ = census
+    model = fit_pca(X, pca_hp(X, 10, algorithm_mode="randomized"), seed=3)
+    np.testing.assert_allclose(model.mean, census_pca.mean, atol=1e-6)
+    np.testing.assert_allclose(model.s[:5], census_pca.s[:5], rtol=1e-4)
+    signs = np.sign(np.sum(model.v[:, :5] * census_pca.v[:, :5], axis=0))
+    np.testing.assert_allclose(model.v[:, :5] * signs, census_pca.v[:, :5], atol=1e-3)
+    # Deterministic signs: every component's largest loading is positive.
+    assert np.all(model.v[np.abs(model.v).argmax(axis=0), np.arange(10)] > 0)
+
+
+def test_pca_randomized_mode_is_reproducible_with_a_seed(census):
+    X, _ = census
+    hp = pca_hp(X, 6, algorithm_mode="randomized", extra_components=0)
+    first, again = fit_pca(X, hp, seed=11), fit_pca(X, hp, seed=11)
+    assert np.array_equal(first.v, again.v) and np.array_equal(first.s, again.s)
+
+
+def test_pca_randomized_handles_wide_data():
+    rng = np.random.default_rng(0)
+    low_rank = rng.normal(size=(60, 4)) @ rng.normal(size=(4, 500))
+    X = (low_rank + 0.01 * rng.normal(size=(60, 500))).astype(np.float32)
+    model = fit_pca(X, pca_hp(X, 4, algorithm_mode="randomized"), seed=0)
+    exact = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+    np.testing.assert_allclose(model.s, exact[:4], rtol=1e-3)
+
+
+def test_pca_regular_mode_is_deterministic(census, census_pca):
+    X, _ = census
+    again = fit_pca(X, pca_hp(X, 33), seed=123)
+    assert np.array_equal(again.v, census_pca.v) and np.array_equal(again.s, census_pca.s)
+
+
+def test_pca_without_subtracting_the_mean(census):
+    X, _ = census
+    model = fit_pca(X, pca_hp(X, 5, subtract_mean="False"))
+    assert np.all(model.mean == 0)
+    uncentred = np.linalg.svd(X.astype(np.float64), compute_uv=False)
+    np.testing.assert_allclose(model.s, uncentred[:5], rtol=1e-5)
+    assert total_variance(X, model.mean) == pytest.approx(float(np.sum(X.astype(np.float64) ** 2)))
+    randomized = fit_pca(X, pca_hp(X, 5, subtract_mean=False, algorithm_mode="randomized"))
+    np.testing.assert_allclose(randomized.s, uncentred[:5], rtol=1e-4)
+
+
+def test_pca_covariance_pass_is_chunked_without_changing_the_answer(census, census_pca, monkeypatch):
+    X, _ = census
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 8 * 34 * 100)  # 100-row chunks
+    chunked = fit_pca(X, pca_hp(X, 33))
+    np.testing.assert_allclose(chunked.mean, census_pca.mean, atol=1e-7)
+    np.testing.assert_allclose(chunked.s[:20], census_pca.s[:20], rtol=1e-6)
+    np.testing.assert_allclose(np.abs(np.sum(chunked.v[:, :20] * census_pca.v[:, :20], axis=0)), 1.0, atol=1e-6)
+    assert total_variance(X, census_pca.mean) == pytest.approx(
+        float(np.sum((X.astype(np.float64) - census_pca.mean) ** 2)), rel=1e-12
+    )
+
+
+def test_pca_mini_batch_size_is_validated_but_does_not_change_the_answer(census, census_pca):
+    X, _ = census
+    other = fit_pca(X, pca_hp(X, 33, mini_batch_size=7))
+    assert np.array_equal(other.s, census_pca.s)
+    with pytest.raises(HyperparameterError, match="mini_batch_size"):
+        fit_pca(X, pca_hp(X, 33, mini_batch_size=0))
+
+
+def test_pca_bad_inputs_are_refused_clearly(census):
+    X, _ = census
+    bad = X.copy()
+    bad[5, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite values in 1 row"):
+        fit_pca(bad, pca_hp(X, 3))
+    bad[5, 3] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fit_pca(bad, pca_hp(X, 3))
+    with pytest.raises(HyperparameterError, match="at least 2 rows"):
+        fit_pca(X[:1], pca_hp(X, 3))
+    with pytest.raises(HyperparameterError, match="num_components=35 is more than the 34 feature"):
+        fit_pca(X, pca_hp(X, 35))
+    with pytest.raises(HyperparameterError, match="feature_dim=34 does not match"):
+        fit_pca(X[:, :30], pca_hp(X, 3))
+    with pytest.raises(ValueError, match="2-d"):
+        fit_pca(X[0], pca_hp(X, 3))
+    with pytest.raises(ValueError, match="numeric"):
+        fit_pca(np.array([["a", "b"], ["c", "d"]]), {"feature_dim": 2, "mini_batch_size": 2, "num_components": 1})
+
+
+# --- K-Means --------------------------------------------------------------------------------------
+def test_kmeans_sse_not_worse_than_sklearns_best(walkthrough):
+    scores, _, model, metrics, _ = walkthrough
+    with threadpool_limits(1, user_api="openmp"):  # sklearn's threads crawl on a busy 2-core machine
+        best = min(
+            sse(scores, KMeans(n_clusters=WALKTHROUGH_K, n_init=10, random_state=seed).fit(scores).cluster_centers_)
+            for seed in range(5)
+        )
+    assert model.k == WALKTHROUGH_K and model.feature_dim == WALKTHROUGH_TOP
+    assert metrics["sse"] == pytest.approx(sse(scores, model.centroids), rel=1e-12)
+    assert metrics["sse"] <= best * (1 + 1e-6), f"SSE ratio to scikit-learn's best: {metrics['sse'] / best:.8f}"
+
+
+def test_kmeans_refinement_only_improves_on_sagemakers_answer(walkthrough):
+    scores, _, _, metrics, _ = walkthrough
+    hp = {"k": WALKTHROUGH_K, "feature_dim": WALKTHROUGH_TOP}
+    _, sagemaker_only = fit_kmeans(scores, hp, seed=0, refine_on_data=False)
+    assert metrics["sse"] <= sagemaker_only["sse"]
+
+
+def test_kmeans_sagemaker_stages_score_like_the_real_artifact(census, census_pca, sagemaker_fixtures):
+    # The walkthrough's K-Means job: 7 components, k=8, defaults. Its real centroids score
+    # msd ≈ 0.1075 on our projections; SageMaker's stages alone, emulated, land close by.
+    X, _ = census
+    scores = census_pca.top(7).transform(X)
+    real = models.load_kmeans(sagemaker_fixtures / "kmeans-census-k8-with-state" / "model.tar.gz")
+    real_msd = sse(scores, real.centroids) / len(scores)
+    assert 0.105 < real_msd < 0.110
+    ours = [
+        fit_kmeans(scores, {"k": 8, "feature_dim": 7}, seed=seed, refine_on_data=False)[1]["msd"]
+        for seed in range(3)
+    ]
+    assert np.median(ours) == pytest.approx(real_msd, rel=0.04)
+
+
+def test_kmeans_streaming_stage_keeps_k_times_ten_weighted_centres(walkthrough):
+    scores, *_ = walkthrough
+    n = len(scores)
+    hp = validate_kmeans({"k": WALKTHROUGH_K, "feature_dim": WALKTHROUGH_TOP})
+    centres, weights = kmeans_steps.stream_centers(scores, hp, np.random.default_rng(0))
+    assert centres.shape == (70, WALKTHROUGH_TOP)  # auto extra_center_factor = 10, as in real states
+    assert weights.sum() == pytest.approx(70 + n)  # seeds of weight 1, then every row once
+    hp = validate_kmeans({"k": 3, "feature_dim": WALKTHROUGH_TOP, "extra_center_factor": 2, "epochs": 2, "mini_batch_size": 400})
+    centres, weights = kmeans_steps.stream_centers(scores, hp, np.random.default_rng(0))
+    assert centres.shape == (6, WALKTHROUGH_TOP)
+    assert weights.sum() == pytest.approx(6 + 2 * n)
+    hp = validate_kmeans({"k": 3, "feature_dim": WALKTHROUGH_TOP, "half_life_time_size": 100, "mini_batch_size": 100})
+    _, decayed = kmeans_steps.stream_centers(scores, hp, np.random.default_rng(0))
+    assert decayed.sum() < 200  # a row's weight halves every 100 rows: about 100/ln 2 remain
+
+
+def test_kmeans_is_reproducible_with_a_seed(walkthrough):
+    scores, _, model, metrics, _ = walkthrough
+    again, again_metrics = fit_kmeans(scores, {"k": WALKTHROUGH_K, "feature_dim": WALKTHROUGH_TOP}, seed=0)
+    assert np.array_equal(again.centroids, model.centroids)
+    assert again_metrics == metrics
+
+
+def test_kmeans_recovers_planted_clusters():
+    rng = np.random.default_rng(42)
+    centres = np.array([[0, 0, 0], [6, 0, 0], [0, 6, 0], [0, 0, 6]], dtype=float)
+    truth = np.repeat(np.arange(4), [50, 120, 80, 150])
+    X = (centres[truth] + rng.normal(scale=0.5, size=(len(truth), 3))).astype(np.float32)
+    model, _ = fit_kmeans(X, {"k": 4, "feature_dim": 3, "mini_batch_size": 64, "init_method": "kmeans++"}, seed=5)
+    labels, _ = model.assign(X)
+    assert adjusted_rand_score(truth, labels) == 1.0
+    found = model.centroids[np.argsort(model.centroids @ np.array([1.0, 10.0, 100.0]))]
+    np.testing.assert_allclose(found, centres[[0, 1, 2, 3]], atol=0.2)
+
+
+def test_kmeans_eval_metrics(walkthrough):
+    scores, _, model, metrics, _ = walkthrough
+    assert set(metrics) == {"msd", "sse"}  # default eval_metrics is ["msd"]
+    assert metrics["msd"] == pytest.approx(metrics["sse"] / len(scores))
+    small = scores[:300]
+    _, both = fit_kmeans(small, {"k": 3, "feature_dim": 5, "eval_metrics": '["ssd","msd"]'}, seed=0)
+    assert list(both) == ["ssd", "msd", "sse"]
+    assert both["ssd"] == both["sse"] and both["msd"] == pytest.approx(both["ssd"] / 300)
+    _, ssd_only = fit_kmeans(small, {"k": 3, "feature_dim": 5, "eval_metrics": ["ssd"]}, seed=0)
+    assert set(ssd_only) == {"ssd", "sse"}
+
+
+def test_kmeans_fresno_and_yuma_share_a_cluster(walkthrough):
+    scores, index, model, _, _ = walkthrough
+    labels, _ = model.assign(scores)
+    by_county = dict(zip(index, labels))
+    assert by_county["California-Fresno"] == by_county["Arizona-Yuma"]
+
+
+def test_kmeans_accepts_sagemaker_string_hyperparameters(walkthrough):
+    scores, *_ = walkthrough
+    model, metrics = fit_kmeans(
+        scores[:500], {"feature_dim": "5", "k": "4", "force_dense": "True", "init_method": "kmeans++",
+                       "extra_center_factor": "3", "local_lloyd_num_trials": "2", "epochs": "2"}, seed=1,
+    )
+    assert model.k == 4 and metrics["sse"] > 0
+
+
+def test_kmeans_edge_cases():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 3)).astype(np.float32)
+    one, metrics = fit_kmeans(X, {"k": 1, "feature_dim": 3}, seed=0)
+    np.testing.assert_allclose(one.centroids[0], X.mean(axis=0), atol=1e-6)
+    assert metrics["sse"] == pytest.approx(float(np.sum((X.astype(np.float64) - X.mean(axis=0)) ** 2)), rel=1e-5)
+    _, every_row = fit_kmeans(X, {"k": 20, "feature_dim": 3}, seed=0)
+    assert every_row["sse"] == pytest.approx(0.0, abs=1e-10)
+    duplicates = np.repeat(np.eye(3, dtype=np.float32), 4, axis=0)  # 3 distinct rows, k = 5
+    model, metrics = fit_kmeans(duplicates, {"k": 5, "feature_dim": 3}, seed=0)
+    assert model.k == 5 and metrics["sse"] == pytest.approx(0.0, abs=1e-10)
+
+
+def test_kmeans_bad_inputs_are_refused_clearly(walkthrough):
+    scores, *_ = walkthrough
+    hp = {"k": 3, "feature_dim": 5}
+    with pytest.raises(HyperparameterError, match="k=8 is more than the 5 row"):
+        fit_kmeans(scores[:5], {**hp, "k": 8})
+    with pytest.raises(HyperparameterError, match="at least 2 rows"):
+        fit_kmeans(scores[:1], {**hp, "k": 1})
+    bad = scores[:50].copy()
+    bad[7, 0] = np.nan
+    bad[9, 1] = -np.inf
+    with pytest.raises(ValueError, match="NaN or infinite values in 2 row"):
+        fit_kmeans(bad, hp)
+    with pytest.raises(HyperparameterError, match="feature_dim=5 does not match"):
+        fit_kmeans(scores[:50, :4], hp)
+    with pytest.raises(HyperparameterError, match="k is required"):
+        fit_kmeans(scores[:50], {"feature_dim": 5})

@@ -1,0 +1,113 @@
+"""The conformance suite every backend passes, and the registry that finds them.
+
+A new backend joins by adding its name to BACKENDS_UNDER_TEST (or a fixture that yields it).
+The cloud backend runs under moto with tests/sagemaker_harness.py playing SageMaker's
+algorithms; the local-mode backend runs real containers, and skips without a Docker daemon.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backends import registry
+from backends.base import Backend
+from backends.format import models
+from backends.format.hyperparameters import HyperparameterError
+
+BACKENDS_UNDER_TEST = ["embedded", "sagemaker", "sagemaker-local"]
+BACKEND_FIXTURES = {"sagemaker": "cloud_backend", "sagemaker-local": "local_backend"}
+
+
+@pytest.fixture(params=BACKENDS_UNDER_TEST)
+def backend(request) -> Backend:
+    if request.param in BACKEND_FIXTURES:
+        return request.getfixturevalue(BACKEND_FIXTURES[request.param])
+    return registry.get_backend(request.param)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    rng = np.random.default_rng(3)
+    centres = rng.normal(scale=6.0, size=(4, 6))
+    X = np.vstack([c + rng.normal(size=(60, 6)) for c in centres]).astype(np.float32)
+    return X
+
+
+def pca_hp(X, n):
+    return {"feature_dim": X.shape[1], "num_components": n, "mini_batch_size": 100}
+
+
+def test_pca_artifact_is_readable_and_shaped(backend, planted, tmp_path):
+    job = backend.train_pca(planted, pca_hp(planted, 4), seed=1, output_dir=tmp_path)
+    model = models.load_pca(job.artifact_path)
+    assert (model.feature_dim, model.n_components) == (6, 4)
+    assert np.all(np.diff(model.s) <= 0), "components must come back largest first"
+    assert job.algorithm == "pca" and job.backend == backend.name and job.job_name
+
+
+def test_kmeans_artifact_is_readable_and_shaped(backend, planted, tmp_path):
+    job = backend.train_kmeans(planted, {"k": 4, "feature_dim": 6}, seed=1, output_dir=tmp_path)
+    model = models.load_kmeans(job.artifact_path)
+    assert model.centroids.shape == (4, 6)
+    labels, _ = model.assign(planted)
+    assert sorted(np.bincount(labels).tolist()) == [60, 60, 60, 60]
+
+
+def test_projections_equal_the_exact_pca(backend, planted, tmp_path):
+    job = backend.train_pca(planted, pca_hp(planted, 3), seed=0, output_dir=tmp_path)
+    scores = models.load_pca(job.artifact_path).transform(planted)
+    centred = planted.astype(np.float64) - planted.mean(0)
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
+    expected = centred @ vt[:3].T
+    # Up to sign per component.
+    signs = np.sign((scores * expected).sum(0))
+    np.testing.assert_allclose(scores * signs, expected, atol=1e-3)
+
+
+def test_same_seed_gives_identical_artifacts(backend, planted, tmp_path):
+    first = backend.train_kmeans(planted, {"k": 4, "feature_dim": 6}, seed=5, output_dir=tmp_path / "a")
+    second = backend.train_kmeans(planted, {"k": 4, "feature_dim": 6}, seed=5, output_dir=tmp_path / "b")
+    assert first.artifact_path.read_bytes() == second.artifact_path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "algorithm, hp, fragment",
+    [
+        ("pca", {"feature_dim": 6, "num_components": 0, "mini_batch_size": 10}, "num_components"),
+        ("pca", {"feature_dim": 6, "num_components": 7, "mini_batch_size": 10}, "num_components"),
+        ("pca", {"feature_dim": 5, "num_components": 2, "mini_batch_size": 10}, "feature_dim"),
+        ("pca", {"feature_dim": 6, "num_components": 2, "mini_batch_size": 10, "algorithm_mode": "fast"}, "algorithm_mode"),
+        ("kmeans", {"k": 0, "feature_dim": 6}, "k"),
+        ("kmeans", {"k": 241, "feature_dim": 6}, "k"),
+        ("kmeans", {"k": 3, "feature_dim": 6, "init_method": "best"}, "init_method"),
+        ("kmeans", {"k": 3, "feature_dim": 6, "num_clusters": 3}, "num_clusters"),
+    ],
+)
+def test_invalid_hyperparameters_are_rejected_identically(backend, planted, tmp_path, algorithm, hp, fragment):
+    with pytest.raises(HyperparameterError) as caught:
+        backend.train(algorithm, planted, hp, output_dir=tmp_path)
+    assert fragment in str(caught.value)
+    assert not list(tmp_path.iterdir()), "a rejected job must not leave artifacts behind"
+
+
+def test_non_finite_training_data_is_rejected(backend, planted, tmp_path):
+    bad = planted.copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        backend.train_pca(bad, pca_hp(bad, 2), output_dir=tmp_path)
+
+
+def test_registry_names_every_backend_and_rejects_unknown_names():
+    assert {"embedded", "sagemaker", "sagemaker-local"} <= set(registry.available_backends())
+    assert registry.get_backend("local").name == "embedded"
+    with pytest.raises(ValueError, match="Unknown backend 'cloud9'.*embedded"):
+        registry.get_backend("cloud9")
+
+
+def test_registry_gives_install_hint_when_a_backend_package_is_missing(monkeypatch):
+    monkeypatch.setitem(
+        registry.REGISTRY, "needs-missing",
+        registry.BackendSpec("a_module_that_is_not_installed:Backend", "test", install_hint="pip install thing"),
+    )
+    with pytest.raises(ImportError, match="pip install thing"):
+        registry.get_backend("needs-missing")

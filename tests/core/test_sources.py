@@ -1,0 +1,190 @@
+"""workbench.core.sources: paths, uploads, s3:// and the default object.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import textwrap
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+from botocore.stub import Stubber
+
+from tests.support.tables import SMALL, cached_default, put_default
+from workbench.core import cleaning, parsing, settings, sources
+from workbench.core.errors import DataError
+
+# --------------------------------------------------------------------------- sources
+
+
+def test_path_source_accepts_str_and_path(census_csv):
+    assert sources.load_table(str(census_csv)).shape == sources.load_table(census_csv).shape == (3220, 37)
+
+
+def test_uploaded_bytes(census_bytes):
+    raw = sources.load_table(census_bytes)
+    assert raw.shape == (3220, 37)
+    assert raw.attrs[parsing.SOURCE_ATTR] == "uploaded data"
+
+
+def test_uploaded_file_object_with_name(census_bytes):
+    upload = io.BytesIO(census_bytes)
+    upload.name = "/somewhere/counties.csv"
+    upload.read()  # an upload read once before (a Streamlit rerun) must still load whole
+    raw = sources.load_table(upload)
+    assert raw.shape == (3220, 37)
+    assert raw.attrs[parsing.SOURCE_ATTR] == "uploaded file 'counties.csv'"
+
+
+def test_uploaded_text_file_object():
+    raw = sources.load_table(io.StringIO(textwrap.dedent(SMALL)))
+    assert raw.shape == (4, 6)
+
+
+def test_unsupported_source_type():
+    with pytest.raises(DataError, match="Cannot load data from a int"):
+        sources.load_table(42)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="File not found: .*nope.csv"):
+        sources.load_table(tmp_path / "nope.csv")
+
+
+def test_folder_instead_of_file(tmp_path):
+    with pytest.raises(DataError, match="is a folder"):
+        sources.load_table(tmp_path)
+
+
+# --------------------------------------------------------------------------- the default source
+
+
+def test_default_source_reads_local_copy_when_env_set(monkeypatch, census_csv):
+    monkeypatch.setenv(settings.ENV_DEFAULT_DATA, str(census_csv))
+    monkeypatch.setattr(sources, "s3_client", lambda **_: pytest.fail("must not touch S3"))
+    raw = sources.load_table(None)
+    assert raw.shape == (3220, 37)
+    description = raw.attrs[parsing.SOURCE_ATTR]
+    assert str(census_csv) in description and settings.ENV_DEFAULT_DATA in description
+    assert "the walkthrough's file" in description
+    assert cleaning.clean_table(raw).report.rows_clean == 3218
+
+
+def test_default_source_env_pointing_nowhere(monkeypatch, tmp_path):
+    monkeypatch.setenv(settings.ENV_DEFAULT_DATA, str(tmp_path / "missing.csv"))
+    with pytest.raises(DataError, match=f"File not found.*{settings.ENV_DEFAULT_DATA}"):
+        sources.load_table(None)
+
+
+def test_default_source_fetches_public_object_anonymously(s3, census_bytes, tmp_path):
+    put_default(s3, census_bytes, ACL="public-read")
+    raw = sources.load_table(None)
+    assert raw.shape == (3220, 37)
+    assert sources.DEFAULT_URI in raw.attrs[parsing.SOURCE_ATTR]
+    cached = cached_default(tmp_path)
+    assert hashlib.md5(cached.read_bytes()).hexdigest() == sources.DEFAULT_MD5
+    assert [p.name for p in cached.parent.iterdir()] == [sources.DEFAULT_KEY]  # no temp files left
+
+
+def test_default_source_reuses_the_cache(s3, census_bytes):
+    put_default(s3, census_bytes, ACL="public-read")
+    sources.load_default()
+    s3.delete_object(Bucket=sources.DEFAULT_BUCKET, Key=sources.DEFAULT_KEY)
+    assert sources.load_default().shape == (3220, 37)
+
+
+def test_default_source_refetches_a_corrupt_cache(s3, census_bytes, tmp_path):
+    put_default(s3, census_bytes, ACL="public-read")
+    cached = cached_default(tmp_path)
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"CensusId,State\n1,truncated")
+    assert sources.load_default().shape == (3220, 37)
+    assert cached.read_bytes() == census_bytes
+
+
+def test_default_source_rejects_wrong_md5(s3, census_bytes, tmp_path):
+    put_default(s3, census_bytes.replace(b"Autauga", b"Autauka"), ACL="public-read")
+    with pytest.raises(DataError, match=f"md5 .*expected {sources.DEFAULT_MD5}.*{settings.ENV_DEFAULT_DATA}"):
+        sources.load_default()
+    cache = cached_default(tmp_path).parent
+    assert not cache.exists() or list(cache.iterdir()) == []  # nothing half-written is left
+
+
+def test_default_source_md5_is_injectable(s3, tmp_path):
+    body = textwrap.dedent(SMALL).encode()
+    put_default(s3, body, ACL="public-read")
+    raw = sources.load_default(expected_md5=hashlib.md5(body).hexdigest(), cache_dir=tmp_path / "other")
+    assert raw.shape == (4, 6)
+    assert (tmp_path / "other" / sources.DEFAULT_BUCKET / sources.DEFAULT_KEY).read_bytes() == body
+
+
+def test_default_source_private_object_is_access_denied(s3, census_bytes):
+    put_default(s3, census_bytes)  # no public-read ACL: anonymous reads are refused
+    with pytest.raises(DataError, match="Access to .* was denied"):
+        sources.load_default()
+
+
+def test_default_source_without_network():
+    class Offline:
+        def get_object(self, **_):
+            raise EndpointConnectionError(endpoint_url="https://s3.amazonaws.com")
+
+    with pytest.raises(DataError, match=f"no network.*{settings.ENV_DEFAULT_DATA}"):
+        sources.load_default(client=Offline())
+
+
+# --------------------------------------------------------------------------- s3:// URIs
+
+
+def test_s3_uri_source(s3, census_bytes):
+    s3.create_bucket(Bucket="analyst-bucket")
+    s3.put_object(Bucket="analyst-bucket", Key="in/counties.csv", Body=census_bytes)
+    raw = sources.load_table("s3://analyst-bucket/in/counties.csv")  # private: signed with moto's credentials
+    assert raw.shape == (3220, 37)
+    assert raw.attrs[parsing.SOURCE_ATTR] == "s3://analyst-bucket/in/counties.csv"
+
+
+def test_s3_public_object_reads_unsigned(s3, census_bytes):
+    put_default(s3, census_bytes, ACL="public-read")
+    raw = sources.read_s3_uri(sources.DEFAULT_URI, client=sources.s3_client(anonymous=True))
+    assert raw.shape == (3220, 37)
+
+
+def test_s3_client_is_unsigned_without_credentials(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    from botocore import UNSIGNED
+
+    assert sources.s3_client().meta.config.signature_version is UNSIGNED
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    assert sources.s3_client().meta.config.signature_version is not UNSIGNED
+
+
+def test_s3_missing_object(s3):
+    with pytest.raises(DataError, match="There is no object s3://.*/nope.csv"):
+        sources.load_table(f"s3://{sources.DEFAULT_BUCKET}/nope.csv")
+
+
+def test_s3_missing_bucket(s3):
+    with pytest.raises(DataError, match="bucket of s3://no-such-bucket/x.csv does not exist"):
+        sources.load_table("s3://no-such-bucket/x.csv")
+
+
+def test_s3_access_denied(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    client = sources.s3_client(anonymous=True)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_object", service_error_code="AccessDenied", http_status_code=403)
+        with pytest.raises(DataError, match="denied.*credentials"):
+            sources.read_s3_uri("s3://private-bucket/counties.csv", client=client)
+
+
+@pytest.mark.parametrize("uri", ["s3://bucket-only", "s3:///key.csv"])
+def test_malformed_s3_uri(uri):
+    with pytest.raises(DataError, match="s3://bucket/path"):
+        sources.load_table(uri)

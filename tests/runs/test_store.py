@@ -1,0 +1,580 @@
+"""The run registry: round trips, names history, migrations, crash safety, restart and re-attach.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+# --- the cloud backend, played by moto ----------------------------------------------------------------------
+from backends import sagemaker_common
+from backends.base import TrainingJob
+from tests.support.sagemaker_harness import BUCKET, ROLE
+from workbench.cli import main as cli
+from workbench.core import pipeline
+from workbench.runs import folders as runs
+from workbench.runs import records, segment, store
+from workbench.runs.records import RegistryError
+from workbench.runs.store import Registry
+
+REPO = Path(__file__).resolve().parents[2]
+SMALL = {"n_components": 6, "top": 3, "k": 4}
+
+
+@pytest.fixture(scope="module")
+def walkthrough(census_csv, tmp_path_factory):
+    """One small embedded run in its own workspace (read-only for the tests that use it)."""
+    workspace = tmp_path_factory.mktemp("ws")
+    return segment.run_segmentation(census_csv, workspace=workspace, seed=2, **SMALL), workspace
+
+
+def _run(reg: Registry, run_id: str, *, backend="embedded", status="Completed", kind="segmentation", **fields):
+    """A run recorded through the registry API alone (no folder)."""
+    reg.begin_run(run_id, kind=kind, backend=backend, **fields)
+    if status != "InProgress":
+        reg.end_run(run_id, status)
+    return run_id
+
+
+# --- schema ----------------------------------------------------------------------------------------
+def test_schema_is_versioned_and_the_database_is_in_wal_mode(tmp_path):
+    reg = Registry(workspace=tmp_path)
+    assert reg.path == tmp_path / "registry.sqlite3"
+    assert reg.schema_version() == len(store.MIGRATIONS)
+    with sqlite3.connect(reg.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"runs", "jobs", "names"} <= tables
+
+
+def test_the_registry_path_is_a_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.ENV_REGISTRY, str(tmp_path / "elsewhere" / "runs.db"))
+    reg = Registry(workspace=tmp_path / "ws")
+    assert reg.path == tmp_path / "elsewhere" / "runs.db" and reg.path.is_file()
+
+
+def test_migrations_upgrade_an_older_registry_in_place(tmp_path, monkeypatch):
+    reg = Registry(workspace=tmp_path)
+    _run(reg, "r1", name="kept")
+    upgraded = store.MIGRATIONS + (("ALTER TABLE runs ADD COLUMN note TEXT",
+                                       "UPDATE runs SET note = 'migrated'"),)
+    monkeypatch.setattr(store, "MIGRATIONS", upgraded)
+    again = Registry(workspace=tmp_path)
+    assert again.schema_version() == len(upgraded)
+    assert again.get("r1").name == "kept"
+    with sqlite3.connect(again.path) as conn:
+        assert conn.execute("SELECT note FROM runs").fetchone()[0] == "migrated"
+    Registry(workspace=tmp_path)  # applied once: a second open changes nothing (ALTER would fail)
+
+
+def test_a_registry_from_a_newer_workbench_is_refused(tmp_path):
+    reg = Registry(workspace=tmp_path)
+    with sqlite3.connect(reg.path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(RegistryError, match="newer"):
+        Registry(workspace=tmp_path)
+
+
+def test_a_damaged_registry_file_is_a_clear_error(tmp_path):
+    (tmp_path / "registry.sqlite3").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(RegistryError, match="registry"):
+        Registry(workspace=tmp_path)
+
+
+# --- round trips -----------------------------------------------------------------------------------
+def test_a_pipeline_run_is_recorded_with_everything_it_used(walkthrough):
+    result, workspace = walkthrough
+    run = Registry(workspace=workspace).get(result.run_id)
+    manifest = runs.read_manifest(result.run_dir)
+    assert (run.kind, run.status, run.backend, run.origin) == ("segmentation", "Completed", "embedded", "pipeline")
+    assert run.run_dir == result.run_dir
+    assert run.data_fingerprint == result.prepared.fingerprint == manifest["data_fingerprint"]
+    assert run.features == result.prepared.features and len(run.features) == 34
+    assert run.scaler == result.prepared.scaler.to_dict()
+    assert run.seed == 2 and (run.n_components, run.top, run.k) == (6, 3, 4)
+    assert run.library_versions["numpy"] == np.__version__
+    assert set(run.timings) == {"prepare", "pca", "project", "kmeans"}
+    assert run.seconds > 0 and run.cost_usd == 0.0 and run.n_counties == 3218
+    assert run.source_ref == str(Path(result.prepared.source_description.split(" ", 2)[-1]).resolve())
+    pca, kmeans = run.jobs["pca"], run.jobs["kmeans"]
+    assert pca.job_name == result.pca.job.job_name and kmeans.job_name == result.kmeans.job.job_name
+    assert pca.hyperparameters == manifest["pca"]["hyperparameters"]  # as JSON keeps them (tuples → lists)
+    assert kmeans.hyperparameters == manifest["kmeans"]["hyperparameters"]
+    assert kmeans.hyperparameters["k"] == 4 and pca.hyperparameters["num_components"] == 6
+    assert pca.status == kmeans.status == "Completed"
+    np.testing.assert_array_equal(run.pca_model().v, result.pca.model.v)
+    np.testing.assert_array_equal(run.kmeans_model().centroids, result.kmeans.model.centroids)
+    saved, fresh = run.labels(), result.labeled()
+    assert list(saved.index) == list(fresh.index)
+    np.testing.assert_array_equal(saved["cluster"], fresh["cluster"])
+    np.testing.assert_allclose(saved["pc1"], fresh["pc1"], rtol=1e-6)
+
+
+def test_every_field_survives_a_round_trip(tmp_path):
+    reg = Registry(workspace=tmp_path)
+    scaler = {"recipe": "zscore", "features": ["a", "b"], "n_samples": 3, "params": {"mean": [0.5, 1.0]}}
+    reg.begin_run("r1", kind="segmentation", backend="sagemaker", name="  First  ", source="s3://b/k.csv",
+                  source_ref="s3://b/k.csv", data_fingerprint="f" * 64, features=["a", "b"], scaler=scaler, seed=7,
+                  settings={"n_components": 2, "top": 1, "k": 3}, library_versions={"numpy": "1"})
+    record = {"job_name": "county-wb-pca-1", "algorithm": "pca", "backend": "sagemaker", "region": "eu-west-1",
+              "seed": 7, "submitted": "2024-01-02T03:04:05Z", "instance_type": "ml.m5.large", "instance_count": 1}
+    reg.job_submitted("r1", record)
+    in_flight = reg.get("r1").jobs["pca"]
+    assert (in_flight.status, in_flight.submitted_at, in_flight.region) == ("InProgress", "2024-01-02T03:04:05Z",
+                                                                          "eu-west-1")
+    folder = tmp_path / "runs" / "r1"
+    (folder / "pca").mkdir(parents=True)
+    (folder / "pca" / "model.tar.gz").write_bytes(b"x")
+    (folder / runs.MANIFEST).write_text("{}")
+    job = TrainingJob("pca", "sagemaker", "county-wb-pca-1", {"num_components": 2, "feature_dim": 2},
+                      folder / "pca" / "model.tar.gz", 12.5,
+                      {"status": "Completed", "billable_seconds": 42, "estimated_cost_usd": 0.0013,
+                       "job_arn": "arn:aws:sagemaker:eu-west-1:1:training-job/county-wb-pca-1",
+                       "instance_type": "ml.m5.large", "instance_count": 1, "region": "eu-west-1"})
+    reg.job_finished("r1", job, "pca/model.tar.gz")
+    reg.published("r1", folder, timings={"pca": 12.5}, n_counties=3)
+
+    run = Registry(workspace=tmp_path).get("r1")  # a fresh object: nothing cached
+    assert (run.name, run.display_name, run.kind, run.backend) == ("First", "First", "segmentation", "sagemaker")
+    assert run.status == "Incomplete"  # no K-Means job, though a segmentation expects one
+    assert (run.source, run.source_ref, run.data_fingerprint) == ("s3://b/k.csv", "s3://b/k.csv", "f" * 64)
+    assert (run.features, run.scaler, run.seed) == (["a", "b"], scaler, 7)
+    assert (run.settings, run.library_versions, run.timings) == ({"n_components": 2, "top": 1, "k": 3},
+                                                                {"numpy": "1"}, {"pca": 12.5})
+    assert (run.n_counties, run.cost_usd, run.run_dir) == (3, 0.0013, folder)
+    pca = run.jobs["pca"]
+    assert (pca.status, pca.job_name, pca.job_arn) == ("Completed", "county-wb-pca-1",
+                                                       "arn:aws:sagemaker:eu-west-1:1:training-job/county-wb-pca-1")
+    assert (pca.seconds, pca.billable_seconds, pca.cost_usd) == (12.5, 42, 0.0013)
+    assert (pca.submitted_at, pca.instance_type, pca.instance_count) == ("2024-01-02T03:04:05Z", "ml.m5.large", 1)
+    assert pca.hyperparameters == {"num_components": 2, "feature_dim": 2}
+    assert run.artifact_path("pca") == folder / "pca" / "model.tar.gz"
+    json.dumps(run.to_dict(), default=str)  # JSON-able for the CLI and the pages
+
+
+def test_a_failed_run_is_recorded_without_a_folder(census_csv, tmp_path):
+    with pytest.raises(ValueError, match="k"):
+        segment.run_segmentation(census_csv, workspace=tmp_path, n_components=4, top=2, k=5000)
+    runs_list = Registry(workspace=tmp_path).list_runs()
+    assert list(runs_list["status"]) == ["Failed"] and runs_list["run_dir"].isna().all()
+    failed = Registry(workspace=tmp_path).get(runs_list["run_id"][0])
+    assert "k" in failed.error and failed.jobs["pca"].status == "Completed"
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_an_unknown_backend_is_refused_before_anything_is_recorded(census_csv, tmp_path):
+    with pytest.raises(ValueError, match="Unknown backend"):
+        segment.run_segmentation(census_csv, workspace=tmp_path, backend="mainframe")
+    assert Registry(workspace=tmp_path).list_runs().empty
+
+
+# --- listing, names, rename, delete ----------------------------------------------------------------------
+def test_runs_are_listed_newest_first_and_filtered(tmp_path):
+    reg = Registry(workspace=tmp_path)
+    _run(reg, "r1", backend="embedded", status="Completed")
+    _run(reg, "r2", backend="sagemaker", status="Completed", name="cloud")
+    _run(reg, "r3", backend="sagemaker", status="Failed")
+    _run(reg, "r4", backend="local", status="InProgress", kind="pca")
+    table = reg.list_runs()
+    assert list(table.columns) == records.LIST_COLUMNS
+    assert list(table["run_id"]) == ["r4", "r3", "r2", "r1"]
+    assert list(table["display_name"]) == ["r4", "r3", "cloud", "r1"]
+    assert list(reg.list_runs(backend="sagemaker")["run_id"]) == ["r3", "r2"]
+    assert list(reg.list_runs(backend="local")["run_id"]) == ["r4", "r1"]  # the alias of embedded
+    assert list(reg.list_runs(status=["Failed", "InProgress"])["run_id"]) == ["r4", "r3"]
+    assert list(reg.list_runs({"backend": "sagemaker", "status": "Completed"})["run_id"]) == ["r2"]
+    assert list(reg.list_runs(kind="pca")["run_id"]) == ["r4"]
+    assert list(reg.list_runs(search="CLO")["run_id"]) == ["r2"]
+    assert list(reg.list_runs(limit=1)["run_id"]) == ["r4"]
+    with pytest.raises(ValueError, match="Unknown run filter"):
+        reg.list_runs({"colour": "red"})
+
+
+def test_runs_resolve_by_id_prefix_or_name(tmp_path):
+    reg = Registry(workspace=tmp_path)
+    _run(reg, "20240101-000000-aaaaaa", name="Seven clusters")
+    _run(reg, "20240101-000000-bbbbbb")
+    assert reg.resolve("20240101-000000-a") == "20240101-000000-aaaaaa"
+    assert reg.resolve("seven clusters") == "20240101-000000-aaaaaa"
+    assert reg.resolve("Seven") == "20240101-000000-aaaaaa"
+    with pytest.raises(RegistryError, match="matches 2 runs"):
+        reg.resolve("20240101")
+    with pytest.raises(RegistryError, match="No run"):
+        reg.get("nope")
+
+
+def test_names_keep_every_edit_with_its_timestamp(walkthrough, tmp_path):
+    result, workspace = walkthrough
+    reg = Registry(workspace=workspace)
+    run_id = result.run_id
+    try:
+        reg.set_names(run_id, components=["Poverty", None, "Commute"], clusters={2: "Rural"})
+        reg.set_names(run_id, components={0: "Deprivation"}, clusters=["Urban", None, "Rural"])  # Rural: no change
+        reg.rename(run_id, "Small k")
+        run = reg.get(run_id)
+        assert run.component_names == ["Deprivation", "", "Commute"]
+        assert run.cluster_names == ["Urban", "", "Rural", ""]
+        assert run.name == "Small k"
+        history = reg.names_history(run_id)
+        assert list(zip(history["target"], history["position"], history["name"])) == [
+            ("component", 0, "Poverty"), ("component", 2, "Commute"), ("cluster", 2, "Rural"),
+            ("component", 0, "Deprivation"), ("cluster", 0, "Urban"), ("run", 0, "Small k")]
+        stamps = list(history["edited_at"])
+        assert stamps == sorted(stamps) and all(s.endswith("+00:00") for s in stamps)
+        saved = json.loads((result.run_dir / store.NAMES_FILE).read_text())
+        assert saved["components"] == run.component_names and len(saved["history"]) == 6
+        labeled = run.labeled()
+        assert list(labeled.columns[3:6]) == ["Deprivation", "pc2", "Commute"]
+        assert set(labeled.loc[labeled["cluster"] == 0, "cluster_name"]) == {"Urban"}
+        assert set(labeled.loc[labeled["cluster"] == 1, "cluster_name"]) == {"cluster 1"}
+        with pytest.raises(ValueError, match="unique"):
+            reg.set_names(run_id, components={1: "Commute"})
+        with pytest.raises(ValueError, match="no component 3"):
+            reg.set_names(run_id, components={3: "Extra"})
+        with pytest.raises(ValueError, match="no cluster 4"):
+            reg.set_names(run_id, clusters={4: "Extra"})
+        assert len(reg.names_history(run_id)) == 6  # refused edits leave no trace
+    finally:  # leave the shared run unnamed
+        reg.set_names(run_id, components=["", "", ""], clusters=["", "", "", ""])
+        reg.rename(run_id, "")
+
+
+def test_delete_removes_the_folder_the_jobs_and_the_names(census_csv, tmp_path):
+    result = segment.run_segmentation(census_csv, workspace=tmp_path, **SMALL)
+    reg = Registry(workspace=tmp_path)
+    reg.set_names(result.run_id, clusters=["A"])
+    reg.delete(result.run_id)
+    assert not result.run_dir.exists() and list((tmp_path / "runs").iterdir()) == []
+    assert reg.list_runs().empty and reg.names_history().empty
+    with sqlite3.connect(reg.path) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+
+
+def test_concurrent_writers_from_many_threads_all_land(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    reg = Registry(workspace=tmp_path)
+
+    def write(i):
+        run_id = _run(Registry(workspace=tmp_path), f"r{i:02d}", backend="embedded", settings={"k": 3})
+        for edit in range(3):
+            reg.set_names(run_id, clusters={edit: f"cluster {i}.{edit}"})
+        reg.rename(run_id, f"run {i}")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(write, range(16)))
+    assert len(reg.list_runs()) == 16
+    assert len(reg.names_history()) == 16 * 4
+    assert reg.get("r07").cluster_names == ["cluster 7.0", "cluster 7.1", "cluster 7.2"]
+
+
+def test_a_run_still_being_written_is_not_deleted(tmp_path):
+    reg = Registry(workspace=tmp_path)
+    _run(reg, "live", status="InProgress")  # owned by this (living) process
+    with pytest.raises(RegistryError, match="still being written"):
+        reg.delete("live")
+    reg.delete("live", force=True)
+    assert reg.list_runs().empty
+
+
+def test_rerun_settings_repeat_a_run_on_another_backend(walkthrough):
+    result, workspace = walkthrough
+    settings = Registry(workspace=workspace).rerun_settings(result.run_id)
+    assert settings == {"source": settings["source"], "features": result.prepared.features, "scaler": "minmax",
+                        "n_components": 6, "top": 3, "k": 4, "seed": 2}
+    assert Path(settings["source"]).is_file()
+
+
+# --- crash safety ----------------------------------------------------------------------------------------
+def _spawn(script: str, env_extra: dict, *args) -> subprocess.Popen:
+    env = {**os.environ, **env_extra, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *map(str, args)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _kill_when_paused(proc: subprocess.Popen, marker: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"the process ended before pausing: {proc.stderr.read()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("the process never reached its pause point")
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()  # reaped: its pid is no longer alive
+
+
+SEGMENT = """
+    import sys
+    from workbench.runs import segment as pipeline
+    pipeline.run_segmentation(sys.argv[1], workspace=sys.argv[2], n_components=5, top=2, k=3)
+"""
+DELETE = """
+    import sys
+    from workbench.runs.store import Registry
+    Registry(workspace=sys.argv[1]).delete(sys.argv[2])
+"""
+
+
+def test_a_process_killed_mid_write_leaves_no_half_written_run(census_csv, tmp_path):
+    """SIGKILL at each step of a write: while the manifest is half written, with the run complete but
+    not yet in place, in place but not yet marked Completed, and halfway through a deletion."""
+    doomed = segment.run_segmentation(census_csv, workspace=tmp_path / "run-trashed", n_components=5, top=2, k=3)
+    procs = {}
+    for point in ("json-written", "run-staged", "run-published", "run-trashed"):
+        workspace = tmp_path / point
+        env = {runs.ENV_PAUSE_AT: point, "WORKBENCH_TEST_PAUSE_MARKER": str(tmp_path / f"{point}.paused")}
+        args = (workspace, doomed.run_id) if point == "run-trashed" else (census_csv, workspace)
+        procs[point] = _spawn(DELETE if point == "run-trashed" else SEGMENT, env, *args)
+    for point, proc in procs.items():
+        _kill_when_paused(proc, tmp_path / f"{point}.paused")
+
+    for point in ("json-written", "run-staged"):
+        workspace = tmp_path / point
+        visible = [p for p in (workspace / "runs").iterdir() if not p.name.startswith(".")]
+        assert visible == [], f"{point}: a run folder is visible"
+        assert [p.name for p in (workspace / "runs").iterdir()][0].startswith(runs.STAGING_PREFIX)
+        reg = Registry(workspace=workspace)
+        (run_id,) = reg.list_runs()["run_id"]
+        assert reg.get(run_id).status == "InProgress"  # the dead process never finished it
+        report = reg.reconcile()
+        assert report["interrupted"] == [run_id]
+        assert reg.get(run_id).status == "Interrupted" and "stopped" in reg.get(run_id).error
+        assert list((workspace / "runs").iterdir()) == []  # staging cleaned up
+        assert reg.list_runs(status="Completed").empty
+
+    workspace = tmp_path / "run-published"
+    reg = Registry(workspace=workspace)
+    (run_id,) = reg.list_runs()["run_id"]
+    assert reg.get(run_id).status == "InProgress"
+    assert reg.reconcile()["completed"] == [run_id]
+    run = reg.get(run_id)
+    assert run.status == "Completed" and run.pca_model().n_components == 5 and run.kmeans_model().k == 3
+    assert len(run.labels()) == 3218
+
+    workspace = tmp_path / "run-trashed"
+    reg = Registry(workspace=workspace)
+    assert not doomed.run_dir.exists() and reg.exists(doomed.run_id)  # moved aside, not yet unrecorded
+    assert reg.reconcile()["deleted"] == [doomed.run_id]
+    assert reg.list_runs().empty and list((workspace / "runs").iterdir()) == []
+
+
+def test_a_lost_registry_is_rebuilt_from_the_run_folders(walkthrough, tmp_path):
+    import shutil
+
+    result, _ = walkthrough
+    shutil.copytree(result.run_dir, tmp_path / "runs" / result.run_id)
+    (tmp_path / "runs" / result.run_id / store.NAMES_FILE).write_text(json.dumps({
+        "run": "Restored", "components": ["Poverty"], "clusters": [],
+        "history": [{"target": "component", "position": 0, "name": "Poverty", "edited_at": records.now()},
+                    {"target": "run", "position": 0, "name": "Restored", "edited_at": records.now()}]}))
+    reg = Registry(workspace=tmp_path)
+    assert reg.reconcile()["registered"] == [result.run_id]
+    run = reg.get(result.run_id)
+    assert (run.status, run.kind, run.backend, run.origin) == ("Completed", "segmentation", "embedded", "folder")
+    assert (run.name, run.component_names[0], run.k, run.top) == ("Restored", "Poverty", 4, 3)
+    assert run.data_fingerprint == result.prepared.fingerprint and run.n_counties == 3218
+    assert run.jobs["kmeans"].job_name == result.kmeans.job.job_name
+    assert reg.reconcile()["registered"] == []  # only once
+
+
+# --- restart and re-attach --------------------------------------------------------------------------------
+IN_FLIGHT = """
+    import os, signal, sys
+    from workbench.runs.store import Registry
+    reg = Registry(workspace=sys.argv[1])
+    reg.begin_run("cloud-run", backend="sagemaker", settings={"k": 7})
+    reg.job_submitted("cloud-run", {"job_name": "county-wb-pca-20240101-abc", "algorithm": "pca",
+                                    "backend": "sagemaker", "region": "us-east-1", "seed": 0,
+                                    "submitted": "2024-01-01T00:00:00Z"})
+    reg.begin_run("local-run", backend="embedded")
+    os.kill(os.getpid(), signal.SIGKILL)  # the app dies while the cloud job runs on
+"""
+
+
+def test_in_flight_jobs_are_listed_after_a_restart(tmp_path):
+    proc = _spawn(IN_FLIGHT, {}, tmp_path)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+    reg = Registry(workspace=tmp_path)  # "the app restarts"
+    report = reg.reconcile()
+    assert report["in_flight"] == ["cloud-run"] and report["interrupted"] == ["local-run"]
+    assert reg.get("cloud-run").status == "InProgress"  # still re-attachable
+    jobs = reg.in_flight_jobs()
+    assert list(jobs.columns) == records.IN_FLIGHT_COLUMNS
+    assert len(jobs) == 1
+    job = jobs.iloc[0]
+    assert (job["run_id"], job["algorithm"], job["backend"], job["job_name"]) == (
+        "cloud-run", "pca", "sagemaker", "county-wb-pca-20240101-abc")
+    assert job["orphaned"] and not job["owner_alive"]
+    assert reg.job("county-wb-pca-20240101-abc").job_id == job["job_id"]
+    with pytest.raises(RegistryError, match="still in flight"):
+        reg.delete("cloud-run")
+
+
+def test_a_run_still_followed_by_a_living_process_is_not_orphaned(tmp_path):
+    reg = Registry(workspace=tmp_path)
+    reg.begin_run("live", backend="sagemaker")
+    reg.job_submitted("live", {"job_name": "county-wb-kmeans-x", "algorithm": "kmeans", "region": None})
+    jobs = reg.in_flight_jobs()
+    assert bool(jobs["owner_alive"].iloc[0]) and not bool(jobs["orphaned"].iloc[0])
+    assert reg.reconcile()["in_flight"] == []  # its owner (this process) is alive: left alone
+    with pytest.raises(RegistryError, match="still followed"):
+        reg.reattach(jobs["job_id"].iloc[0])
+
+
+# --- the CLI ----------------------------------------------------------------------------------------------
+def test_cli_runs_list_show_export_rename_delete(walkthrough, tmp_path, capsys):
+    import shutil
+
+    result, _ = walkthrough
+    shutil.copytree(result.run_dir, tmp_path / "runs" / result.run_id)
+    (tmp_path / "runs" / result.run_id / store.NAMES_FILE).unlink(missing_ok=True)  # another test's names
+    ws = ["--workspace", str(tmp_path)]
+    assert cli.main(["runs", "list", *ws]) == 0  # registers the folder, then lists it
+    assert result.run_id in capsys.readouterr().out
+    assert cli.main(["runs", "list", "--json", "--backend", "sagemaker", *ws]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert cli.main(["runs", "list", "--json", "--status", "Completed", *ws]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["run_id"] == result.run_id and listed["k"] == 4
+
+    assert cli.main(["runs", "rename", result.run_id[:17], "Small k", *ws]) == 0
+    assert cli.main(["runs", "show", "small k", "--json", *ws]) == 0
+    capsys.readouterr()
+    assert cli.main(["runs", "show", "Small", *ws]) == 0
+    shown = capsys.readouterr().out
+    assert "Small k" in shown and result.pca.job.job_name in shown
+    Registry(workspace=tmp_path).set_names(result.run_id, components=["Poverty"], clusters=["Rural"])
+    out = tmp_path / "export" / "labeled.csv"
+    assert cli.main(["runs", "export", "Small", "--out", str(out), *ws]) == 0
+    exported = pd.read_csv(out)
+    assert list(exported.columns) == ["CensusId", "State", "County", "Poverty", "pc2", "pc3", "cluster",
+                                      "cluster_name", "distance_to_cluster"]
+    assert len(exported) == 3218
+    assert cli.main(["runs", "export", "Small", "--json", *ws]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["manifest"]["data_fingerprint"] == result.prepared.fingerprint
+    assert [e["name"] for e in record["names_history"]] == ["Small k", "Poverty", "Rural"]
+
+    assert cli.main(["runs", "delete", "Small", *ws]) == 2
+    assert "--yes" in capsys.readouterr().err
+    assert cli.main(["runs", "delete", "Small", "--yes", *ws]) == 0
+    assert not (tmp_path / "runs" / result.run_id).exists()
+    assert cli.main(["runs", "show", "Small", *ws]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "No run" in err
+
+
+def test_cli_in_flight_lists_nothing_on_an_empty_workspace(tmp_path, capsys):
+    assert cli.main(["runs", "in-flight", "--workspace", str(tmp_path)]) == 0
+    assert "No cloud jobs in flight" in capsys.readouterr().out
+    assert cli.main(["runs", "reattach", "no-such-job", "--workspace", str(tmp_path)]) == 2
+    assert "No job" in capsys.readouterr().err
+
+
+def _registry_bytes(path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def test_a_cloud_run_records_its_jobs_and_costs_but_no_secrets(moto_sagemaker, census_csv, tmp_path):
+    from backends.sagemaker_settings import backend_settings
+
+    with backend_settings(role=ROLE, bucket=BUCKET, poll_seconds=0):
+        result = segment.run_segmentation(census_csv, workspace=tmp_path, backend="sagemaker", **SMALL)
+    reg = Registry(workspace=tmp_path)
+    run = reg.get(result.run_id)
+    assert (run.status, run.backend) == ("Completed", "sagemaker")
+    assert [run.jobs[a].job_name for a in ("pca", "kmeans")] == moto_sagemaker.created
+    for job in run.jobs.values():
+        assert job.status == "Completed" and job.submitted_at and job.region == "us-east-1"
+        assert job.billable_seconds == 42 and job.cost_usd > 0 and job.instance_type == "ml.m5.large"
+    assert run.cost_usd == pytest.approx(sum(j.cost_usd for j in run.jobs.values()))
+    assert reg.in_flight_jobs().empty
+    stored = _registry_bytes(reg.path)
+    assert ROLE.encode() not in stored and BUCKET.encode() not in stored
+
+    # The same settings on another backend, then how far the two agree.
+    from workbench.runs import compare
+
+    local = segment.rerun(result.run_id, backend="embedded", registry=reg)
+    rerun = reg.get(local.run_id)
+    assert (rerun.backend, rerun.parent_run_id, rerun.origin) == ("embedded", result.run_id, "rerun")
+    assert (rerun.n_components, rerun.top, rerun.k, rerun.seed) == (6, 3, 4, 0)
+    agreement = compare.compare_runs(result.run_id, local.run_id, registry=reg)
+    assert agreement.kmeans.ari == pytest.approx(1.0) and agreement.pca.max_angle_deg < 1e-3
+
+
+def test_an_interrupted_cloud_run_is_re_attached_after_a_restart(moto_sagemaker, census_csv, tmp_path,
+                                                                 monkeypatch):
+    """The app stops while SageMaker trains K-Means; after a restart the job is listed, followed to its
+    end, the PCA artifact (lost with the staging folder) fetched again and the counties labeled."""
+    pass
+    from backends.sagemaker_settings import backend_settings
+
+    class AppStopped(BaseException):
+        pass
+
+    def stop_during_kmeans(_seconds):
+        if len(moto_sagemaker.created) == 2:
+            raise AppStopped
+
+    monkeypatch.setattr(sagemaker_common, "sleep", stop_during_kmeans)
+    with backend_settings(role=ROLE, bucket=BUCKET), pytest.raises(AppStopped):
+        segment.run_segmentation(census_csv, workspace=tmp_path, backend="sagemaker", **SMALL)
+    pca_job, kmeans_job = moto_sagemaker.created
+
+    reg = Registry(workspace=tmp_path)  # the app restarts
+    assert reg.reconcile()["interrupted"] == []
+    (run_id,) = reg.list_runs()["run_id"]
+    run = reg.get(run_id)
+    assert run.status == "Interrupted" and not (tmp_path / "runs" / run_id).exists()
+    assert (run.jobs["pca"].status, run.jobs["kmeans"].status) == ("Completed", "InProgress")
+    jobs = reg.in_flight_jobs()
+    assert list(jobs["job_name"]) == [kmeans_job] and bool(jobs["orphaned"].iloc[0])
+
+    monkeypatch.setattr(sagemaker_common, "sleep", lambda _s: None)
+    lines = []
+    run = reg.reattach(int(jobs["job_id"].iloc[0]), progress=lines.append)  # a fresh backend: no role needed
+    assert any("Re-attached" in line for line in lines)
+    assert run.status == "Completed" and reg.in_flight_jobs().empty
+    assert (run.jobs["pca"].job_name, run.jobs["kmeans"].job_name) == (pca_job, kmeans_job)
+    assert run.jobs["kmeans"].billable_seconds == 42
+    assert run.pca_model().n_components == 6 and run.kmeans_model().k == 4
+    manifest = run.manifest()
+    assert manifest["recovered"] is True and manifest["kmeans"]["job_name"] == kmeans_job
+    reference = segment.run_segmentation(census_csv, workspace=tmp_path / "embedded", **SMALL)
+    np.testing.assert_array_equal(run.labels()["cluster"], reference.kmeans.labels)
+    assert run.n_counties == 3218
+
+
+def test_labels_round_trip_when_the_table_has_its_own_county_column(census_csv, tmp_path):
+    """labels.csv keys its first column `county`; a table with a column of that name keeps it."""
+    frame = pd.read_csv(census_csv).head(300).rename(columns={"County": "county"})
+    frame.to_csv(tmp_path / "lower.csv", index=False)
+    result = segment.run_segmentation(tmp_path / "lower.csv", workspace=tmp_path / "ws", seed=0, k=4)
+    labels = Registry(workspace=tmp_path / "ws").get(result.run_id).labels()
+    assert labels.index.name == "county" and labels.index[0] == "Alabama-Autauga"
+    assert labels["county"].iloc[0] == "Autauga"
+    np.testing.assert_array_equal(labels["cluster"].to_numpy(), result.kmeans.labels)
+
+
+def test_labels_written_by_earlier_versions_still_read(census_csv, tmp_path):
+    """Runs saved before the pyarrow writer have pandas' labels.csv (index label `county`)."""
+    result = segment.run_segmentation(census_csv, workspace=tmp_path / "ws", seed=0, **SMALL)
+    record = Registry(workspace=tmp_path / "ws").get(result.run_id)
+    written = record.labels()
+    pipeline.labeled_table(result.prepared, result.scores, result.kmeans).to_csv(record.labels_path,
+                                                                                  index_label="county")
+    pd.testing.assert_frame_equal(record.labels(), written)
