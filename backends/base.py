@@ -20,6 +20,9 @@ from backends.format import hyperparameters as hpmod
 ALGORITHMS = ("pca", "kmeans")
 
 Progress = Callable[[str], None]
+# Called with a job's record (name, algorithm, region…; never the role or bucket) just before a
+# job is submitted to a service that outlives this process, so it can be re-attached later.
+OnSubmit = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -61,7 +64,11 @@ def validate_training_input(algorithm: str, X: np.ndarray, hyperparameters: Mapp
 
 
 class Backend(ABC):
-    """Train SageMaker's built-in algorithms somewhere and bring the artifact home."""
+    """Train SageMaker's built-in algorithms somewhere and bring the artifact home.
+
+    A backend is configured when it is made (its settings are its constructor's arguments;
+    see backends.registry.create_backend) and holds no other state between calls.
+    """
 
     name: ClassVar[str]
 
@@ -74,12 +81,14 @@ class Backend(ABC):
         seed: int = 0,
         output_dir: Path,
         progress: Progress | None = None,
+        on_submit: OnSubmit | None = None,
     ) -> TrainingJob:
         X, hp = validate_training_input(algorithm, X, hyperparameters)
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        job = self._train(algorithm, X, hp, seed=seed, output_dir=output_dir, progress=progress or (lambda _m: None))
+        job = self._train(algorithm, X, hp, seed=seed, output_dir=output_dir, progress=progress or (lambda _m: None),
+                          on_submit=on_submit or (lambda _record: None))
         job.seconds = time.perf_counter() - started
         return job
 
@@ -91,6 +100,8 @@ class Backend(ABC):
 
     @abstractmethod
     def _train(
-        self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress
+        self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress,
+        on_submit: OnSubmit,
     ) -> TrainingJob:
-        """Run one validated job and return it with `artifact_path` pointing at a local model.tar.gz."""
+        """Run one validated job and return it with `artifact_path` pointing at a local model.tar.gz.
+        A backend that submits the job elsewhere calls on_submit(record) just before submitting."""

@@ -12,15 +12,18 @@ from typing import Any
 import numpy as np
 
 from backends.algorithms import kmeans, pca
-from backends.base import Backend, Progress, TrainingJob
+from backends.base import Backend, OnSubmit, Progress, TrainingJob
 from backends.format import models
 
 
 class EmbeddedBackend(Backend):
+    """Takes no settings: it runs here, now, and submits nothing anywhere."""
+
     name = "embedded"
 
     def _train(
-        self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress
+        self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress,
+        on_submit: OnSubmit,
     ) -> TrainingJob:
         job_name = f"embedded-{algorithm}-{uuid.uuid4().hex[:12]}"
         artifact_path = output_dir / "model.tar.gz"

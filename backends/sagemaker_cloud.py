@@ -7,7 +7,7 @@ One job per `train` call, through the SageMaker Python SDK v2's `PCA`/`KMeans` e
    so each instance reads its own shard and SageMaker's PCA / K-Means merge the results
    (one instance: FullyReplicated);
 2. the job's record (name, algorithm, region, seed; never the role or bucket) goes to the
-   `on_submit` hook and to `sagemaker-job.json` in the output folder — before submitting,
+   caller's `on_submit` callback and to `sagemaker-job.json` in the output folder — before submitting,
    so an interrupted app can `attach(job_name)` later;
 3. `fit(wait=False)` submits the job, tagged as the workbench's, under a unique name;
 4. DescribeTrainingJob is polled: every change of status / secondary status is a progress
@@ -35,7 +35,7 @@ import numpy as np
 from sagemaker.amazon.common import read_records, write_numpy_to_dense_tensor
 
 from backends import sagemaker_common, sagemaker_endpoints, sagemaker_settings
-from backends.base import Backend, BackendError, Progress, TrainingJob
+from backends.base import Backend, BackendError, OnSubmit, Progress, TrainingJob
 from backends.format import models
 from backends.format.errors import ArtifactError
 
@@ -85,12 +85,13 @@ class SageMakerCloudBackend(Backend):
     name = "sagemaker"
 
     def __init__(self, **settings: Any):
-        # Nothing is contacted here: a missing credential or role shows when a job starts.
+        # Checked now; nothing is contacted: a missing credential or role shows when a job starts.
         self.settings = sagemaker_settings.resolve_settings(settings)
 
     # -- training ------------------------------------------------------------------------
     def _train(
-        self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress
+        self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress,
+        on_submit: OnSubmit,
     ) -> TrainingJob:
         settings = self.settings
         # Checked before anything is contacted: one S3 shard per instance, each with some rows.
@@ -134,8 +135,7 @@ class SageMakerCloudBackend(Backend):
             raise BackendError(f"Could not upload the training data to S3: {sagemaker_common.aws_message(exc)}") from None
         record = sagemaker_common.job_record(job_name, algorithm, self.name, settings, region=region, seed=seed)
         _write_record(output_dir, record)
-        if settings.on_submit:
-            settings.on_submit(dict(record))
+        on_submit(dict(record))
         progress(f"Submitting {job_name} on {settings.instance_count} × {settings.instance_type} in {region}")
         try:
             estimator.fit(records, mini_batch_size=hp["mini_batch_size"], wait=False, logs=False, job_name=job_name)

@@ -5,9 +5,8 @@ SDK: the SageMaker Python SDK v2 (`sagemaker>=2.257,<3`). Version 3 dropped the 
 algorithm estimators (`sagemaker.PCA`, `sagemaker.KMeans`, `record_set`) and pulls in
 mlflow, so the workbench stays on v2.
 
-Settings come, in this order, from the backend's keyword arguments, the innermost
-`backend_settings(...)` block (how the CLI and the app pass what the analyst chose), the
-environment (`WORKBENCH_SAGEMAKER_*`), then the defaults. Credentials are never a setting:
+Settings (backends/sagemaker_settings.py) are given when a backend is made; then the
+environment (`WORKBENCH_SAGEMAKER_*`), then the defaults apply. Credentials are never a setting:
 boto3's standard chain finds them (environment, ~/.aws, SSO, an instance or task role).
 Nothing the analyst types — role, bucket — is logged, written to a run directory or put in
 a progress line.

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from backends import sagemaker_common, sagemaker_settings
-from backends.base import Backend, BackendError, Progress, TrainingJob
+from backends.base import Backend, BackendError, OnSubmit, Progress, TrainingJob
 from backends.format import model_tar, models
 from backends.format.errors import ArtifactError
 from backends.sagemaker_cloud import JOB_RECORD, _write_record
@@ -164,7 +164,8 @@ class SageMakerLocalBackend(Backend):
         self.settings = sagemaker_settings.resolve_settings(settings)
 
     def _train(
-        self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress
+        self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress,
+        on_submit: OnSubmit,
     ) -> TrainingJob:
         from sagemaker.amazon.common import write_numpy_to_dense_tensor
         from sagemaker.estimator import Estimator
@@ -196,8 +197,7 @@ class SageMakerLocalBackend(Backend):
             record = sagemaker_common.job_record(job_name, algorithm, self.name, self.settings, region=None, seed=seed,
                                        extra={"image_uri": image})
             _write_record(output_dir, record)
-            if self.settings.on_submit:
-                self.settings.on_submit(dict(record))
+            on_submit(dict(record))
             progress(f"Starting {job_name}: {image} in local mode on {X.shape[0]:,} rows × {X.shape[1]} features")
             writer = _ProgressWriter(progress)
             channel = TrainingInput(f"file://{data_dir}", content_type=RECORDIO, distribution="FullyReplicated")

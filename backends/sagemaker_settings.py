@@ -7,11 +7,9 @@ Credentials are never a setting: boto3's standard chain finds them.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import os
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 # ---------------------------------------------------------------------------------------
@@ -69,13 +67,10 @@ class SageMakerSettings:
     poll_seconds: float = 15.0
     endpoint_instance_type: str = "ml.m5.large"
     image_uri: str = DEFAULT_IMAGE
-    # Called with the job's record (name, algorithm, region…; never the role or bucket)
-    # just before the job is submitted, so a registry can re-attach after an interruption.
-    on_submit: Callable[[dict[str, Any]], None] | None = field(default=None, repr=False)
 
     def public(self) -> dict[str, Any]:
         """The settings that are safe to show or store (no role, bucket or profile)."""
-        return {k: v for k, v in asdict(self).items() if k not in SECRET_SETTINGS and k != "on_submit"}
+        return {k: v for k, v in asdict(self).items() if k not in SECRET_SETTINGS}
 
 
 # One entry per setting: what a form or a --help needs. kind: text, int, float, choice.
@@ -110,8 +105,6 @@ SECRET_SETTINGS = frozenset(f["name"] for f in SETTINGS_FIELDS if f.get("secret"
 _INT_SETTINGS = {"instance_count": 1, "max_runtime_seconds": 60, "volume_size_gb": 1}
 _FIELD_NAMES = {f.name for f in fields(SageMakerSettings)}
 
-_overrides: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("workbench_sagemaker_settings", default={})
-
 
 def settings_fields(backend: str) -> list[dict[str, Any]]:
     """The settings form for one backend ("sagemaker" or "sagemaker-local"), with defaults."""
@@ -124,38 +117,22 @@ def settings_fields(backend: str) -> list[dict[str, Any]]:
     return out
 
 
-@contextlib.contextmanager
-def backend_settings(**settings: Any) -> Iterator[None]:
-    """Settings for every SageMaker backend created inside the block (this thread/context only).
-
-    None values are ignored, so a form or CLI can pass every field and only set ones apply:
-
-        with backend_settings(instance_type="ml.c5.xlarge", role=role_arn):
-            pipeline.train_pca(X, 33, backend="sagemaker", output_dir=..., progress=...)
-    """
-    unknown = set(settings) - _FIELD_NAMES
-    if unknown:
-        raise ValueError(f"Unknown SageMaker setting(s): {', '.join(sorted(unknown))}.")
-    merged = {**_overrides.get(), **{k: v for k, v in settings.items() if v is not None}}
-    token = _overrides.set(merged)
-    try:
-        yield
-    finally:
-        _overrides.reset(token)
-
-
 def resolve_settings(explicit: Mapping[str, Any] | None = None) -> SageMakerSettings:
-    """Keyword arguments > backend_settings(...) > WORKBENCH_SAGEMAKER_* > defaults, checked."""
+    """Explicit values (the backend's construction) > WORKBENCH_SAGEMAKER_* > defaults, checked.
+
+    None values are ignored, so a form or the CLI can pass every field and only the set ones
+    apply. The region also falls back to AWS_REGION, which boto3 itself does not read."""
     explicit = {k: v for k, v in (explicit or {}).items() if v is not None}
     unknown = set(explicit) - _FIELD_NAMES
     if unknown:
         raise ValueError(f"Unknown SageMaker setting(s): {', '.join(sorted(unknown))}.")
     values: dict[str, Any] = {}
-    for name in _FIELD_NAMES - {"on_submit"}:
+    for name in _FIELD_NAMES:
         text = os.environ.get(ENV_PREFIX + name.upper(), "").strip()
         if text:
             values[name] = text
-    values.update(_overrides.get())
+    if "region" not in values and os.environ.get("AWS_REGION", "").strip():
+        values["region"] = os.environ["AWS_REGION"].strip()
     values.update(explicit)
     for name, minimum in _INT_SETTINGS.items():
         if name in values:

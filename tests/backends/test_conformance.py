@@ -1,8 +1,10 @@
 """The conformance suite every backend passes, and the registry that finds them.
 
-A new backend joins by adding its name to BACKENDS_UNDER_TEST (or a fixture that yields it).
-The cloud backend runs under moto with tests/sagemaker_harness.py playing SageMaker's
-algorithms; the local-mode backend runs real containers, and skips without a Docker daemon.
+The suite runs against every backend in backends.registry, set up from the capabilities the
+registry declares: one that needs AWS runs under moto with tests/support/sagemaker_harness.py
+playing SageMaker's algorithms; one that needs Docker runs real containers (marked `docker`;
+skipped without a daemon unless WORKBENCH_REQUIRE_DOCKER is set). A new backend is tested by
+adding it to the registry.
 """
 from __future__ import annotations
 
@@ -13,16 +15,26 @@ from backends import registry
 from backends.base import Backend
 from backends.format import models
 from backends.format.hyperparameters import HyperparameterError
-
-BACKENDS_UNDER_TEST = ["embedded", "sagemaker", "sagemaker-local"]
-BACKEND_FIXTURES = {"sagemaker": "cloud_backend", "sagemaker-local": "local_backend"}
+from tests.support.sagemaker_harness import BUCKET, ROLE
 
 
-@pytest.fixture(params=BACKENDS_UNDER_TEST)
+def _params():
+    for name in registry.available_backends():
+        marks = [pytest.mark.docker] if registry.spec(name).needs_docker else []
+        yield pytest.param(name, marks=marks, id=name)
+
+
+@pytest.fixture(params=list(_params()))
 def backend(request) -> Backend:
-    if request.param in BACKEND_FIXTURES:
-        return request.getfixturevalue(BACKEND_FIXTURES[request.param])
-    return registry.get_backend(request.param)
+    """Each registered backend, configured as its capabilities ask."""
+    spec = registry.spec(request.param)
+    settings = {}
+    if spec.needs_aws:
+        request.getfixturevalue("moto_sagemaker")  # SageMaker played by the harness under moto
+        settings.update(role=ROLE, bucket=BUCKET, poll_seconds=0)
+    if spec.needs_docker:
+        settings.update(image_uri=request.getfixturevalue("local_mode_image"))
+    return registry.create_backend(request.param, **settings)
 
 
 @pytest.fixture(scope="module")
@@ -99,15 +111,20 @@ def test_non_finite_training_data_is_rejected(backend, planted, tmp_path):
 
 def test_registry_names_every_backend_and_rejects_unknown_names():
     assert {"embedded", "sagemaker", "sagemaker-local"} <= set(registry.available_backends())
-    assert registry.get_backend("local").name == "embedded"
+    assert registry.create_backend("local").name == "embedded"
     with pytest.raises(ValueError, match="Unknown backend 'cloud9'.*embedded"):
-        registry.get_backend("cloud9")
+        registry.create_backend("cloud9")
 
 
-def test_registry_gives_install_hint_when_a_backend_package_is_missing(monkeypatch):
-    monkeypatch.setitem(
-        registry.REGISTRY, "needs-missing",
-        registry.BackendSpec("a_module_that_is_not_installed:Backend", "test", install_hint="pip install thing"),
-    )
+def test_registry_gives_install_hint_when_a_backend_package_is_missing():
+    missing = registry.BackendSpec("needs-missing", "a_module_that_is_not_installed:Backend", "test",
+                                   install_hint="pip install thing")
     with pytest.raises(ImportError, match="pip install thing"):
-        registry.get_backend("needs-missing")
+        registry.backend_class(missing)
+
+
+def test_the_registry_is_read_only_to_callers():
+    with pytest.raises(TypeError):
+        registry.REGISTRY["mine"] = registry.REGISTRY["embedded"]
+    with pytest.raises(TypeError):
+        registry.ALIASES["cloud"] = "sagemaker"

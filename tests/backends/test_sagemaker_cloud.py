@@ -44,7 +44,7 @@ def sm():
 # --- training ---------------------------------------------------------------------------------
 def test_pca_job_gives_the_embedded_backends_artifact(cloud_backend, planted, tmp_path):
     job = cloud_backend.train_pca(planted, PCA_HP, seed=2, output_dir=tmp_path / "cloud")
-    reference = registry.get_backend("embedded").train_pca(planted, PCA_HP, seed=2, output_dir=tmp_path / "emb")
+    reference = registry.create_backend("embedded").train_pca(planted, PCA_HP, seed=2, output_dir=tmp_path / "emb")
     assert job.artifact_path == tmp_path / "cloud" / "model.tar.gz"
     assert job.artifact_path.read_bytes() == reference.artifact_path.read_bytes()
     model = models.load_pca(job.artifact_path)
@@ -62,7 +62,7 @@ def test_pca_job_gives_the_embedded_backends_artifact(cloud_backend, planted, tm
 def test_kmeans_job_reports_sagemakers_metrics(cloud_backend, planted, tmp_path):
     job = cloud_backend.train_kmeans(planted, {**KMEANS_HP, "eval_metrics": ["msd", "ssd"]}, seed=3,
                                      output_dir=tmp_path)
-    reference = registry.get_backend("embedded").train_kmeans(planted, {**KMEANS_HP, "eval_metrics": ["msd", "ssd"]},
+    reference = registry.create_backend("embedded").train_kmeans(planted, {**KMEANS_HP, "eval_metrics": ["msd", "ssd"]},
                                                               seed=3, output_dir=tmp_path / "emb")
     assert job.artifact_path.read_bytes() == reference.artifact_path.read_bytes()
     assert job.details["metrics"]["msd"] == pytest.approx(reference.details["metrics"]["msd"])
@@ -121,8 +121,8 @@ def test_the_job_is_recorded_before_it_is_submitted(moto_sagemaker, planted, tmp
         assert json.loads((tmp_path / JOB_RECORD).read_text())["job_name"] == record["job_name"]
         seen.append(record)
 
-    backend = SageMakerCloudBackend(role=ROLE, bucket=BUCKET, poll_seconds=0, on_submit=on_submit)
-    job = backend.train_pca(planted, PCA_HP, seed=4, output_dir=tmp_path)
+    backend = SageMakerCloudBackend(role=ROLE, bucket=BUCKET, poll_seconds=0)
+    job = backend.train_pca(planted, PCA_HP, seed=4, output_dir=tmp_path, on_submit=on_submit)
     assert [r["job_name"] for r in seen] == [job.job_name]
     assert seen[0]["algorithm"] == "pca" and seen[0]["region"] == REGION and seen[0]["seed"] == 4
 
@@ -133,9 +133,8 @@ def test_nothing_typed_is_logged_or_stored(moto_sagemaker, planted, tmp_path, ca
     boto3.client("s3", region_name=REGION).create_bucket(Bucket=bucket)
     lines, records = [], []
     caplog.set_level(logging.DEBUG, logger="backends")
-    with sagemaker_settings.backend_settings(role=role, bucket=bucket, poll_seconds=0, on_submit=records.append):
-        job = registry.get_backend("sagemaker").train_kmeans(planted, KMEANS_HP, output_dir=tmp_path,
-                                                             progress=lines.append)
+    backend = registry.create_backend("sagemaker", role=role, bucket=bucket, poll_seconds=0)
+    job = backend.train_kmeans(planted, KMEANS_HP, output_dir=tmp_path, progress=lines.append, on_submit=records.append)
     stored = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.suffix == ".json")
     shown = "\n".join(lines) + caplog.text + json.dumps(job.details) + json.dumps(records) + stored
     assert role not in shown and bucket not in shown
@@ -166,9 +165,9 @@ def test_an_interrupted_run_re_attaches_to_its_job(cloud_backend, moto_sagemaker
         raise AppStopped
 
     monkeypatch.setattr(sagemaker_common, "sleep", stop)
-    interrupted = SageMakerCloudBackend(role=ROLE, bucket=BUCKET, on_submit=records.append)
+    interrupted = SageMakerCloudBackend(role=ROLE, bucket=BUCKET)
     with pytest.raises(AppStopped):
-        interrupted.train_kmeans(planted, KMEANS_HP, seed=6, output_dir=tmp_path / "first")
+        interrupted.train_kmeans(planted, KMEANS_HP, seed=6, output_dir=tmp_path / "first", on_submit=records.append)
     name = records[0]["job_name"]
     assert sm().describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "InProgress"
     assert not (tmp_path / "first" / "model.tar.gz").exists()
@@ -179,7 +178,7 @@ def test_an_interrupted_run_re_attaches_to_its_job(cloud_backend, moto_sagemaker
     job = SageMakerCloudBackend(poll_seconds=0).attach(name, output_dir=tmp_path / "again", progress=lines.append)
     assert job.job_name == name and job.algorithm == "kmeans"
     assert any("Re-attached" in line for line in lines) and any("Completed" in line for line in lines)
-    reference = registry.get_backend("embedded").train_kmeans(planted, KMEANS_HP, seed=6, output_dir=tmp_path / "emb")
+    reference = registry.create_backend("embedded").train_kmeans(planted, KMEANS_HP, seed=6, output_dir=tmp_path / "emb")
     assert job.artifact_path.read_bytes() == reference.artifact_path.read_bytes()
 
 
@@ -237,7 +236,7 @@ def test_several_instances_get_one_shard_each(moto_sagemaker, planted, tmp_path,
     assert job.details["estimated_cost_usd"] == pytest.approx(sagemaker_settings.estimate_cost("ml.c5.xlarge", instances, 42))
     assert json.loads((tmp_path / "cloud" / JOB_RECORD).read_text())["instance_count"] == instances
     # The harness plays the job on all shards together: the same model as one machine.
-    reference = registry.get_backend("embedded").train(algorithm, planted, hp, seed=1, output_dir=tmp_path / "emb")
+    reference = registry.create_backend("embedded").train(algorithm, planted, hp, seed=1, output_dir=tmp_path / "emb")
     assert job.artifact_path.read_bytes() == reference.artifact_path.read_bytes()
 
 
@@ -300,22 +299,24 @@ def test_the_finished_job_carries_its_arn(cloud_backend, moto_sagemaker, planted
 
 
 # --- settings and the clear messages when something is missing -----------------------------
-def test_settings_come_from_arguments_then_the_block_then_the_environment(aws_env, monkeypatch):
+def test_settings_come_from_the_construction_then_the_environment(aws_env, monkeypatch):
     monkeypatch.setenv("WORKBENCH_SAGEMAKER_INSTANCE_TYPE", "ml.c5.xlarge")
     monkeypatch.setenv("WORKBENCH_SAGEMAKER_VOLUME_SIZE_GB", "50")
     assert sagemaker_settings.resolve_settings().instance_type == "ml.c5.xlarge"
     assert sagemaker_settings.resolve_settings().volume_size_gb == 50
-    with sagemaker_settings.backend_settings(instance_type="ml.m5.xlarge", role=None):
-        assert sagemaker_settings.resolve_settings().instance_type == "ml.m5.xlarge"
-        assert SageMakerCloudBackend(instance_type="ml.c4.xlarge").settings.instance_type == "ml.c4.xlarge"
-    assert sagemaker_settings.resolve_settings().instance_type == "ml.c5.xlarge"
+    configured = SageMakerCloudBackend(instance_type="ml.c4.xlarge", role=None)
+    assert configured.settings.instance_type == "ml.c4.xlarge" and configured.settings.volume_size_gb == 50
+    assert SageMakerCloudBackend().settings.instance_type == "ml.c5.xlarge"  # nothing ambient carried over
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    assert SageMakerCloudBackend().settings.region == "eu-west-3"  # AWS_REGION is honoured
+    assert SageMakerCloudBackend(region="us-west-2").settings.region == "us-west-2"
     for bad, message in ((dict(instance_count=0), "at least 1"), (dict(instance_type="m5.large"), "ml\\.\\*"),
                          (dict(bucket="s3://b/k"), "bare S3 bucket"), (dict(max_runtime_seconds="x"), "whole number")):
         with pytest.raises(ValueError, match=message):
             sagemaker_settings.resolve_settings(bad)
     with pytest.raises(ValueError, match="Unknown SageMaker setting"):
-        with sagemaker_settings.backend_settings(colour="red"):
-            pass
+        SageMakerCloudBackend(colour="red")
 
 
 def test_settings_form_for_the_app():
@@ -456,7 +457,7 @@ def test_cli_segment_on_the_cloud_backend(moto_sagemaker, census_csv, tmp_path, 
     assert json.loads(manifest)["pca"]["job_name"] == pca_name
     assert role not in manifest and BUCKET not in manifest
     # The runs registry holds each job's ARN, as DescribeTrainingJob gives it.
-    recorded = store.Registry(workspace=tmp_path / "ws").get(summary["run_id"]).jobs
+    recorded = store.RunStore(workspace=tmp_path / "ws").get(summary["run_id"]).jobs
     for algorithm, name in (("pca", pca_name), ("kmeans", kmeans_name)):
         assert recorded[algorithm].job_name == name
         assert recorded[algorithm].job_arn == sm().describe_training_job(TrainingJobName=name)["TrainingJobArn"]

@@ -31,7 +31,7 @@ def test_local_mode_pca_matches_the_embedded_backend(local_backend, planted, tmp
     hp = {"feature_dim": 8, "num_components": 6, "mini_batch_size": 250}
     lines = []
     job = local_backend.train_pca(planted, hp, seed=3, output_dir=tmp_path / "local", progress=lines.append)
-    reference = registry.get_backend("embedded").train_pca(planted, hp, seed=3, output_dir=tmp_path / "emb")
+    reference = registry.create_backend("embedded").train_pca(planted, hp, seed=3, output_dir=tmp_path / "emb")
     assert job.backend == "sagemaker-local" and job.job_name.startswith("county-wb-pca-local-")
     assert job.artifact_path.read_bytes() == reference.artifact_path.read_bytes()
     assert models.load_pca(job.artifact_path).n_components == 6
@@ -45,7 +45,7 @@ def test_local_mode_pca_matches_the_embedded_backend(local_backend, planted, tmp
 def test_local_mode_kmeans_matches_the_embedded_backend(local_backend, planted, tmp_path):
     hp = {"k": 5, "feature_dim": 8, "eval_metrics": ["msd", "ssd"], "init_method": "kmeans++"}
     job = local_backend.train_kmeans(planted, hp, seed=8, output_dir=tmp_path / "local")
-    reference = registry.get_backend("embedded").train_kmeans(planted, hp, seed=8, output_dir=tmp_path / "emb")
+    reference = registry.create_backend("embedded").train_kmeans(planted, hp, seed=8, output_dir=tmp_path / "emb")
     assert job.artifact_path.read_bytes() == reference.artifact_path.read_bytes()
     for name in ("msd", "ssd"):
         assert job.details["metrics"][name] == pytest.approx(reference.details["metrics"][name], rel=1e-12)
@@ -65,7 +65,7 @@ def test_a_failing_container_reports_its_failure_file(local_backend, planted, tm
 
 
 def test_a_missing_image_says_how_to_build_it(local_mode_image, planted, tmp_path):
-    backend = registry.get_backend("sagemaker-local", image_uri="county-workbench-algorithms:never-built")
+    backend = registry.create_backend("sagemaker-local", image_uri="county-workbench-algorithms:never-built")
     with pytest.raises(BackendError, match=r"not in the local Docker.*docker build -f backends/container/Dockerfile"):
         backend.train_pca(planted, {"feature_dim": 8, "num_components": 2, "mini_batch_size": 10}, output_dir=tmp_path)
 
@@ -105,15 +105,15 @@ def test_no_docker_compose(monkeypatch):
 def test_preflight_failures_leave_nothing_behind(monkeypatch, planted, tmp_path):
     monkeypatch.setattr(sagemaker_local.shutil, "which", lambda _name: None)
     with pytest.raises(BackendError):
-        registry.get_backend("sagemaker-local").train_pca(
+        registry.create_backend("sagemaker-local").train_pca(
             planted, {"feature_dim": 8, "num_components": 2, "mini_batch_size": 10}, output_dir=tmp_path)
     assert not list(tmp_path.iterdir())
 
 
 def test_the_image_is_a_setting(monkeypatch):
     monkeypatch.setenv("WORKBENCH_SAGEMAKER_IMAGE_URI", "registry.example/algos:7")
-    assert registry.get_backend("sagemaker-local").settings.image_uri == "registry.example/algos:7"
-    assert registry.get_backend("sagemaker-local", image_uri="mine:1").settings.image_uri == "mine:1"
+    assert registry.create_backend("sagemaker-local").settings.image_uri == "registry.example/algos:7"
+    assert registry.create_backend("sagemaker-local", image_uri="mine:1").settings.image_uri == "mine:1"
 
 
 def test_compose_output_becomes_clean_progress_lines():

@@ -23,7 +23,7 @@ import backends.sagemaker_common  # noqa: F401  (imports the SDK quietly: no v2 
 from backends.container import recordio, rootfs, train
 from backends.format import model_tar
 from backends.format.hyperparameters import HyperparameterError, to_sagemaker_strings, validate_kmeans, validate_pca
-from backends.registry import get_backend
+from backends.registry import create_backend
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -57,7 +57,7 @@ def opt_ml(root: Path, hp: dict, X: np.ndarray | None = None, *, csv: bool = Fal
 
 
 def embedded_member(algorithm, X, hp, seed, tmp_path) -> bytes:
-    backend = get_backend("embedded")
+    backend = create_backend("embedded")
     job = backend.train(algorithm, X, hp, seed=seed, output_dir=tmp_path / "embedded")
     return model_tar.read_model_tar(job.artifact_path)[model_tar.MODEL_MEMBER]
 
