@@ -8,7 +8,7 @@ import pytest
 
 from backends.format import models
 from workbench.runs import folders as runs
-from workbench.runs import segment
+from workbench.runs import manifest, segment
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +69,15 @@ def test_duplicate_component_names_are_refused(walkthrough):
 
 def test_run_directory_holds_artifacts_and_a_reproducible_manifest(walkthrough):
     run_dir = walkthrough.run_dir
-    manifest = runs.read_manifest(run_dir)
-    assert manifest["seed"] == 0
-    assert manifest["data_fingerprint"] == walkthrough.prepared.fingerprint
-    assert manifest["pca"]["hyperparameters"]["num_components"] == 33
-    assert manifest["kmeans"]["hyperparameters"]["k"] == 7
-    assert {"numpy", "scikit-learn", "pandas", "python"} <= set(manifest["library_versions"])
-    assert manifest["scaler"]["recipe"] == "minmax"
-    assert models.load_pca(run_dir / manifest["pca"]["artifact"]).n_components == 33
-    assert models.load_kmeans(run_dir / manifest["kmeans"]["artifact"]).k == 7
+    written = manifest.read(run_dir)
+    assert written["seed"] == 0
+    assert written["data_fingerprint"] == walkthrough.prepared.fingerprint
+    assert written["pca"]["hyperparameters"]["num_components"] == 33
+    assert written["kmeans"]["hyperparameters"]["k"] == 7
+    assert {"numpy", "scikit-learn", "pandas", "python"} <= set(written["library_versions"])
+    assert written["scaler"]["recipe"] == "minmax"
+    assert models.load_pca(run_dir / written["pca"]["artifact"]).n_components == 33
+    assert models.load_kmeans(run_dir / written["kmeans"]["artifact"]).k == 7
     assert not [p for p in run_dir.parent.iterdir() if p.name.startswith(".staging")]
 
 

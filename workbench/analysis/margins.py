@@ -219,6 +219,41 @@ def membership_confidence(
     if draws < 1:
         raise ValueError(f"Use at least one draw; got {draws}.")
     features = list(scaler.features)
+    pca = _fitting_pca(frame, features, pca, kmeans)
+    base = frame[features].to_numpy(dtype=np.float64)
+    n = base.shape[0]
+    if labels is None:
+        labels, _ = kmeans.assign(pca.transform(scaler.transform(base)))
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if labels.shape[0] != n:
+        raise ValueError(f"{labels.shape[0]} labels for {n} rows.")
+
+    available = margin_pairs(list(frame.columns)) if pairs is None else dict(pairs)
+    perturbed = {est: moe for est, moe in available.items() if est in features and moe in frame.columns}
+    notes = [] if perturbed else ["No feature has a margin of error column, so every draw equals the county itself."]
+    columns = [features.index(est) for est in perturbed]
+    se = np.column_stack([frame[moe].to_numpy(dtype=np.float64) / Z90 for moe in perturbed.values()]) \
+        if perturbed else np.zeros((n, 0))
+    se = np.where(np.isfinite(se) & (se > 0), se, 0.0)
+    clipped = np.array([clip_at_zero and bool((base[:, j] >= 0).all()) for j in columns], dtype=bool)
+
+    def assign(block: np.ndarray) -> np.ndarray:
+        return kmeans.assign(pca.transform(scaler.transform(block)))[0]
+
+    kept, other_counts = _count_draws(base, labels, columns, se, clipped, assign, k=kmeans.k, draws=draws,
+                                      rng=np.random.default_rng(seed), chunk=max(1, max_rows_per_chunk // draws))
+    runner_up = np.where(other_counts.max(axis=1) > 0, other_counts.argmax(axis=1), -1)
+    table = pd.DataFrame({
+        "cluster": labels,
+        "confidence": kept / draws,
+        "runner_up": runner_up,
+        "runner_up_share": other_counts.max(axis=1) / draws,
+    }, index=frame.index)
+    return MembershipConfidence(table, perturbed, int(draws), int(seed), notes)
+
+
+def _fitting_pca(frame: pd.DataFrame, features: list[str], pca: PCAModel, kmeans: KMeansModel) -> PCAModel:
+    """The PCA model cut to the components the centroids have, checked against the scaler's features."""
     missing = [f for f in features if f not in frame.columns]
     if missing:
         raise ValueError(f"The table lacks the scaler's feature column(s) {missing}.")
@@ -229,30 +264,14 @@ def membership_confidence(
             f"The PCA model ({pca.feature_dim} features → {pca.n_components} components), the scaler "
             f"({len(features)} features) and the centroids ({kmeans.feature_dim} dimensions) do not fit together."
         )
-    base = frame[features].to_numpy(dtype=np.float64)
-    n, d = base.shape
-    if labels is None:
-        labels, _ = kmeans.assign(pca.transform(scaler.transform(base)))
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    if labels.shape[0] != n:
-        raise ValueError(f"{labels.shape[0]} labels for {n} rows.")
+    return pca
 
-    available = margin_pairs(list(frame.columns)) if pairs is None else dict(pairs)
-    perturbed = {est: moe for est, moe in available.items() if est in features and moe in frame.columns}
-    notes = []
-    if not perturbed:
-        notes.append("No feature has a margin of error column, so every draw equals the county itself.")
-    columns = [features.index(est) for est in perturbed]
-    se = np.column_stack([frame[moe].to_numpy(dtype=np.float64) / Z90 for moe in perturbed.values()]) \
-        if perturbed else np.zeros((n, 0))
-    se = np.where(np.isfinite(se) & (se > 0), se, 0.0)
-    nonnegative = np.array([bool((base[:, j] >= 0).all()) for j in columns], dtype=bool)
 
-    rng = np.random.default_rng(seed)
-    k = kmeans.k
+def _count_draws(base, labels, columns, se, clipped, assign, *, k: int, draws: int, rng, chunk: int):
+    """(draws that keep each county in its cluster, draws per other cluster), a chunk of counties at a time."""
+    n = base.shape[0]
     kept = np.zeros(n, dtype=np.int64)
     other_counts = np.zeros((n, k), dtype=np.int64)
-    chunk = max(1, max_rows_per_chunk // draws)
     for start in range(0, n, chunk):
         rows = slice(start, min(n, start + chunk))
         m = rows.stop - rows.start
@@ -260,21 +279,12 @@ def membership_confidence(
         if columns:
             noise = rng.standard_normal((m, draws, len(columns))) * se[rows][:, None, :]
             values = block[:, columns] + noise.reshape(m * draws, len(columns))
-            if clip_at_zero and nonnegative.any():
-                values[:, nonnegative] = np.maximum(values[:, nonnegative], 0.0)
+            if clipped.any():
+                values[:, clipped] = np.maximum(values[:, clipped], 0.0)
             block[:, columns] = values
-        assigned, _ = kmeans.assign(pca.transform(scaler.transform(block)))
-        assigned = assigned.reshape(m, draws)
-        own = labels[rows][:, None]
-        kept[rows] = (assigned == own).sum(axis=1)
+        assigned = assign(block).reshape(m, draws)
+        kept[rows] = (assigned == labels[rows][:, None]).sum(axis=1)
         flat = (np.arange(m)[:, None] * k + assigned).reshape(-1)
         other_counts[rows] = np.bincount(flat, minlength=m * k).reshape(m, k)
     other_counts[np.arange(n), labels] = 0
-    runner_up = np.where(other_counts.max(axis=1) > 0, other_counts.argmax(axis=1), -1)
-    table = pd.DataFrame({
-        "cluster": labels,
-        "confidence": kept / draws,
-        "runner_up": runner_up,
-        "runner_up_share": other_counts.max(axis=1) / draws,
-    }, index=frame.index)
-    return MembershipConfidence(table, perturbed, int(draws), int(seed), notes)
+    return kept, other_counts

@@ -11,20 +11,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from workbench.core.pipeline import component_columns
+from workbench.core.conventions import default_cluster_name, default_component_names
 
 # ---------------------------------------------------------------------------------------
 # Names
 # ---------------------------------------------------------------------------------------
-
-
-def default_component_names(n: int) -> list[str]:
-    return component_columns(n)
-
-
-def default_cluster_name(cluster: int) -> str:
-    """The fallback the pipeline's labeled table uses for an unnamed cluster."""
-    return f"cluster {cluster}"
 
 
 def pad_names(names: Sequence[str] | None, n: int) -> list[str]:

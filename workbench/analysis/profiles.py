@@ -284,3 +284,14 @@ def build_profile(
         separation=separating_variables(frame, labels, features=features, k=k),
         boxes=box_stats(frame, labels, features=features, k=k, names=cluster_names),
     )
+
+
+def index_colour(value) -> str:
+    """A table cell's background for an index score: red when high, blue when low (CSS)."""
+    if not isinstance(value, (int, float)) or not np.isfinite(value):
+        return ""
+    if value >= HIGH:
+        return "background-color: #f4a582"
+    if value <= LOW:
+        return "background-color: #92c5de"
+    return ""

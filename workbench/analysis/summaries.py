@@ -5,12 +5,13 @@ look-ups. No Streamlit here, so every table is unit-tested directly.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from workbench.analysis.naming import default_component_names, pad_names
-from workbench.core.pipeline import component_columns
+from workbench.core.conventions import component_columns
 
 # ---------------------------------------------------------------------------------------
 # Data page
@@ -267,3 +268,14 @@ def cluster_members(
     members = labeled[labeled["cluster"] == cluster]
     members = search_rows(members, query, search_columns)
     return members.sort_values("distance_to_cluster", kind="stable")
+
+
+@dataclass(frozen=True)
+class VarianceShares:
+    kept: float  # the share of the total variance the kept components explain
+    total: float  # the share all computed components explain
+
+
+def variance_shares(ratios: np.ndarray, top: int) -> VarianceShares:
+    ratios = np.asarray(ratios, dtype=np.float64)
+    return VarianceShares(float(np.sum(ratios[:top])), float(np.sum(ratios)))

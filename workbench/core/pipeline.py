@@ -1,7 +1,8 @@
-"""The segmentation pipeline: load → clean → scale → PCA → project → K-Means → labels.
+"""The segmentation pipeline's stages: prepare (clean, scale) → PCA → project → K-Means → labels.
 
-Each stage is its own function so the app can cache them separately; `run_segmentation`
-chains them for the CLI and keeps the run's artifacts and manifest in a run directory.
+Each stage is its own function so the app can cache them separately. They compute and leave
+artifacts where they are told; recording a run (folder, manifest, registry) is the run
+writer's (workbench/runs/writer.py), and `workbench.runs.segment` chains the stages as one run.
 """
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from backends.algorithms.pca import total_variance
-from backends.base import TrainingJob
+from backends.base import Backend, OnSubmit, TrainingJob
 from backends.format import models
-from backends.registry import DEFAULT_BACKEND, get_backend
-from workbench.core import cleaning, parsing, scaling, sources
+from backends.registry import DEFAULT_BACKEND, create_backend
+from workbench.core import cleaning, conventions, parsing, scaling, sources
 from workbench.core import schema as schema_mod
 
 Progress = Callable[[str], None]
@@ -85,19 +86,26 @@ def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, s
     return PreparedData(description, clean, fitted, X, cleaning.fingerprint(clean.feature_frame))
 
 
+def _backend(backend: Backend | str) -> Backend:
+    """A configured backend object, or the named backend with its default settings."""
+    return create_backend(backend) if isinstance(backend, str) else backend
+
+
 def train_pca(
     X: np.ndarray,
     n_components: int,
     *,
-    backend: str = DEFAULT_BACKEND,
-    seed: int = 0,
+    backend: Backend | str = DEFAULT_BACKEND,
+    seed: int = conventions.DEFAULT_SEED,
     output_dir: Path,
     hyperparameters: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    on_submit: OnSubmit | None = None,
 ) -> PCAStage:
-    hp = {"feature_dim": X.shape[1], "num_components": n_components, "mini_batch_size": min(len(X), 500)}
+    hp = {"feature_dim": X.shape[1], "num_components": n_components,
+          "mini_batch_size": conventions.pca_mini_batch(len(X))}
     hp.update(hyperparameters or {})
-    job = get_backend(backend).train_pca(X, hp, seed=seed, output_dir=output_dir, progress=progress)
+    job = _backend(backend).train_pca(X, hp, seed=seed, output_dir=output_dir, progress=progress, on_submit=on_submit)
     model = models.load_pca(job.artifact_path)
     return PCAStage(job, model, total_variance(X, model.mean))
 
@@ -112,30 +120,20 @@ def train_kmeans(
     scores: np.ndarray,
     k: int,
     *,
-    backend: str = DEFAULT_BACKEND,
-    seed: int = 0,
+    backend: Backend | str = DEFAULT_BACKEND,
+    seed: int = conventions.DEFAULT_SEED,
     output_dir: Path,
     hyperparameters: dict[str, Any] | None = None,
     progress: Progress | None = None,
+    on_submit: OnSubmit | None = None,
 ) -> KMeansStage:
     hp = {"k": k, "feature_dim": scores.shape[1]}
     hp.update(hyperparameters or {})
-    job = get_backend(backend).train_kmeans(scores, hp, seed=seed, output_dir=output_dir, progress=progress)
+    job = _backend(backend).train_kmeans(scores, hp, seed=seed, output_dir=output_dir, progress=progress,
+                                         on_submit=on_submit)
     model = models.load_kmeans(job.artifact_path)
     labels, distances = model.assign(scores)
     return KMeansStage(job, model, labels, distances)
-
-
-def component_columns(n: int, names: Sequence[str] | None = None) -> list[str]:
-    """Score column names, largest component first: the analyst's names, else pc1…pcN."""
-    defaults = [f"pc{i + 1}" for i in range(n)]
-    if not names:
-        return defaults
-    chosen = [(name or "").strip() or default for name, default in zip(names, defaults)]
-    chosen += defaults[len(chosen):]
-    if len(set(chosen)) != len(chosen):
-        raise ValueError("Component names must be unique; two components share a name.")
-    return chosen
 
 
 def labeled_table(
@@ -153,11 +151,11 @@ def labeled_table(
     for column in [schema.id_column, *schema.name_columns]:
         if column:
             out[column] = frame[column].to_numpy()
-    for i, name in enumerate(component_columns(scores.shape[1], component_names)):
+    for i, name in enumerate(conventions.component_columns(scores.shape[1], component_names)):
         out[name] = scores[:, i]
-    out["cluster"] = kmeans.labels
+    out[conventions.CLUSTER_COLUMN] = kmeans.labels
     if cluster_names is not None:
-        names = list(cluster_names) + [""] * (kmeans.model.k - len(cluster_names))
-        out["cluster_name"] = [names[label] or f"cluster {label}" for label in kmeans.labels]
-    out["distance_to_cluster"] = kmeans.distances
+        names = list(cluster_names)
+        out[conventions.CLUSTER_NAME_COLUMN] = [conventions.cluster_label(names, label) for label in kmeans.labels]
+    out[conventions.DISTANCE_COLUMN] = kmeans.distances
     return out

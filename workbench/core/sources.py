@@ -11,6 +11,7 @@ import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -29,39 +30,70 @@ DEFAULT_URI = f"s3://{DEFAULT_BUCKET}/{DEFAULT_KEY}"
 
 
 # --------------------------------------------------------------------------- loading
+@dataclass(frozen=True)
+class SourceBytes:
+    """What one source holds, and how to name it: `what` starts a sentence about it in messages,
+    `description` says where a table came from (its attrs carry it)."""
+
+    data: bytes
+    what: str
+    description: str
 
 
-def load_table(source: Any = None) -> pd.DataFrame:
-    """Load a raw table from any supported source.
+def read_source(source: Any = None, *, client: Any = None) -> SourceBytes:
+    """The one reader: the bytes of any supported source. New kinds of source plug in here.
 
     source:
-      None                      the walkthrough's default dataset (see load_default)
-      str / os.PathLike         a local CSV file; a str starting with "s3://" is an S3 object
-      bytes / bytearray         the contents of an uploaded file
-      file-like with .read()    an uploaded file (e.g. Streamlit's UploadedFile); .name is used in messages
-
-    The returned frame's attrs[SOURCE_ATTR] describes where it came from.
+      None                      the walkthrough's default dataset (see read_default)
+      str / os.PathLike         a local file; a str starting with "s3://" is an S3 object
+      bytes / bytearray         the contents of an upload
+      file-like with .read()    an upload (e.g. Streamlit's UploadedFile); .name is used in messages
     """
     if source is None:
-        return load_default()
+        return read_default(client=client)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return read_csv_bytes(bytes(source))
+        return SourceBytes(bytes(source), "The uploaded data", "uploaded data")
     if isinstance(source, str) and source.strip().lower().startswith("s3://"):
-        return read_s3_uri(source.strip())
+        uri = source.strip()
+        return SourceBytes(_s3_bytes(uri, client=client), f"The S3 object {uri}", uri)
     if isinstance(source, (str, os.PathLike)):
-        return read_csv_path(source)
+        path = Path(source).expanduser()
+        return SourceBytes(_read_file(path), f"The file {path}", f"local file {path}")
     if hasattr(source, "read"):
-        return read_upload(source)
+        # getvalue() returns the whole upload even when it was read before (Streamlit reruns reuse the object).
+        data = source.getvalue() if hasattr(source, "getvalue") else source.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        name = getattr(source, "name", None)
+        label = f"uploaded file {Path(str(name)).name!r}" if name else "uploaded data"
+        return SourceBytes(data, f"The {label}", label)
     raise DataError(
         f"Cannot load data from a {type(source).__name__}. Pass a file path, an s3:// URI, "
         "the bytes or file object of an upload, or None for the default dataset."
     )
 
 
+def reference(source: Any) -> str | None:
+    """What loads `source` again later: "default", an s3:// URI or an absolute path; None for an
+    upload, which the workbench does not keep."""
+    if source is None:
+        return "default"
+    if isinstance(source, str) and source.strip().lower().startswith("s3://"):
+        return source.strip()
+    if isinstance(source, (str, os.PathLike)):
+        return str(Path(source).expanduser().resolve())
+    return None
+
+
+def load_table(source: Any = None) -> pd.DataFrame:
+    """A raw table from any supported source (see read_source); its attrs say where it came from."""
+    found = read_source(source)
+    return _parse_csv(found.data, what=found.what, description=found.description)
+
+
 def read_csv_path(path: str | os.PathLike) -> pd.DataFrame:
     """Read a local CSV file."""
-    path = Path(path).expanduser()
-    return _parse_csv(_read_file(path), what=f"The file {path}", description=f"local file {path}")
+    return load_table(Path(path))
 
 
 def read_csv_bytes(data: bytes, name: str | None = None) -> pd.DataFrame:
@@ -72,28 +104,28 @@ def read_csv_bytes(data: bytes, name: str | None = None) -> pd.DataFrame:
 
 def read_upload(fileobj: Any) -> pd.DataFrame:
     """Read a file-like upload (binary or text) with an optional .name."""
-    # getvalue() returns the whole upload even when it was read before (Streamlit reruns reuse the object).
-    data = fileobj.getvalue() if hasattr(fileobj, "getvalue") else fileobj.read()
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    name = getattr(fileobj, "name", None)
-    return read_csv_bytes(data, name=Path(str(name)).name if name else None)
+    return load_table(fileobj)
 
 
 def read_s3_uri(uri: str, *, client: Any = None) -> pd.DataFrame:
-    """Read a CSV object from s3://bucket/key, signed with the standard AWS credential chain
-    (unsigned when no credentials are configured, which works for public buckets)."""
+    """Read a CSV object from s3://bucket/key (see _s3_bytes)."""
+    found = SourceBytes(_s3_bytes(uri.strip(), client=client), f"The S3 object {uri}", uri)
+    return _parse_csv(found.data, what=found.what, description=found.description)
+
+
+def _s3_bytes(uri: str, *, client: Any = None) -> bytes:
+    """An S3 object's bytes, signed with the standard AWS credential chain (unsigned when no
+    credentials are configured, which works for public buckets)."""
     bucket, key = _parse_s3_uri(uri)
     client = client if client is not None else s3_client()
     advice = "Check the URI, your network and your AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/…)."
     with _s3_errors(uri, advice):
-        data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return _parse_csv(data, what=f"The S3 object {uri}", description=uri)
+        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
 
 
-def load_default(
+def read_default(
     *, expected_md5: str = DEFAULT_MD5, client: Any = None, cache_dir: str | os.PathLike | None = None
-) -> pd.DataFrame:
+) -> SourceBytes:
     """The walkthrough's dataset.
 
     When WORKBENCH_DEFAULT_DATA is set, that local file is read instead of S3. Otherwise the
@@ -104,15 +136,18 @@ def load_default(
         data = _read_file(local, hint=f"It is named by {settings.ENV_DEFAULT_DATA}; fix or unset that variable.")
         md5 = hashlib.md5(data).hexdigest()
         same = "the walkthrough's file" if md5 == DEFAULT_MD5 else f"md5 {md5}, not the walkthrough's {DEFAULT_MD5}"
-        return _parse_csv(
-            data,
-            what=f"The file {local}",
-            description=f"default dataset from the local copy {local} ({settings.ENV_DEFAULT_DATA} is set; {same})",
-        )
+        return SourceBytes(data, f"The file {local}", f"default dataset from the local copy {local} "
+                                                      f"({settings.ENV_DEFAULT_DATA} is set; {same})")
     path = fetch_default(expected_md5=expected_md5, client=client, cache_dir=cache_dir)
-    return _parse_csv(
-        path.read_bytes(), what=f"The cached file {path}", description=f"default dataset {DEFAULT_URI} (cached at {path})"
-    )
+    return SourceBytes(_read_file(path), f"The cached file {path}", f"default dataset {DEFAULT_URI} (cached at {path})")
+
+
+def load_default(
+    *, expected_md5: str = DEFAULT_MD5, client: Any = None, cache_dir: str | os.PathLike | None = None
+) -> pd.DataFrame:
+    """The walkthrough's dataset as a raw table (see read_default)."""
+    found = read_default(expected_md5=expected_md5, client=client, cache_dir=cache_dir)
+    return _parse_csv(found.data, what=found.what, description=found.description)
 
 
 def fetch_default(

@@ -48,7 +48,7 @@ from backends.format.hyperparameters import (
     validate_kmeans,
     validate_pca,
 )
-from workbench.core import scaling
+from workbench.core import conventions, scaling
 from workbench.core import schema as schema_mod
 
 DEFAULT_BATCH_ROWS = 65_536
@@ -198,11 +198,11 @@ def segment_parquet(
     path: str | Path,
     *,
     features: Sequence[str] | None = None,
-    scaler: str = "minmax",
-    n_components: int = 33,
-    top: int = 5,
-    k: int = 7,
-    seed: int = 0,
+    scaler: str = conventions.DEFAULT_SCALER,
+    n_components: int = conventions.WALKTHROUGH_COMPONENTS,
+    top: int = conventions.WALKTHROUGH_TOP,
+    k: int = conventions.WALKTHROUGH_K,
+    seed: int = conventions.DEFAULT_SEED,
     kmeans_hyperparameters: dict[str, Any] | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     full_passes: int | None = None,
@@ -226,8 +226,52 @@ def segment_parquet(
     if not 1 <= top <= n_components:
         raise StreamingError(f"top must be between 1 and the number of components ({n_components}); got {top}.")
 
-    # 1. statistics: min/max and the raw scatter matrix, in one pass.
     say(f"Pass 1: statistics of {d} features in {path}")
+    stats, low, high, rows_read = _statistics(chunks, d)
+    n = stats.n
+    if n < 2:
+        raise StreamingError(f"{path} has {n} usable row(s); segmenting needs at least 2.")
+    raw_mean, raw_scatter = stats.mean_and_scatter()
+    fitted, a, b = _scaler_from_stats(scaler, chosen, n, low, high, raw_mean, raw_scatter)
+    pca_hp = validate_pca({"feature_dim": d, "num_components": n_components,
+                           "mini_batch_size": conventions.pca_mini_batch(n)})
+    check_pca_against_data(pca_hp, n, d)
+    scatter = raw_scatter * np.outer(a, a)
+    pca = pca_mod.pca_from_scatter(a * raw_mean + b, scatter, n_components)
+    kept = pca.top(top)
+    timings["statistics_and_pca"] = time.perf_counter() - clock
+
+    def scores_of(X: np.ndarray) -> np.ndarray:
+        X *= a
+        X += b
+        return pca_mod.project(X.astype(np.float32), kept)
+
+    km_hp = validate_kmeans({"k": k, "feature_dim": top, **(kmeans_hyperparameters or {})})
+    check_kmeans_against_data(km_hp, n, top)
+    model, sse, passes = _kmeans(chunks, scores_of, km_hp, seed=seed, full_passes=full_passes, say=say,
+                                 timings=timings)
+    clock = time.perf_counter()
+    labels_path = Path(labels_out) if labels_out else None
+    passes += 1
+    say(f"Pass {passes}: labels → {labels_path}" if labels_path else f"Pass {passes}: cluster sizes")
+    sizes = _labels(chunks, scores_of, model, labels_path, id_column)
+    timings["labels"] = time.perf_counter() - clock
+
+    saved: dict[str, Path] = {}
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        saved["pca"] = Path(models.save_pca(pca, output_dir / "pca" / "model.tar.gz"))
+        saved["kmeans"] = Path(models.save_kmeans(model, output_dir / "kmeans" / "model.tar.gz"))
+    return StreamingResult(
+        path=Path(path), features=chosen, id_column=id_column, rows_read=rows_read, rows_used=n,
+        rows_dropped=rows_read - n, scaler=fitted, pca=pca, total_variance=float(np.trace(scatter)), top=top,
+        kmeans=model, sse=sse, cluster_sizes=sizes.tolist(), passes=passes, timings=timings,
+        labels_path=labels_path, artifacts=saved,
+    )
+
+
+def _statistics(chunks: ParquetChunks, d: int):
+    """Pass 1: the raw scatter matrix and each feature's min and max, of the usable rows."""
     stats = pca_mod.ScatterAccumulator(d)
     low, high = np.full(d, np.inf), np.full(d, -np.inf)
     rows_read = 0
@@ -238,28 +282,14 @@ def segment_parquet(
             stats.update(X)
             np.minimum(low, X.min(axis=0), out=low)
             np.maximum(high, X.max(axis=0), out=high)
-    n = stats.n
-    if n < 2:
-        raise StreamingError(f"{path} has {n} usable row(s); segmenting needs at least 2.")
-    raw_mean, raw_scatter = stats.mean_and_scatter()
-    fitted, a, b = _scaler_from_stats(scaler, chosen, n, low, high, raw_mean, raw_scatter)
-    pca_hp = validate_pca({"feature_dim": d, "num_components": n_components, "mini_batch_size": min(n, 500)})
-    check_pca_against_data(pca_hp, n, d)
-    scatter = raw_scatter * np.outer(a, a)
-    pca = pca_mod.pca_from_scatter(a * raw_mean + b, scatter, n_components)
-    total_variance = float(np.trace(scatter))
-    kept = pca.top(top)
-    timings["statistics_and_pca"] = time.perf_counter() - clock
+    return stats, low, high, rows_read
 
-    def scores_of(X: np.ndarray) -> np.ndarray:
-        X *= a
-        X += b
-        return pca_mod.project(X.astype(np.float32), kept)
 
-    # 2. K-Means stream.
+def _kmeans(chunks: ParquetChunks, scores_of, km_hp: dict[str, Any], *, seed: int, full_passes: int | None, say,
+            timings: dict[str, float]) -> tuple[models.KMeansModel, float, int]:
+    """Passes 2…: SageMaker's K-Means stream over the row groups in a random order, then Lloyd's
+    polish on the full data. Returns (model, SSE, passes so far)."""
     clock = time.perf_counter()
-    km_hp = validate_kmeans({"k": k, "feature_dim": top, **(kmeans_hyperparameters or {})})
-    check_kmeans_against_data(km_hp, n, top)
     rng = np.random.default_rng([seed, 1])  # the row groups' order
     stream = kmeans_mod.StreamingKMeans(km_hp, seed=seed)
     for epoch in range(km_hp["epochs"]):
@@ -270,7 +300,6 @@ def segment_parquet(
     trials, searched = stream.finish()
     timings["kmeans_stream"] = time.perf_counter() - clock
 
-    # 3. polish on the full data.
     clock = time.perf_counter()
     passes = 1 + km_hp["epochs"]
 
@@ -284,50 +313,32 @@ def segment_parquet(
 
     max_passes = refine.REFINE_FULL_PASSES if full_passes is None else full_passes
     centroids, sse = refine.polish(over_rows, [searched, trials[0][1]], max_passes)
-    model = models.KMeansModel(centroids)
     timings["kmeans_polish"] = time.perf_counter() - clock
+    return models.KMeansModel(centroids), sse, passes
 
-    # 4. labels (and the cluster sizes).
-    clock = time.perf_counter()
+
+def _labels(chunks: ParquetChunks, scores_of, model: models.KMeansModel, labels_path: Path | None,
+            id_column: str | None) -> np.ndarray:
+    """The last pass: the cluster sizes and, when asked, the labels written to a Parquet file."""
     sizes = np.zeros(model.k, dtype=np.int64)
-    labels_path = Path(labels_out) if labels_out else None
     writer = None
     try:
-        if labels_path is not None:
-            passes += 1
-            say(f"Pass {passes}: labels → {labels_path}")
-            for X, keep, ids in chunks.batches(with_ids=True):
-                X = X[keep]
-                labels, distances = kmeans_steps.assign(scores_of(X), model.centroids)
-                sizes += np.bincount(labels, minlength=model.k)
-                columns = {}
-                if ids is not None:
-                    columns[id_column] = ids.filter(pa.array(keep))
-                columns["cluster"] = pa.array(labels.astype(np.int32))
-                columns["distance_to_cluster"] = pa.array(distances.astype(np.float32))
-                table = pa.table(columns)
-                if writer is None:
-                    labels_path.parent.mkdir(parents=True, exist_ok=True)
-                    writer = pq.ParquetWriter(labels_path, table.schema)
-                writer.write_table(table)
-        else:
-            passes += 1
-            for X in chunks:
-                labels, _ = kmeans_steps.assign(scores_of(X), model.centroids)
-                sizes += np.bincount(labels, minlength=model.k)
+        for X, keep, ids in chunks.batches(with_ids=labels_path is not None):
+            labels, distances = kmeans_steps.assign(scores_of(X[keep]), model.centroids)
+            sizes += np.bincount(labels, minlength=model.k)
+            if labels_path is None:
+                continue
+            columns = {}
+            if ids is not None:
+                columns[id_column] = ids.filter(pa.array(keep))
+            columns["cluster"] = pa.array(labels.astype(np.int32))
+            columns["distance_to_cluster"] = pa.array(distances.astype(np.float32))
+            table = pa.table(columns)
+            if writer is None:
+                labels_path.parent.mkdir(parents=True, exist_ok=True)
+                writer = pq.ParquetWriter(labels_path, table.schema)
+            writer.write_table(table)
     finally:
         if writer is not None:
             writer.close()
-    timings["labels"] = time.perf_counter() - clock
-
-    saved: dict[str, Path] = {}
-    if output_dir is not None:
-        output_dir = Path(output_dir)
-        saved["pca"] = Path(models.save_pca(pca, output_dir / "pca" / "model.tar.gz"))
-        saved["kmeans"] = Path(models.save_kmeans(model, output_dir / "kmeans" / "model.tar.gz"))
-    return StreamingResult(
-        path=Path(path), features=chosen, id_column=id_column, rows_read=rows_read, rows_used=n,
-        rows_dropped=rows_read - n, scaler=fitted, pca=pca, total_variance=total_variance, top=top,
-        kmeans=model, sse=sse, cluster_sizes=sizes.tolist(), passes=passes, timings=timings,
-        labels_path=labels_path, artifacts=saved,
-    )
+    return sizes
