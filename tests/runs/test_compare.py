@@ -11,7 +11,7 @@ import pytest
 from backends.format import models
 from workbench.cli import main as cli
 from workbench.runs import compare, importer, segment
-from workbench.runs.store import Registry
+from workbench.runs.store import RunStore
 
 SMALL = {"n_components": 6, "top": 3, "k": 4}
 
@@ -31,14 +31,14 @@ def workspace(census_csv, tmp_path_factory):
     centroids = km.centroids[relabel][:, order[:3]] * signs[:3]
     models.save_kmeans(models.KMeansModel(centroids), art / "kmeans.tar.gz")
     shuffled = importer.import_run(art / "pca.tar.gz", art / "kmeans.tar.gz", data=census_csv,
-                                   registry=Registry(workspace=ws), name="shuffled")
+                                   store=RunStore(workspace=ws), name="shuffled")
     return ws, first, second, shuffled, relabel
 
 
 # --- the measures on known cases -----------------------------------------------------------------------
 def test_identical_runs_agree_completely(workspace):
     ws, first, second, _, _ = workspace
-    result = compare.compare_runs(first.run_id, second.run_id, registry=Registry(workspace=ws))
+    result = compare.compare_runs(first.run_id, second.run_id, store=RunStore(workspace=ws))
     assert result.kmeans.ari == pytest.approx(1.0) and result.kmeans.nmi == pytest.approx(1.0)
     assert result.kmeans.changes.empty and result.kmeans.agreement == 1.0
     assert list(result.kmeans.matches["cluster_a"]) == list(result.kmeans.matches["cluster_b"]) == [0, 1, 2, 3]
@@ -54,7 +54,7 @@ def test_identical_runs_agree_completely(workspace):
 
 def test_reordered_flipped_components_and_renumbered_clusters_still_agree(workspace):
     ws, first, _, shuffled, relabel = workspace
-    result = compare.compare_runs(first.run_id, shuffled.run_id, registry=Registry(workspace=ws))
+    result = compare.compare_runs(first.run_id, shuffled.run_id, store=RunStore(workspace=ws))
     # PCA: the same subspace; pc1 of A is pc2 of B with its sign flipped, pc2 is B's pc1.
     np.testing.assert_allclose(result.pca.angles_deg, 0, atol=1e-3)
     matches = result.pca.matches.set_index("component_a")
@@ -130,11 +130,11 @@ def test_principal_angles_and_congruence_of_unrelated_subspaces():
 # --- names carried over ---------------------------------------------------------------------------------
 def test_names_carry_over_to_the_matched_components_and_clusters(workspace):
     ws, first, _, shuffled, relabel = workspace
-    reg = Registry(workspace=ws)
+    reg = RunStore(workspace=ws)
     reg.set_names(first.run_id, components=["Urban", "Poverty", "Commute"],
                   clusters=["Farmland", "Suburbs", "Cities", "Retirement"])
     reg.set_names(shuffled.run_id, clusters={0: "Kept"})
-    result = compare.compare_runs(first.run_id, shuffled.run_id, registry=reg)
+    result = compare.compare_runs(first.run_id, shuffled.run_id, store=reg)
     assert list(result.pca.matches["name_a"]) == ["Urban", "Poverty", "Commute"]
     proposed = result.carried_names()
     assert proposed["components"] == ["Poverty", "Urban", "Commute"]
@@ -150,14 +150,14 @@ def test_names_carry_over_to_the_matched_components_and_clusters(workspace):
     assert len(history) == 8 and history["edited_at"].is_monotonic_increasing  # name, "Kept", 3 + 3 carried
     labeled = updated.labeled()
     assert list(labeled.columns[3:6]) == ["Poverty", "Urban", "Commute"]
-    compare.carry_names(compare.compare_runs(first.run_id, shuffled.run_id, registry=reg))
+    compare.carry_names(compare.compare_runs(first.run_id, shuffled.run_id, store=reg))
     assert len(reg.names_history(shuffled.run_id)) == len(history)  # no change, no new edit
 
 
 # --- what the pages and the CLI get -------------------------------------------------------------------------
 def test_tables_are_ready_to_show_and_the_summary_is_json(workspace):
     ws, first, _, shuffled, _ = workspace
-    result = compare.compare_runs(first.run_id, shuffled.run_id, registry=Registry(workspace=ws))
+    result = compare.compare_runs(first.run_id, shuffled.run_id, store=RunStore(workspace=ws))
     assert list(result.settings.columns) == ["A", "B", "same"]
     assert all(isinstance(v, str) for v in result.settings["A"]) and all(isinstance(v, str) for v in result.settings["B"])
     assert not result.settings.loc["backend", "same"] and result.settings.loc["k", "same"]
@@ -173,13 +173,13 @@ def test_runs_with_different_features_compare_their_clusters_only(census_csv, wo
     other = segment.run_segmentation(census_csv, workspace=ws, features=["Income", "Poverty", "Unemployment"],
                                       n_components=3, top=2, k=3)
     try:
-        result = compare.compare_runs(first.run_id, other.run_id, registry=Registry(workspace=ws))
+        result = compare.compare_runs(first.run_id, other.run_id, store=RunStore(workspace=ws))
         assert result.pca is None and any("different features" in note for note in result.notes)
         assert any("fingerprints differ" in note for note in result.notes)
         assert result.kmeans is not None and result.kmeans.n_counties == 3218
         assert (result.kmeans.only_in_a, result.kmeans.only_in_b) == (0, 1)  # Hawaii-Kalawao lacks ChildPoverty only
     finally:
-        Registry(workspace=ws).delete(other.run_id)
+        RunStore(workspace=ws).delete(other.run_id)
 
 
 def test_cli_runs_compare(workspace, capsys):

@@ -11,9 +11,9 @@ from backends.format import model_tar, models
 from backends.format.errors import ArtifactError
 from workbench.cli import main as cli
 from workbench.core import pipeline
-from workbench.runs import compare, importer, segment
+from workbench.runs import compare, importer, manifest, segment
 from workbench.runs import folders as runs
-from workbench.runs.store import Registry
+from workbench.runs.store import RunStore
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +35,12 @@ def notebook(fixtures, census_csv, tmp_path_factory):
     """The walkthrough notebook's PCA and K-Means jobs imported with the census data."""
     ws = tmp_path_factory.mktemp("ws")
     run = importer.import_model(fixtures["pca"], kmeans=fixtures["kmeans"], data=census_csv,
-                                registry=Registry(workspace=ws), name="notebook")
+                                store=RunStore(workspace=ws), name="notebook")
     return ws, run
 
 
 def test_a_pca_artifact_alone_becomes_a_pca_run(fixtures, tmp_path):
-    run = importer.import_model(fixtures["pca"], registry=Registry(workspace=tmp_path))
+    run = importer.import_model(fixtures["pca"], store=RunStore(workspace=tmp_path))
     assert (run.kind, run.status, run.origin, run.backend) == ("pca", "Completed", "import", "sagemaker")
     assert run.artifact_path("pca").read_bytes() == fixtures["pca"].read_bytes()  # byte for byte
     job = run.jobs["pca"]
@@ -49,12 +49,12 @@ def test_a_pca_artifact_alone_becomes_a_pca_run(fixtures, tmp_path):
     assert job.details["members"] == ["model_algo-1"]
     assert (run.n_components, run.top, run.has_labels, run.data_fingerprint) == (33, 33, False, None)
     np.testing.assert_array_equal(run.pca_model().v, models.load_pca(fixtures["pca"]).v)
-    assert runs.read_manifest(run.run_dir)["pca"]["imported_from"] == job.artifact_source
+    assert manifest.read(run.run_dir)["pca"]["imported_from"] == job.artifact_source
     assert not [p for p in (tmp_path / "runs").iterdir() if p.name.startswith(".")]
 
 
 def test_a_kmeans_artifact_with_a_state_member_becomes_a_kmeans_run(fixtures, tmp_path):
-    run = importer.import_model(fixtures["kmeans_state"], registry=Registry(workspace=tmp_path), job_name="kmeans-1")
+    run = importer.import_model(fixtures["kmeans_state"], store=RunStore(workspace=tmp_path), job_name="kmeans-1")
     assert (run.kind, run.k, run.top, run.jobs["kmeans"].job_name) == ("kmeans", 8, 7, "kmeans-1")
     assert any(m.startswith("state_") for m in run.jobs["kmeans"].details["members"])
     assert run.cluster_names == [""] * 8
@@ -76,9 +76,9 @@ def test_the_notebook_jobs_with_their_data_label_every_county(notebook, census_c
 
 def test_sagemakers_pca_and_the_embedded_backends_span_the_same_subspace(notebook, census_csv):
     ws, imported = notebook
-    reg = Registry(workspace=ws)
+    reg = RunStore(workspace=ws)
     local = segment.run_segmentation(census_csv, workspace=ws, n_components=33, top=7, k=8)
-    result = compare.compare_runs(local.run_id, imported.run_id, registry=reg)
+    result = compare.compare_runs(local.run_id, imported.run_id, store=reg)
     assert result.pca.max_angle_deg < 0.01
     assert (result.pca.matches["verdict"] == "equal").all()
     assert result.kmeans.n_counties == 3218 and 0 < result.kmeans.ari <= 1
@@ -87,10 +87,10 @@ def test_sagemakers_pca_and_the_embedded_backends_span_the_same_subspace(noteboo
 
 def test_a_kmeans_artifact_is_labeled_with_the_pca_of_an_earlier_run(notebook, fixtures, census_csv):
     ws, run = notebook
-    reg = Registry(workspace=ws)
-    pca_only = importer.import_model(fixtures["pca"], registry=reg, data=census_csv)
+    reg = RunStore(workspace=ws)
+    pca_only = importer.import_model(fixtures["pca"], store=reg, data=census_csv)
     assert pca_only.data_fingerprint == run.data_fingerprint and not pca_only.has_labels
-    kmeans_only = importer.import_model(fixtures["kmeans"], registry=reg, data=census_csv, pca_run=pca_only.run_id)
+    kmeans_only = importer.import_model(fixtures["kmeans"], store=reg, data=census_csv, pca_run=pca_only.run_id)
     assert (kmeans_only.kind, kmeans_only.parent_run_id) == ("kmeans", pca_only.run_id)
     np.testing.assert_array_equal(kmeans_only.labels()["cluster"], run.labels()["cluster"])
 
@@ -106,15 +106,15 @@ def test_an_artifact_is_imported_from_s3_with_its_job_name(fixtures, tmp_path, a
         s3.put_object(Bucket="notebook-bucket", Key=f"population/{job}/output/model.tar.gz",
                       Body=fixtures["pca"].read_bytes())
         uri = f"s3://notebook-bucket/population/{job}/output/model.tar.gz"
-        run = importer.import_model(uri, registry=Registry(workspace=tmp_path))
+        run = importer.import_model(uri, store=RunStore(workspace=tmp_path))
         with pytest.raises(ValueError, match="There is no object"):
-            importer.import_model("s3://notebook-bucket/nothing/model.tar.gz", registry=Registry(workspace=tmp_path))
+            importer.import_model("s3://notebook-bucket/nothing/model.tar.gz", store=RunStore(workspace=tmp_path))
     assert run.jobs["pca"].job_name == job and run.jobs["pca"].artifact_source == uri
     assert run.artifact_path("pca").read_bytes() == fixtures["pca"].read_bytes()
 
 
 def test_a_bare_model_algo_1_is_wrapped_in_a_model_tar_gz(mxnet_fixtures, tmp_path):
-    run = importer.import_model(mxnet_fixtures / "pca_dict_mean_v_s.params", registry=Registry(workspace=tmp_path))
+    run = importer.import_model(mxnet_fixtures / "pca_dict_mean_v_s.params", store=RunStore(workspace=tmp_path))
     assert run.kind == "pca"
     assert list(model_tar.read_model_tar(run.artifact_path("pca"))) == ["model_algo-1"]
 
@@ -133,14 +133,14 @@ def test_the_job_name_is_read_off_sagemakers_output_layout():
     (lambda f, d: importer.import_model(f["pca"], data=d, features=["Income", "Poverty"]), "34 features"),
     (lambda f, d: importer.import_model(f["pca_small"], kmeans=f["kmeans"]), "do not belong together"),
     (lambda f, d: importer.import_model(f["pca"], top=40), "--top"),
-    (lambda f, d: importer.import_model("no/such/model.tar.gz"), "does not exist"),
+    (lambda f, d: importer.import_model("no/such/model.tar.gz"), "File not found"),
 ])
 def test_mismatched_or_missing_artifacts_are_refused_before_anything_is_written(fixtures, census_csv, tmp_path,
                                                                                    monkeypatch, call, message):
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path))
     with pytest.raises(ValueError, match=message):
         call(fixtures, census_csv)
-    assert Registry(workspace=tmp_path).list_runs().empty
+    assert RunStore(workspace=tmp_path).list_runs().empty
     assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
 
 
@@ -148,7 +148,7 @@ def test_a_file_that_is_not_an_artifact_is_refused(tmp_path):
     bogus = tmp_path / "model.tar.gz"
     bogus.write_bytes(b"\x1f\x8b not really gzip")
     with pytest.raises(ArtifactError, match="Cannot"):
-        importer.import_model(bogus, registry=Registry(workspace=tmp_path / "ws"))
+        importer.import_model(bogus, store=RunStore(workspace=tmp_path / "ws"))
 
 
 def test_cli_runs_import(fixtures, census_csv, tmp_path, capsys):

@@ -22,10 +22,12 @@ from backends.base import TrainingJob
 from tests.support.sagemaker_harness import BUCKET, ROLE
 from workbench.cli import main as cli
 from workbench.core import pipeline
+from workbench.runs import folders, migrations, records, segment, store
 from workbench.runs import folders as runs
-from workbench.runs import records, segment, store
+from workbench.runs import manifest as manifest_mod
+from workbench.runs.reattach import reattach
 from workbench.runs.records import RegistryError
-from workbench.runs.store import Registry
+from workbench.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = {"n_components": 6, "top": 3, "k": 4}
@@ -38,7 +40,7 @@ def walkthrough(census_csv, tmp_path_factory):
     return segment.run_segmentation(census_csv, workspace=workspace, seed=2, **SMALL), workspace
 
 
-def _run(reg: Registry, run_id: str, *, backend="embedded", status="Completed", kind="segmentation", **fields):
+def _run(reg: RunStore, run_id: str, *, backend="embedded", status="Completed", kind="segmentation", **fields):
     """A run recorded through the registry API alone (no folder)."""
     reg.begin_run(run_id, kind=kind, backend=backend, **fields)
     if status != "InProgress":
@@ -48,9 +50,9 @@ def _run(reg: Registry, run_id: str, *, backend="embedded", status="Completed", 
 
 # --- schema ----------------------------------------------------------------------------------------
 def test_schema_is_versioned_and_the_database_is_in_wal_mode(tmp_path):
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
     assert reg.path == tmp_path / "registry.sqlite3"
-    assert reg.schema_version() == len(store.MIGRATIONS)
+    assert reg.schema_version() == len(migrations.MIGRATIONS)
     with sqlite3.connect(reg.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -58,44 +60,44 @@ def test_schema_is_versioned_and_the_database_is_in_wal_mode(tmp_path):
 
 
 def test_the_registry_path_is_a_setting(tmp_path, monkeypatch):
-    monkeypatch.setenv(store.ENV_REGISTRY, str(tmp_path / "elsewhere" / "runs.db"))
-    reg = Registry(workspace=tmp_path / "ws")
+    monkeypatch.setenv(migrations.ENV_REGISTRY, str(tmp_path / "elsewhere" / "runs.db"))
+    reg = RunStore(workspace=tmp_path / "ws")
     assert reg.path == tmp_path / "elsewhere" / "runs.db" and reg.path.is_file()
 
 
 def test_migrations_upgrade_an_older_registry_in_place(tmp_path, monkeypatch):
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
     _run(reg, "r1", name="kept")
-    upgraded = store.MIGRATIONS + (("ALTER TABLE runs ADD COLUMN note TEXT",
+    upgraded = migrations.MIGRATIONS + (("ALTER TABLE runs ADD COLUMN note TEXT",
                                        "UPDATE runs SET note = 'migrated'"),)
-    monkeypatch.setattr(store, "MIGRATIONS", upgraded)
-    again = Registry(workspace=tmp_path)
+    monkeypatch.setattr(migrations, "MIGRATIONS", upgraded)
+    again = RunStore(workspace=tmp_path)
     assert again.schema_version() == len(upgraded)
     assert again.get("r1").name == "kept"
     with sqlite3.connect(again.path) as conn:
         assert conn.execute("SELECT note FROM runs").fetchone()[0] == "migrated"
-    Registry(workspace=tmp_path)  # applied once: a second open changes nothing (ALTER would fail)
+    RunStore(workspace=tmp_path)  # applied once: a second open changes nothing (ALTER would fail)
 
 
 def test_a_registry_from_a_newer_workbench_is_refused(tmp_path):
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
     with sqlite3.connect(reg.path) as conn:
         conn.execute("PRAGMA user_version = 99")
     with pytest.raises(RegistryError, match="newer"):
-        Registry(workspace=tmp_path)
+        RunStore(workspace=tmp_path)
 
 
 def test_a_damaged_registry_file_is_a_clear_error(tmp_path):
     (tmp_path / "registry.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(RegistryError, match="registry"):
-        Registry(workspace=tmp_path)
+        RunStore(workspace=tmp_path)
 
 
 # --- round trips -----------------------------------------------------------------------------------
 def test_a_pipeline_run_is_recorded_with_everything_it_used(walkthrough):
     result, workspace = walkthrough
-    run = Registry(workspace=workspace).get(result.run_id)
-    manifest = runs.read_manifest(result.run_dir)
+    run = RunStore(workspace=workspace).get(result.run_id)
+    manifest = manifest_mod.read(result.run_dir)
     assert (run.kind, run.status, run.backend, run.origin) == ("segmentation", "Completed", "embedded", "pipeline")
     assert run.run_dir == result.run_dir
     assert run.data_fingerprint == result.prepared.fingerprint == manifest["data_fingerprint"]
@@ -103,7 +105,7 @@ def test_a_pipeline_run_is_recorded_with_everything_it_used(walkthrough):
     assert run.scaler == result.prepared.scaler.to_dict()
     assert run.seed == 2 and (run.n_components, run.top, run.k) == (6, 3, 4)
     assert run.library_versions["numpy"] == np.__version__
-    assert set(run.timings) == {"prepare", "pca", "project", "kmeans"}
+    assert set(run.timings) == {"prepare", "pca", "project", "kmeans", "labels", "record"}
     assert run.seconds > 0 and run.cost_usd == 0.0 and run.n_counties == 3218
     assert run.source_ref == str(Path(result.prepared.source_description.split(" ", 2)[-1]).resolve())
     pca, kmeans = run.jobs["pca"], run.jobs["kmeans"]
@@ -121,7 +123,7 @@ def test_a_pipeline_run_is_recorded_with_everything_it_used(walkthrough):
 
 
 def test_every_field_survives_a_round_trip(tmp_path):
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
     scaler = {"recipe": "zscore", "features": ["a", "b"], "n_samples": 3, "params": {"mean": [0.5, 1.0]}}
     reg.begin_run("r1", kind="segmentation", backend="sagemaker", name="  First  ", source="s3://b/k.csv",
                   source_ref="s3://b/k.csv", data_fingerprint="f" * 64, features=["a", "b"], scaler=scaler, seed=7,
@@ -144,7 +146,7 @@ def test_every_field_survives_a_round_trip(tmp_path):
     reg.job_finished("r1", job, "pca/model.tar.gz")
     reg.published("r1", folder, timings={"pca": 12.5}, n_counties=3)
 
-    run = Registry(workspace=tmp_path).get("r1")  # a fresh object: nothing cached
+    run = RunStore(workspace=tmp_path).get("r1")  # a fresh object: nothing cached
     assert (run.name, run.display_name, run.kind, run.backend) == ("First", "First", "segmentation", "sagemaker")
     assert run.status == "Incomplete"  # no K-Means job, though a segmentation expects one
     assert (run.source, run.source_ref, run.data_fingerprint) == ("s3://b/k.csv", "s3://b/k.csv", "f" * 64)
@@ -165,9 +167,9 @@ def test_every_field_survives_a_round_trip(tmp_path):
 def test_a_failed_run_is_recorded_without_a_folder(census_csv, tmp_path):
     with pytest.raises(ValueError, match="k"):
         segment.run_segmentation(census_csv, workspace=tmp_path, n_components=4, top=2, k=5000)
-    runs_list = Registry(workspace=tmp_path).list_runs()
+    runs_list = RunStore(workspace=tmp_path).list_runs()
     assert list(runs_list["status"]) == ["Failed"] and runs_list["run_dir"].isna().all()
-    failed = Registry(workspace=tmp_path).get(runs_list["run_id"][0])
+    failed = RunStore(workspace=tmp_path).get(runs_list["run_id"][0])
     assert "k" in failed.error and failed.jobs["pca"].status == "Completed"
     assert list((tmp_path / "runs").iterdir()) == []
 
@@ -175,12 +177,12 @@ def test_a_failed_run_is_recorded_without_a_folder(census_csv, tmp_path):
 def test_an_unknown_backend_is_refused_before_anything_is_recorded(census_csv, tmp_path):
     with pytest.raises(ValueError, match="Unknown backend"):
         segment.run_segmentation(census_csv, workspace=tmp_path, backend="mainframe")
-    assert Registry(workspace=tmp_path).list_runs().empty
+    assert RunStore(workspace=tmp_path).list_runs().empty
 
 
 # --- listing, names, rename, delete ----------------------------------------------------------------------
 def test_runs_are_listed_newest_first_and_filtered(tmp_path):
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
     _run(reg, "r1", backend="embedded", status="Completed")
     _run(reg, "r2", backend="sagemaker", status="Completed", name="cloud")
     _run(reg, "r3", backend="sagemaker", status="Failed")
@@ -201,7 +203,7 @@ def test_runs_are_listed_newest_first_and_filtered(tmp_path):
 
 
 def test_runs_resolve_by_id_prefix_or_name(tmp_path):
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
     _run(reg, "20240101-000000-aaaaaa", name="Seven clusters")
     _run(reg, "20240101-000000-bbbbbb")
     assert reg.resolve("20240101-000000-a") == "20240101-000000-aaaaaa"
@@ -215,7 +217,7 @@ def test_runs_resolve_by_id_prefix_or_name(tmp_path):
 
 def test_names_keep_every_edit_with_its_timestamp(walkthrough, tmp_path):
     result, workspace = walkthrough
-    reg = Registry(workspace=workspace)
+    reg = RunStore(workspace=workspace)
     run_id = result.run_id
     try:
         reg.set_names(run_id, components=["Poverty", None, "Commute"], clusters={2: "Rural"})
@@ -231,7 +233,7 @@ def test_names_keep_every_edit_with_its_timestamp(walkthrough, tmp_path):
             ("component", 0, "Deprivation"), ("cluster", 0, "Urban"), ("run", 0, "Small k")]
         stamps = list(history["edited_at"])
         assert stamps == sorted(stamps) and all(s.endswith("+00:00") for s in stamps)
-        saved = json.loads((result.run_dir / store.NAMES_FILE).read_text())
+        saved = json.loads((result.run_dir / folders.NAMES).read_text())
         assert saved["components"] == run.component_names and len(saved["history"]) == 6
         labeled = run.labeled()
         assert list(labeled.columns[3:6]) == ["Deprivation", "pc2", "Commute"]
@@ -251,7 +253,7 @@ def test_names_keep_every_edit_with_its_timestamp(walkthrough, tmp_path):
 
 def test_delete_removes_the_folder_the_jobs_and_the_names(census_csv, tmp_path):
     result = segment.run_segmentation(census_csv, workspace=tmp_path, **SMALL)
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
     reg.set_names(result.run_id, clusters=["A"])
     reg.delete(result.run_id)
     assert not result.run_dir.exists() and list((tmp_path / "runs").iterdir()) == []
@@ -263,10 +265,10 @@ def test_delete_removes_the_folder_the_jobs_and_the_names(census_csv, tmp_path):
 def test_concurrent_writers_from_many_threads_all_land(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
 
     def write(i):
-        run_id = _run(Registry(workspace=tmp_path), f"r{i:02d}", backend="embedded", settings={"k": 3})
+        run_id = _run(RunStore(workspace=tmp_path), f"r{i:02d}", backend="embedded", settings={"k": 3})
         for edit in range(3):
             reg.set_names(run_id, clusters={edit: f"cluster {i}.{edit}"})
         reg.rename(run_id, f"run {i}")
@@ -279,7 +281,7 @@ def test_concurrent_writers_from_many_threads_all_land(tmp_path):
 
 
 def test_a_run_still_being_written_is_not_deleted(tmp_path):
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
     _run(reg, "live", status="InProgress")  # owned by this (living) process
     with pytest.raises(RegistryError, match="still being written"):
         reg.delete("live")
@@ -289,7 +291,7 @@ def test_a_run_still_being_written_is_not_deleted(tmp_path):
 
 def test_rerun_settings_repeat_a_run_on_another_backend(walkthrough):
     result, workspace = walkthrough
-    settings = Registry(workspace=workspace).rerun_settings(result.run_id)
+    settings = segment.rerun_settings(RunStore(workspace=workspace), result.run_id)
     assert settings == {"source": settings["source"], "features": result.prepared.features, "scaler": "minmax",
                         "n_components": 6, "top": 3, "k": 4, "seed": 2}
     assert Path(settings["source"]).is_file()
@@ -322,8 +324,8 @@ SEGMENT = """
 """
 DELETE = """
     import sys
-    from workbench.runs.store import Registry
-    Registry(workspace=sys.argv[1]).delete(sys.argv[2])
+    from workbench.runs.store import RunStore
+    RunStore(workspace=sys.argv[1]).delete(sys.argv[2])
 """
 
 
@@ -345,7 +347,7 @@ def test_a_process_killed_mid_write_leaves_no_half_written_run(census_csv, tmp_p
         visible = [p for p in (workspace / "runs").iterdir() if not p.name.startswith(".")]
         assert visible == [], f"{point}: a run folder is visible"
         assert [p.name for p in (workspace / "runs").iterdir()][0].startswith(runs.STAGING_PREFIX)
-        reg = Registry(workspace=workspace)
+        reg = RunStore(workspace=workspace)
         (run_id,) = reg.list_runs()["run_id"]
         assert reg.get(run_id).status == "InProgress"  # the dead process never finished it
         report = reg.reconcile()
@@ -355,7 +357,7 @@ def test_a_process_killed_mid_write_leaves_no_half_written_run(census_csv, tmp_p
         assert reg.list_runs(status="Completed").empty
 
     workspace = tmp_path / "run-published"
-    reg = Registry(workspace=workspace)
+    reg = RunStore(workspace=workspace)
     (run_id,) = reg.list_runs()["run_id"]
     assert reg.get(run_id).status == "InProgress"
     assert reg.reconcile()["completed"] == [run_id]
@@ -364,7 +366,7 @@ def test_a_process_killed_mid_write_leaves_no_half_written_run(census_csv, tmp_p
     assert len(run.labels()) == 3218
 
     workspace = tmp_path / "run-trashed"
-    reg = Registry(workspace=workspace)
+    reg = RunStore(workspace=workspace)
     assert not doomed.run_dir.exists() and reg.exists(doomed.run_id)  # moved aside, not yet unrecorded
     assert reg.reconcile()["deleted"] == [doomed.run_id]
     assert reg.list_runs().empty and list((workspace / "runs").iterdir()) == []
@@ -375,25 +377,56 @@ def test_a_lost_registry_is_rebuilt_from_the_run_folders(walkthrough, tmp_path):
 
     result, _ = walkthrough
     shutil.copytree(result.run_dir, tmp_path / "runs" / result.run_id)
-    (tmp_path / "runs" / result.run_id / store.NAMES_FILE).write_text(json.dumps({
+    (tmp_path / "runs" / result.run_id / folders.NAMES).write_text(json.dumps({
         "run": "Restored", "components": ["Poverty"], "clusters": [],
         "history": [{"target": "component", "position": 0, "name": "Poverty", "edited_at": records.now()},
                     {"target": "run", "position": 0, "name": "Restored", "edited_at": records.now()}]}))
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
     assert reg.reconcile()["registered"] == [result.run_id]
     run = reg.get(result.run_id)
-    assert (run.status, run.kind, run.backend, run.origin) == ("Completed", "segmentation", "embedded", "folder")
+    assert (run.status, run.kind, run.backend, run.origin) == ("Completed", "segmentation", "embedded", "pipeline")
     assert (run.name, run.component_names[0], run.k, run.top) == ("Restored", "Poverty", 4, 3)
     assert run.data_fingerprint == result.prepared.fingerprint and run.n_counties == 3218
     assert run.jobs["kmeans"].job_name == result.kmeans.job.job_name
     assert reg.reconcile()["registered"] == []  # only once
 
 
+def test_a_folder_with_an_older_manifest_is_registered_too(walkthrough, tmp_path):
+    """Schema 1 (before the run writer): no schema, kind, origin or settings; they are derived."""
+    import shutil
+
+    result, _ = walkthrough
+    folder = tmp_path / "runs" / result.run_id
+    shutil.copytree(result.run_dir, folder)
+    (folder / folders.NAMES).unlink(missing_ok=True)
+    old = json.loads((folder / folders.MANIFEST).read_text())
+    for key in ("schema", "kind", "origin", "settings", "source_ref", "parent_run_id"):
+        old.pop(key, None)
+    (folder / folders.MANIFEST).write_text(json.dumps(old))
+    reg = RunStore(workspace=tmp_path)
+    assert reg.reconcile()["registered"] == [result.run_id]
+    run = reg.get(result.run_id)
+    assert (run.kind, run.origin, run.n_components, run.top, run.k) == ("segmentation", "folder", 6, 3, 4)
+
+
+def test_a_manifest_naming_an_artifact_outside_its_folder_is_not_read(walkthrough, tmp_path):
+    import shutil
+
+    result, _ = walkthrough
+    folder = tmp_path / "runs" / result.run_id
+    shutil.copytree(result.run_dir, folder)
+    hostile = json.loads((folder / folders.MANIFEST).read_text())
+    hostile["pca"]["artifact"] = "../../../../etc/passwd"
+    (folder / folders.MANIFEST).write_text(json.dumps(hostile))
+    report = RunStore(workspace=tmp_path).reconcile()
+    assert report["registered"] == [] and "outside its own folder" in report["skipped"][0]
+
+
 # --- restart and re-attach --------------------------------------------------------------------------------
 IN_FLIGHT = """
     import os, signal, sys
-    from workbench.runs.store import Registry
-    reg = Registry(workspace=sys.argv[1])
+    from workbench.runs.store import RunStore
+    reg = RunStore(workspace=sys.argv[1])
     reg.begin_run("cloud-run", backend="sagemaker", settings={"k": 7})
     reg.job_submitted("cloud-run", {"job_name": "county-wb-pca-20240101-abc", "algorithm": "pca",
                                     "backend": "sagemaker", "region": "us-east-1", "seed": 0,
@@ -407,7 +440,7 @@ def test_in_flight_jobs_are_listed_after_a_restart(tmp_path):
     proc = _spawn(IN_FLIGHT, {}, tmp_path)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
-    reg = Registry(workspace=tmp_path)  # "the app restarts"
+    reg = RunStore(workspace=tmp_path)  # "the app restarts"
     report = reg.reconcile()
     assert report["in_flight"] == ["cloud-run"] and report["interrupted"] == ["local-run"]
     assert reg.get("cloud-run").status == "InProgress"  # still re-attachable
@@ -424,14 +457,14 @@ def test_in_flight_jobs_are_listed_after_a_restart(tmp_path):
 
 
 def test_a_run_still_followed_by_a_living_process_is_not_orphaned(tmp_path):
-    reg = Registry(workspace=tmp_path)
+    reg = RunStore(workspace=tmp_path)
     reg.begin_run("live", backend="sagemaker")
     reg.job_submitted("live", {"job_name": "county-wb-kmeans-x", "algorithm": "kmeans", "region": None})
     jobs = reg.in_flight_jobs()
     assert bool(jobs["owner_alive"].iloc[0]) and not bool(jobs["orphaned"].iloc[0])
     assert reg.reconcile()["in_flight"] == []  # its owner (this process) is alive: left alone
     with pytest.raises(RegistryError, match="still followed"):
-        reg.reattach(jobs["job_id"].iloc[0])
+        reattach(reg, jobs["job_id"].iloc[0])
 
 
 # --- the CLI ----------------------------------------------------------------------------------------------
@@ -440,7 +473,7 @@ def test_cli_runs_list_show_export_rename_delete(walkthrough, tmp_path, capsys):
 
     result, _ = walkthrough
     shutil.copytree(result.run_dir, tmp_path / "runs" / result.run_id)
-    (tmp_path / "runs" / result.run_id / store.NAMES_FILE).unlink(missing_ok=True)  # another test's names
+    (tmp_path / "runs" / result.run_id / folders.NAMES).unlink(missing_ok=True)  # another test's names
     ws = ["--workspace", str(tmp_path)]
     assert cli.main(["runs", "list", *ws]) == 0  # registers the folder, then lists it
     assert result.run_id in capsys.readouterr().out
@@ -456,7 +489,7 @@ def test_cli_runs_list_show_export_rename_delete(walkthrough, tmp_path, capsys):
     assert cli.main(["runs", "show", "Small", *ws]) == 0
     shown = capsys.readouterr().out
     assert "Small k" in shown and result.pca.job.job_name in shown
-    Registry(workspace=tmp_path).set_names(result.run_id, components=["Poverty"], clusters=["Rural"])
+    RunStore(workspace=tmp_path).set_names(result.run_id, components=["Poverty"], clusters=["Rural"])
     out = tmp_path / "export" / "labeled.csv"
     assert cli.main(["runs", "export", "Small", "--out", str(out), *ws]) == 0
     exported = pd.read_csv(out)
@@ -489,11 +522,9 @@ def _registry_bytes(path: Path) -> bytes:
 
 
 def test_a_cloud_run_records_its_jobs_and_costs_but_no_secrets(moto_sagemaker, census_csv, tmp_path):
-    from backends.sagemaker_settings import backend_settings
-
-    with backend_settings(role=ROLE, bucket=BUCKET, poll_seconds=0):
-        result = segment.run_segmentation(census_csv, workspace=tmp_path, backend="sagemaker", **SMALL)
-    reg = Registry(workspace=tmp_path)
+    result = segment.run_segmentation(census_csv, workspace=tmp_path, backend="sagemaker", **SMALL,
+                                      backend_settings={"role": ROLE, "bucket": BUCKET, "poll_seconds": 0})
+    reg = RunStore(workspace=tmp_path)
     run = reg.get(result.run_id)
     assert (run.status, run.backend) == ("Completed", "sagemaker")
     assert [run.jobs[a].job_name for a in ("pca", "kmeans")] == moto_sagemaker.created
@@ -508,11 +539,11 @@ def test_a_cloud_run_records_its_jobs_and_costs_but_no_secrets(moto_sagemaker, c
     # The same settings on another backend, then how far the two agree.
     from workbench.runs import compare
 
-    local = segment.rerun(result.run_id, backend="embedded", registry=reg)
+    local = segment.rerun(result.run_id, backend="embedded", store=reg)
     rerun = reg.get(local.run_id)
     assert (rerun.backend, rerun.parent_run_id, rerun.origin) == ("embedded", result.run_id, "rerun")
     assert (rerun.n_components, rerun.top, rerun.k, rerun.seed) == (6, 3, 4, 0)
-    agreement = compare.compare_runs(result.run_id, local.run_id, registry=reg)
+    agreement = compare.compare_runs(result.run_id, local.run_id, store=reg)
     assert agreement.kmeans.ari == pytest.approx(1.0) and agreement.pca.max_angle_deg < 1e-3
 
 
@@ -520,9 +551,6 @@ def test_an_interrupted_cloud_run_is_re_attached_after_a_restart(moto_sagemaker,
                                                                  monkeypatch):
     """The app stops while SageMaker trains K-Means; after a restart the job is listed, followed to its
     end, the PCA artifact (lost with the staging folder) fetched again and the counties labeled."""
-    pass
-    from backends.sagemaker_settings import backend_settings
-
     class AppStopped(BaseException):
         pass
 
@@ -531,11 +559,12 @@ def test_an_interrupted_cloud_run_is_re_attached_after_a_restart(moto_sagemaker,
             raise AppStopped
 
     monkeypatch.setattr(sagemaker_common, "sleep", stop_during_kmeans)
-    with backend_settings(role=ROLE, bucket=BUCKET), pytest.raises(AppStopped):
-        segment.run_segmentation(census_csv, workspace=tmp_path, backend="sagemaker", **SMALL)
+    with pytest.raises(AppStopped):
+        segment.run_segmentation(census_csv, workspace=tmp_path, backend="sagemaker", **SMALL,
+                                 backend_settings={"role": ROLE, "bucket": BUCKET})
     pca_job, kmeans_job = moto_sagemaker.created
 
-    reg = Registry(workspace=tmp_path)  # the app restarts
+    reg = RunStore(workspace=tmp_path)  # the app restarts
     assert reg.reconcile()["interrupted"] == []
     (run_id,) = reg.list_runs()["run_id"]
     run = reg.get(run_id)
@@ -546,13 +575,13 @@ def test_an_interrupted_cloud_run_is_re_attached_after_a_restart(moto_sagemaker,
 
     monkeypatch.setattr(sagemaker_common, "sleep", lambda _s: None)
     lines = []
-    run = reg.reattach(int(jobs["job_id"].iloc[0]), progress=lines.append)  # a fresh backend: no role needed
+    run = reattach(reg, int(jobs["job_id"].iloc[0]), progress=lines.append)  # a fresh backend: no role needed
     assert any("Re-attached" in line for line in lines)
     assert run.status == "Completed" and reg.in_flight_jobs().empty
     assert (run.jobs["pca"].job_name, run.jobs["kmeans"].job_name) == (pca_job, kmeans_job)
     assert run.jobs["kmeans"].billable_seconds == 42
     assert run.pca_model().n_components == 6 and run.kmeans_model().k == 4
-    manifest = run.manifest()
+    manifest = manifest_mod.read(run.run_dir)
     assert manifest["recovered"] is True and manifest["kmeans"]["job_name"] == kmeans_job
     reference = segment.run_segmentation(census_csv, workspace=tmp_path / "embedded", **SMALL)
     np.testing.assert_array_equal(run.labels()["cluster"], reference.kmeans.labels)
@@ -564,7 +593,7 @@ def test_labels_round_trip_when_the_table_has_its_own_county_column(census_csv, 
     frame = pd.read_csv(census_csv).head(300).rename(columns={"County": "county"})
     frame.to_csv(tmp_path / "lower.csv", index=False)
     result = segment.run_segmentation(tmp_path / "lower.csv", workspace=tmp_path / "ws", seed=0, k=4)
-    labels = Registry(workspace=tmp_path / "ws").get(result.run_id).labels()
+    labels = RunStore(workspace=tmp_path / "ws").get(result.run_id).labels()
     assert labels.index.name == "county" and labels.index[0] == "Alabama-Autauga"
     assert labels["county"].iloc[0] == "Autauga"
     np.testing.assert_array_equal(labels["cluster"].to_numpy(), result.kmeans.labels)
@@ -573,7 +602,7 @@ def test_labels_round_trip_when_the_table_has_its_own_county_column(census_csv, 
 def test_labels_written_by_earlier_versions_still_read(census_csv, tmp_path):
     """Runs saved before the pyarrow writer have pandas' labels.csv (index label `county`)."""
     result = segment.run_segmentation(census_csv, workspace=tmp_path / "ws", seed=0, **SMALL)
-    record = Registry(workspace=tmp_path / "ws").get(result.run_id)
+    record = RunStore(workspace=tmp_path / "ws").get(result.run_id)
     written = record.labels()
     pipeline.labeled_table(result.prepared, result.scores, result.kmeans).to_csv(record.labels_path,
                                                                                   index_label="county")

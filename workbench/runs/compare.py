@@ -32,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from workbench.runs.records import RegistryError, RunRecord
-from workbench.runs.store import Registry
+from workbench.runs.store import RunStore
 
 CONGRUENCE_EQUAL = 0.95
 CONGRUENCE_SIMILAR = 0.85
@@ -257,7 +257,7 @@ class Comparison:
     kmeans: KMeansComparison | None
     notes: list[str]
     settings: pd.DataFrame  # one row per setting: A, B, same
-    registry: Registry | None = field(default=None, repr=False)
+    store: RunStore | None = field(default=None, repr=False)
 
     def carried_names(self, *, components: bool = True, clusters: bool = True,
                       overwrite: bool = False) -> dict[str, list[str]]:
@@ -359,15 +359,15 @@ def _aligned_components(a: RunRecord, b: RunRecord, top: int | None, notes: list
     return list(a.features or b.features or []) or None, va, vb
 
 
-def compare_runs(a: str | RunRecord, b: str | RunRecord, *, registry: Registry | None = None,
+def compare_runs(a: str | RunRecord, b: str | RunRecord, *, store: RunStore | None = None,
                  top: int | None = None) -> Comparison:
-    """Compare two runs (ids, unique id prefixes, names or RunRecords) of one registry.
+    """Compare two runs (ids, unique id prefixes, names or RunRecords) of one run store.
 
     `top` compares that many leading components of each run instead of the components each kept.
     """
-    registry = registry or Registry()
-    run_a = a if isinstance(a, RunRecord) else registry.get(a)
-    run_b = b if isinstance(b, RunRecord) else registry.get(b)
+    store = store or RunStore()
+    run_a = a if isinstance(a, RunRecord) else store.get(a)
+    run_b = b if isinstance(b, RunRecord) else store.get(b)
     notes: list[str] = []
     if run_a.run_id == run_b.run_id:
         notes.append("A run compared with itself.")
@@ -398,14 +398,14 @@ def compare_runs(a: str | RunRecord, b: str | RunRecord, *, registry: Registry |
         missing = [r.run_id for r in (run_a, run_b) if not r.has_labels]
         notes.append(f"Clusters not compared: no county labels in {', '.join(missing)} (no K-Means model, or "
                      "imported without its data).")
-    return Comparison(run_a, run_b, pca, kmeans, notes, _settings_table(run_a, run_b), registry)
+    return Comparison(run_a, run_b, pca, kmeans, notes, _settings_table(run_a, run_b), store)
 
 
-def carry_names(comparison: Comparison, *, registry: Registry | None = None, components: bool = True,
+def carry_names(comparison: Comparison, *, store: RunStore | None = None, components: bool = True,
                 clusters: bool = True, overwrite: bool = False) -> RunRecord:
     """Write run A's names onto the matched components and clusters of run B (recorded in the
     names history like any edit); returns run B as it is now."""
-    registry = registry or comparison.registry or Registry()
+    store = store or comparison.store or RunStore()
     carried = comparison.carried_names(components=components, clusters=clusters, overwrite=overwrite)
     if not carried:
         raise RegistryError("Nothing to carry over: the runs share neither compared components nor clusters.")
@@ -413,7 +413,7 @@ def carry_names(comparison: Comparison, *, registry: Registry | None = None, com
     names = carried.get("components")
     if names is not None and kept is not None:
         names = names[:kept]
-    return registry.set_names(comparison.run_b.run_id, components=names, clusters=carried.get("clusters"))
+    return store.set_names(comparison.run_b.run_id, components=names, clusters=carried.get("clusters"))
 
 
 def matched_names(comparison: Comparison) -> Mapping[str, dict[int, int]]:

@@ -1,7 +1,8 @@
-"""Run directories: every run's artifacts plus a manifest that makes it reproducible.
+"""Run folders on disk: where a run's artifacts, labels.csv and manifest.json live, how a run is
+assembled in a hidden staging folder and renamed into place complete (so a crash never leaves a
+half-written run where readers would find it), and the test hook that pauses a write.
 
-A run is assembled in a hidden staging folder and renamed into place when complete, so a
-crash never leaves a half-written run where readers would find it.
+Only workbench/runs/writer.py writes run folders; this module gives it the pieces.
 """
 from __future__ import annotations
 
@@ -10,17 +11,17 @@ import json
 import os
 import platform
 import secrets
-import shutil
 import tempfile
 import time
-from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 MANIFEST = "manifest.json"
 LABELS = "labels.csv"  # the labeled counties (first column: the county key), when a run has K-Means labels
 STAGING_PREFIX = ".staging-"
+TRASH_PREFIX = ".trash-"  # a run folder being deleted
+NAMES = "names.json"  # a copy of the analyst's names, so a registry rebuilt from the folders keeps them
 ENV_PAUSE_AT = "WORKBENCH_TEST_PAUSE_AT"  # test hook: see checkpoint()
 TRACKED_LIBRARIES = ("numpy", "pandas", "scipy", "scikit-learn", "boto3", "streamlit", "sagemaker")
 
@@ -86,24 +87,30 @@ def write_json_atomic(path: Path, payload: Any) -> None:
         raise
 
 
-@contextmanager
-def staged_run(workspace: Path, run_id: str | None = None) -> Iterator[tuple[str, Path]]:
-    """Yield (run_id, staging_dir); on success the folder becomes `workspace/runs/<run_id>`."""
-    runs_dir = Path(workspace) / "runs"
+def new_staging(runs_dir: Path, run_id: str) -> Path:
+    """A hidden folder beside the runs where a run is assembled before it is published."""
+    runs_dir = Path(runs_dir)
     runs_dir.mkdir(parents=True, exist_ok=True)
-    run_id = run_id or new_run_id()
-    staging = Path(tempfile.mkdtemp(dir=runs_dir, prefix=f"{STAGING_PREFIX}{run_id}-"))
-    try:
-        yield run_id, staging
-        checkpoint("run-staged")
-        final = runs_dir / run_id
-        if final.exists():
-            raise FileExistsError(f"A run called {run_id} already exists in {runs_dir}.")
-        os.replace(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    return Path(tempfile.mkdtemp(dir=runs_dir, prefix=f"{STAGING_PREFIX}{run_id}-"))
 
 
-def read_manifest(run_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / MANIFEST).read_text())
+def staging_dirs(runs_dir: Path, run_id: str) -> list[Path]:
+    """The staging folders a run left behind (an interrupted writer's)."""
+    runs_dir = Path(runs_dir)
+    return sorted(runs_dir.glob(f"{STAGING_PREFIX}{run_id}-*")) if runs_dir.is_dir() else []
+
+
+def publish(staging: Path, final: Path) -> None:
+    """Rename a complete staging folder into place: readers see the whole run or none of it."""
+    checkpoint("run-staged")
+    if final.exists():
+        raise FileExistsError(f"A run called {final.name} already exists in {final.parent}.")
+    os.replace(staging, final)
+
+
+def read_labels(path: Path):
+    """A labels.csv as written by write_labels (index: the county key, whatever its column's name)."""
+    import pandas as pd
+
+    frame = pd.read_csv(path, index_col=0, keep_default_na=False, na_values=[""])
+    return frame.rename_axis("county")

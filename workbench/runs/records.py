@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # records are read by the CLI's --help, which must not import pandas
+    import pandas as pd
 
+from workbench.core import conventions
 from workbench.runs import folders as runs
 
 KINDS = ("segmentation", "pca", "kmeans")
@@ -23,8 +24,6 @@ EXPECTED_JOBS = {"segmentation": ("pca", "kmeans"), "pca": ("pca",), "kmeans": (
 # Incomplete (saved without every job it was meant to have) and Missing (its folder is gone).
 STATUSES = ("InProgress", "Completed", "Incomplete", "Failed", "Stopped", "Interrupted", "Missing")
 NAME_TARGETS = ("run", "component", "cluster")
-LOCAL_BACKENDS = ("embedded",)  # no job record before training: nothing outside this process
-REATTACHABLE_BACKENDS = ("sagemaker",)  # jobs that outlive the process that submitted them
 
 
 class RegistryError(RuntimeError):
@@ -72,12 +71,9 @@ def _number(value: Any) -> float | None:
 
 
 def canonical_backend(name: str) -> str:
-    from backends.registry import ALIASES, REGISTRY
+    from backends.registry import canonical_name
 
-    key = ALIASES.get(name, name)
-    if key not in REGISTRY:
-        raise ValueError(f"Unknown backend {name!r}; choose one of: {', '.join(REGISTRY)}.")
-    return key
+    return canonical_name(name)
 
 
 # --------------------------------------------------------------------------- records
@@ -221,11 +217,6 @@ class RunRecord:
 
         return models.load_kmeans(self._require("kmeans"))
 
-    def manifest(self) -> dict[str, Any]:
-        if self.run_dir is None or not (self.run_dir / runs.MANIFEST).is_file():
-            raise RegistryError(f"Run {self.run_id} has no manifest (status {self.status}).")
-        return runs.read_manifest(self.run_dir)
-
     def labels(self) -> pd.DataFrame:
         """The labeled counties as saved (index: county key; id/name columns, pc1…pcN, cluster,
         distance_to_cluster), without the analyst's names."""
@@ -235,25 +226,20 @@ class RunRecord:
                 f"Run {self.run_id} has no county labels: it has no K-Means model, or it was imported "
                 "without the data it was trained on (import it again with --data)."
             )
-        frame = pd.read_csv(path, index_col=0, keep_default_na=False, na_values=[""])
-        return frame.rename_axis("county")
+        return runs.read_labels(path)
 
     def labeled(self) -> pd.DataFrame:
         """The labeled counties with the analyst's names: named component columns and, when any
         cluster is named, a cluster_name column (as `pipeline.labeled_table` writes them)."""
-        from workbench.core.pipeline import component_columns
-
         table = self.labels()
-        score_columns = [c for c in table.columns if re.fullmatch(r"pc\d+", str(c))]
-        named = component_columns(len(score_columns), self.component_names)
+        score_columns = [c for c in table.columns if conventions.is_component_column(c)]
+        named = conventions.component_columns(len(score_columns), self.component_names)
         table = table.rename(columns=dict(zip(score_columns, named)))
         if any(self.cluster_names):
             names = list(self.cluster_names)
-            position = table.columns.get_loc("cluster") + 1
-            cluster_name = [
-                (names[c] if 0 <= c < len(names) else "") or f"cluster {c}" for c in table["cluster"].astype(int)
-            ]
-            table.insert(position, "cluster_name", cluster_name)
+            position = table.columns.get_loc(conventions.CLUSTER_COLUMN) + 1
+            cluster_name = [conventions.cluster_label(names, c) for c in table[conventions.CLUSTER_COLUMN].astype(int)]
+            table.insert(position, conventions.CLUSTER_NAME_COLUMN, cluster_name)
         return table
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""The whole walkthrough as one recorded run: load → clean → scale → PCA → project → K-Means →
-labels, and running a recorded segmentation again.
+"""The whole walkthrough as one recorded run — load → clean → scale → PCA → project → K-Means →
+labels — for `python -m workbench segment`, and running a recorded segmentation again.
+
+    result = run_segmentation("counties.csv", k=6)     # recorded in the workspace's run store
+    result.summary()                                   # what `segment --json` prints
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,22 +15,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backends.registry import DEFAULT_BACKEND
-from workbench.core import settings
-from workbench.core.pipeline import (
-    KMeansStage,
-    PCAStage,
-    PreparedData,
-    Progress,
-    labeled_table,
-    prepare,
-    project,
-    train_kmeans,
-    train_pca,
-)
-from workbench.runs import folders as runs
-from workbench.runs import writer
-from workbench.runs.store import Registry
+from backends.registry import DEFAULT_BACKEND, create_backend
+from workbench.core import conventions, sources
+from workbench.core.pipeline import KMeansStage, PCAStage, PreparedData, Progress, labeled_table, prepare, project
+from workbench.runs import writer as writer_mod
+from workbench.runs.records import RegistryError
+from workbench.runs.store import RunStore
+from workbench.runs.writer import RunWriter
 
 
 @dataclass
@@ -59,8 +53,8 @@ class SegmentationResult:
             "sse": self.kmeans.sse,
             "cluster_sizes": self.kmeans.cluster_sizes,
             "artifacts": {
-                "pca": str(self.run_dir / "pca" / "model.tar.gz"),
-                "kmeans": str(self.run_dir / "kmeans" / "model.tar.gz"),
+                "pca": str(self.run_dir / writer_mod.artifact_path("pca")),
+                "kmeans": str(self.run_dir / writer_mod.artifact_path("kmeans")),
             },
             "run_dir": str(self.run_dir),
             "timings": {name: round(seconds, 4) for name, seconds in self.timings.items()},
@@ -71,80 +65,77 @@ def run_segmentation(
     source: Any = None,
     *,
     features: Sequence[str] | None = None,
-    scaler: str = "minmax",
-    n_components: int = 33,
-    top: int = 5,
-    k: int = 7,
-    seed: int = 0,
+    scaler: str = conventions.DEFAULT_SCALER,
+    n_components: int = conventions.WALKTHROUGH_COMPONENTS,
+    top: int = conventions.WALKTHROUGH_TOP,
+    k: int = conventions.WALKTHROUGH_K,
+    seed: int = conventions.DEFAULT_SEED,
     backend: str = DEFAULT_BACKEND,
+    backend_settings: Mapping[str, Any] | None = None,
     workspace: Path | None = None,
+    store: RunStore | None = None,
+    origin: str = "pipeline",
+    parent_run_id: str | None = None,
     progress: Progress | None = None,
 ) -> SegmentationResult:
-    """The whole walkthrough in one call; the run lands in `workspace/runs/<run_id>`."""
+    """The whole walkthrough in one call; the run lands in `workspace/runs/<run_id>`.
+
+    `backend_settings` configure the backend (the SageMaker settings: instance type, role,
+    bucket…); they are never recorded. Timings cover every stage to the written files."""
+    started = time.perf_counter()
     timings: dict[str, float] = {}
-
-    def timed(name, fn, *args, **kwargs):
-        started = time.perf_counter()
-        result = fn(*args, **kwargs)
-        timings[name] = time.perf_counter() - started
-        return result
-
-    prepared = timed("prepare", prepare, source, features=features, scaler=scaler)
+    prepared = prepare(source, features=features, scaler=scaler)
+    timings["prepare"] = time.perf_counter() - started
     if not 1 <= top <= n_components:
         raise ValueError(f"--top must be between 1 and the number of components ({n_components}); got {top}.")
-    workspace = Path(workspace) if workspace else settings.workspace_dir()
-    # The registry records the run (InProgress) before anything is written or submitted.
-    record = writer.recording(workspace, runs.new_run_id(), backend=backend, source=source, prepared=prepared,
-                                seed=seed, settings={"n_components": n_components, "top": top, "k": k},
-                                timings=timings)
-    with record as recorder, runs.staged_run(workspace, recorder.run_id) as (run_id, staging), recorder.submissions():
-        pca = timed("pca", train_pca, prepared.X, n_components, backend=backend, seed=seed,
-                    output_dir=staging / "pca", progress=progress)
-        recorder.job_finished(pca.job, "pca/model.tar.gz")
-        scores = timed("project", project, pca, prepared.X, top)
-        kmeans = timed("kmeans", train_kmeans, scores, k, backend=backend, seed=seed,
-                       output_dir=staging / "kmeans", progress=progress)
-        recorder.job_finished(kmeans.job, "kmeans/model.tar.gz")
-        runs.write_labels(labeled_table(prepared, scores, kmeans), staging / runs.LABELS)
-        runs.write_json_atomic(staging / runs.MANIFEST, {
-            "run_id": run_id,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "backend": backend,
-            "seed": seed,
-            "source": prepared.source_description,
-            "data_fingerprint": prepared.fingerprint,
-            "features": prepared.features,
-            "scaler": prepared.scaler.to_dict(),
-            "top_components": top,
-            "pca": {"job_name": pca.job.job_name, "hyperparameters": pca.job.hyperparameters,
-                    "artifact": "pca/model.tar.gz"},
-            "kmeans": {"job_name": kmeans.job.job_name, "hyperparameters": kmeans.job.hyperparameters,
-                       "artifact": "kmeans/model.tar.gz", "sse": kmeans.sse},
-            "library_versions": runs.library_versions(),
-            "timings": timings,
-        })
-    run_dir = workspace / "runs" / run_id
-    # Point the jobs at the artifacts' final home, not the staging folder.
-    pca.job.artifact_path = run_dir / "pca" / "model.tar.gz"
-    kmeans.job.artifact_path = run_dir / "kmeans" / "model.tar.gz"
-    return SegmentationResult(prepared, pca, top, scores, kmeans, seed, run_id, run_dir, timings)
+    compute = create_backend(backend, **dict(backend_settings or {}))
+    store = store or RunStore(workspace=workspace)
+    run = RunWriter(store, backend=backend, origin=origin, prepared=prepared, source_ref=sources.reference(source),
+                    seed=seed, settings={"n_components": n_components, "top": top, "k": k},
+                    parent_run_id=parent_run_id)
+    run.timings.update(timings)
+    with run:
+        pca = run.train_pca(prepared.X, n_components, backend=compute, seed=seed, progress=progress)
+        projected = time.perf_counter()
+        scores = project(pca, prepared.X, top)
+        run.timings["project"] = time.perf_counter() - projected
+        kmeans = run.train_kmeans(scores, k, backend=compute, seed=seed, progress=progress)
+        run.write_labels(labeled_table(prepared, scores, kmeans))
+        run.job_extra["kmeans"] = {"sse": kmeans.sse}
+    for stage, relative in ((pca, writer_mod.artifact_path("pca")), (kmeans, writer_mod.artifact_path("kmeans"))):
+        stage.job.artifact_path = run.final_path(relative)  # the artifact's home, not the staging folder
+    timings = {**run.timings, "total": time.perf_counter() - started}
+    return SegmentationResult(prepared, pca, top, scores, kmeans, seed, run.run_id, run.final_path(""), timings)
 
 
-def rerun(ref: str, *, backend: str, registry: Registry | None = None, source: Any = ..., progress=None,
-          workspace: Path | None = None):
-    """Run a segmentation again with the same settings, on `backend`; returns the SegmentationResult
-    (the new run is recorded like any other). `source=` replaces the data when it cannot be reloaded."""
-    from workbench.runs import segment
+def rerun_settings(store: RunStore, ref: str, *, source: Any = ...) -> dict[str, Any]:
+    """`run_segmentation` keyword arguments that repeat a recorded run (source, features, scaler,
+    n_components, top, k, seed). Pass backend=… to run it elsewhere; `source=` replaces the data
+    when the run's own cannot be loaded again (an upload)."""
+    run = store.get(ref)
+    if run.kind != "segmentation":
+        raise RegistryError(f"Run {run.run_id} is a lone {run.kind} run; only whole segmentations re-run.")
+    if source is ...:
+        if not run.source_ref:
+            raise RegistryError(f"Run {run.run_id} came from {run.source or 'unknown data'}, which cannot be "
+                                "loaded again by itself (an upload); pass the data (source=…) to re-run it.")
+        source = None if run.source_ref == "default" else run.source_ref
+    return {
+        "source": source,
+        "features": list(run.features) if run.features else None,
+        "scaler": run.scaler_recipe or conventions.DEFAULT_SCALER,
+        "n_components": run.n_components or conventions.WALKTHROUGH_COMPONENTS,
+        "top": run.top or conventions.WALKTHROUGH_TOP,
+        "k": run.k or conventions.WALKTHROUGH_K,
+        "seed": run.seed or conventions.DEFAULT_SEED,
+    }
 
-    registry = registry or Registry(workspace=workspace)
-    if source is not ...:
-        run = registry.get(ref)
-        kwargs = {"source": source, "features": run.features, "scaler": run.scaler_recipe or "minmax",
-                  "n_components": run.n_components or 33, "top": run.top or 5, "k": run.k or 7, "seed": run.seed or 0}
-    else:
-        kwargs = registry.rerun_settings(ref)
-    original = registry.resolve(ref)
-    result = segment.run_segmentation(**kwargs, backend=backend, workspace=registry.workspace, progress=progress)
-    with registry._transaction() as conn:
-        conn.execute("UPDATE runs SET parent_run_id = ?, origin = 'rerun' WHERE run_id = ?", (original, result.run_id))
-    return result
+
+def rerun(ref: str, *, backend: str, store: RunStore, source: Any = ..., progress: Progress | None = None,
+          backend_settings: Mapping[str, Any] | None = None) -> SegmentationResult:
+    """Run a segmentation again with the same settings, on `backend`, recorded as a new run whose
+    parent is the original (origin "rerun")."""
+    original = store.resolve(ref)
+    return run_segmentation(**rerun_settings(store, original, source=source), backend=backend,
+                            backend_settings=backend_settings, store=store, origin="rerun",
+                            parent_run_id=original, progress=progress)

@@ -1,4 +1,9 @@
-"""The run registry: every PCA and K-Means run, recorded in SQLite beside the runs themselves.
+"""The run store: every PCA and K-Means run, recorded in SQLite beside the runs themselves.
+
+It only stores. It holds the records, the names history, the schema and its migrations,
+listings, and the recovery after a crash (workbench/runs/reconcile.py); it runs no pipeline,
+builds no backend and reads no source data. Run folders are written by
+workbench/runs/writer.py, the only writer.
 
 One SQLite file (WORKBENCH_REGISTRY, else `<workspace>/registry.sqlite3`) holds:
 - `runs`: one row per run — kind (segmentation = PCA + K-Means, or a lone pca / kmeans run),
@@ -10,28 +15,19 @@ One SQLite file (WORKBENCH_REGISTRY, else `<workspace>/registry.sqlite3`) holds:
 - `names`: the analyst's run, component and cluster names, as an append-only history; the
   latest edit of each (run, target, position) is the current name.
 
-The run directory (`<workspace>/runs/<run_id>`: artifacts, manifest.json, labels.csv and a
-names.json copy of the names) is written atomically by `workbench.runs`; the registry row says
-`InProgress` before the first byte is written (and before any cloud job is submitted) and
-`Completed` after the directory is in place. A process killed in between leaves a row whose
-owner is gone: `Registry.reconcile()` settles it (Completed when the directory made it, else
-Interrupted, or still InProgress while a cloud job can be re-attached with `Registry.reattach`).
+A run's status: InProgress (recorded before its first write or job submission) → Completed
+(its folder is in place) or Incomplete (saved without a job it was meant to have); Failed
+(an error), Stopped, Interrupted (its process stopped or died; cloud jobs may still be
+re-attached, workbench/runs/reattach.py), Missing (its folder disappeared).
 
-The schema is versioned with SQLite's `user_version` and upgraded by MIGRATIONS, in order, one
-transaction each. Connections are short-lived (one per call), in WAL mode with a busy timeout,
-so the app's threads, the CLI and a crashed process never see a half-applied change.
-
-A Runs page needs: `Registry().list_runs(backend=…, status=…)` (a DataFrame), `get(run_id)`
-(a RunRecord with its models, labels and names), `rename`, `set_names`, `delete`,
-`in_flight_jobs()` + `reattach(job_id)` after a restart, and `rerun(run_id, backend=…)`.
+Connections are short-lived (one per call), in WAL mode with a busy timeout, so the app's
+threads, the CLI and a crashed process never see a half-applied change.
 """
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
-import socket
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -41,10 +37,10 @@ from typing import Any
 
 import pandas as pd
 
+from backends import registry as backends_registry
 from workbench.core import settings
-from workbench.runs import folders as runs
-from workbench.runs.apply import _labels_from_source
-from workbench.runs.manifest import _library_versions, manifest_for
+from workbench.runs import folders, migrations, owners
+from workbench.runs.reconcile import ReconcileMixin
 from workbench.runs.records import (
     _RUN_FIELDS,
     EXPECTED_JOBS,
@@ -52,7 +48,6 @@ from workbench.runs.records import (
     KINDS,
     LIST_COLUMNS,
     NAME_TARGETS,
-    REATTACHABLE_BACKENDS,
     STATUSES,
     JobRecord,
     RegistryError,
@@ -66,120 +61,18 @@ from workbench.runs.records import (
     now,
 )
 
-ENV_REGISTRY = "WORKBENCH_REGISTRY"
-REGISTRY_FILE = "registry.sqlite3"
-NAMES_FILE = "names.json"
-TRASH_PREFIX = ".trash-"
 
-# --------------------------------------------------------------------------- schema
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    # 1: runs, jobs, names history
-    (
-        """CREATE TABLE runs (
-            run_id TEXT PRIMARY KEY,
-            name TEXT NOT NULL DEFAULT '',
-            kind TEXT NOT NULL CHECK (kind IN ('segmentation', 'pca', 'kmeans')),
-            origin TEXT NOT NULL DEFAULT 'pipeline',
-            backend TEXT NOT NULL,
-            status TEXT NOT NULL,
-            parent_run_id TEXT,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL,
-            finished_at TEXT,
-            seconds REAL,
-            source TEXT,
-            source_ref TEXT,
-            data_fingerprint TEXT,
-            features TEXT,
-            scaler TEXT,
-            seed INTEGER,
-            settings TEXT NOT NULL DEFAULT '{}',
-            library_versions TEXT NOT NULL DEFAULT '{}',
-            timings TEXT NOT NULL DEFAULT '{}',
-            cost_usd REAL,
-            n_counties INTEGER,
-            run_dir TEXT,
-            error TEXT,
-            owner_pid INTEGER,
-            owner_host TEXT
-        )""",
-        "CREATE INDEX runs_by_backend_status ON runs (backend, status)",
-        "CREATE INDEX runs_by_created ON runs (created_at)",
-        """CREATE TABLE jobs (
-            job_id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-            algorithm TEXT NOT NULL CHECK (algorithm IN ('pca', 'kmeans')),
-            backend TEXT NOT NULL,
-            status TEXT NOT NULL,
-            job_name TEXT,
-            job_arn TEXT,
-            region TEXT,
-            hyperparameters TEXT NOT NULL DEFAULT '{}',
-            submitted_at TEXT,
-            finished_at TEXT,
-            seconds REAL,
-            billable_seconds REAL,
-            cost_usd REAL,
-            instance_type TEXT,
-            instance_count INTEGER,
-            artifact TEXT,
-            artifact_source TEXT,
-            details TEXT NOT NULL DEFAULT '{}',
-            error TEXT,
-            UNIQUE (run_id, algorithm)
-        )""",
-        "CREATE INDEX jobs_by_status ON jobs (status)",
-        "CREATE INDEX jobs_by_name ON jobs (job_name)",
-        """CREATE TABLE names (
-            edit_id INTEGER PRIMARY KEY AUTOINCREMENT,
-            run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
-            target TEXT NOT NULL CHECK (target IN ('run', 'component', 'cluster')),
-            position INTEGER NOT NULL CHECK (position >= 0),
-            name TEXT NOT NULL,
-            edited_at TEXT NOT NULL
-        )""",
-        "CREATE INDEX names_by_run ON names (run_id, target, position, edit_id)",
-    ),
-)
-
-
-def registry_path(workspace: Path | None = None) -> Path:
-    """The registry file: WORKBENCH_REGISTRY, else registry.sqlite3 in the workspace."""
-    value = os.environ.get(ENV_REGISTRY, "").strip()
-    if value:
-        return Path(value).expanduser()
-    return (Path(workspace) if workspace else settings.workspace_dir()).expanduser() / REGISTRY_FILE
-
-
-def _pid_alive(pid: int | None, host: str | None) -> bool | None:
-    """Whether the writing process still runs: None when it ran on another host (cannot tell)."""
-    if not pid:
-        return False
-    if host and host != socket.gethostname():
-        return None
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-# --------------------------------------------------------------------------- the registry
-class Registry:
-    """The run registry of one workspace. Cheap to create: every call opens its own connection."""
+class RunStore(ReconcileMixin):
+    """The run store of one workspace. Cheap to create: every call opens its own connection."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, workspace: str | os.PathLike | None = None):
         self.workspace = (Path(workspace) if workspace else settings.workspace_dir()).expanduser()
-        self.path = Path(path).expanduser() if path else registry_path(self.workspace)
+        self.path = Path(path).expanduser() if path else migrations.registry_path(self.workspace)
         self.runs_dir = self.workspace / "runs"
         self._migrate()
 
     def __repr__(self) -> str:
-        return f"Registry({str(self.path)!r}, workspace={str(self.workspace)!r})"
+        return f"RunStore({str(self.path)!r}, workspace={str(self.workspace)!r})"
 
     # -- connections -----------------------------------------------------------------------
     @contextmanager
@@ -189,7 +82,7 @@ class Registry:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except (sqlite3.Error, OSError) as exc:
             raise RegistryError(f"Cannot open the run registry {self.path}: {exc}. "
-                                f"Set {ENV_REGISTRY} or WORKBENCH_WORKSPACE to a writable place.") from exc
+                                f"Set {migrations.ENV_REGISTRY} or WORKBENCH_WORKSPACE to a writable place.") from exc
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys = ON")
@@ -218,27 +111,7 @@ class Registry:
 
     def _migrate(self) -> None:
         with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode = WAL")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise RegistryError(
-                    f"The run registry {self.path} has schema version {version}, newer than this workbench "
-                    f"knows ({len(MIGRATIONS)}). Update the workbench, or point {ENV_REGISTRY} elsewhere."
-                )
-            while version < len(MIGRATIONS):
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
-                    if version < len(MIGRATIONS):
-                        for statement in MIGRATIONS[version]:
-                            conn.execute(statement)
-                        version += 1
-                        conn.execute(f"PRAGMA user_version = {version}")
-                except BaseException:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
+            migrations.migrate(conn, self.path)
 
     def schema_version(self) -> int:
         with self._connect() as conn:
@@ -261,11 +134,6 @@ class Registry:
             return None
         path = Path(text)
         return path if path.is_absolute() else self.path.parent / path
-
-    def _staging_dirs(self, run_id: str) -> list[Path]:
-        if not self.runs_dir.is_dir():
-            return []
-        return sorted(self.runs_dir.glob(f"{runs.STAGING_PREFIX}{run_id}-*"))
 
     # -- reading ---------------------------------------------------------------------------------
     def resolve(self, ref: str) -> str:
@@ -399,18 +267,19 @@ class Registry:
     def in_flight_jobs(self) -> pd.DataFrame:
         """Cloud jobs recorded as InProgress (IN_FLIGHT_COLUMNS). `orphaned` ones have no process
         following them any more (the app or CLI stopped): resume them with `reattach(job_id)`."""
-        placeholders = ", ".join("?" * len(REATTACHABLE_BACKENDS))
+        reattachable = [name for name, spec in backends_registry.REGISTRY.items() if spec.reattachable]
+        placeholders = ", ".join("?" * len(reattachable))
         with self._connect() as conn:
             rows = conn.execute(
                 f"""SELECT j.job_id, j.run_id, r.name AS run_name, r.status AS run_status, j.algorithm, j.backend,
                            j.job_name, j.region, j.submitted_at, r.owner_pid, r.owner_host
                     FROM jobs j JOIN runs r USING (run_id)
                     WHERE j.status = 'InProgress' AND j.job_name IS NOT NULL AND j.backend IN ({placeholders})
-                    ORDER BY j.submitted_at, j.job_id""", REATTACHABLE_BACKENDS).fetchall()
+                    ORDER BY j.submitted_at, j.job_id""", reattachable).fetchall()
         out = []
         for row in rows:
             item = dict(row)
-            alive = _pid_alive(item["owner_pid"], item["owner_host"]) if item["run_status"] == "InProgress" else False
+            alive = owners.pid_alive(item["owner_pid"], item["owner_host"]) if item["run_status"] == "InProgress" else False
             item["owner_alive"] = alive
             item["orphaned"] = alive is False
             out.append(item)
@@ -521,7 +390,7 @@ class Registry:
         if run.run_dir is None or not run.run_dir.is_dir():
             return
         history = self.names_history(run_id).drop(columns="run_id").to_dict("records")
-        runs.write_json_atomic(run.run_dir / NAMES_FILE, {
+        folders.write_json_atomic(run.run_dir / folders.NAMES, {
             "run": run.name, "components": run.component_names, "clusters": run.cluster_names, "history": history,
         })
 
@@ -560,11 +429,18 @@ class Registry:
                 (run_id, (name or "").strip(), kind, origin, backend, parent_run_id, created, stamp, source,
                  source_ref, data_fingerprint, _dumps(list(features) if features is not None else None),
                  _dumps(dict(scaler) if scaler is not None else None), seed, _dumps(dict(settings or {})),
-                 _dumps(dict(library_versions if library_versions is not None else _library_versions())),
-                 os.getpid(), socket.gethostname()))
+                 _dumps(dict(library_versions if library_versions is not None else folders.library_versions())),
+                 *owners.this_process()))
             if name:
                 self._record_edits(conn, run_id, [("run", 0, name.strip())])
         return run_id
+
+    def take_over(self, run_id: str) -> None:
+        """This process now writes the run (re-attaching an interrupted one): InProgress, owned here."""
+        pid, host = owners.this_process()
+        with self._transaction() as conn:
+            conn.execute("UPDATE runs SET status = 'InProgress', error = NULL, owner_pid = ?, owner_host = ?, "
+                         "updated_at = ? WHERE run_id = ?", (pid, host, now(), run_id))
 
     def job_submitted(self, run_id: str, record: Mapping[str, Any]) -> int:
         """A cloud job's record (from the backend's on_submit hook), as InProgress, before it is submitted."""
@@ -580,7 +456,7 @@ class Registry:
             "details": _dumps(dict(record)),
         }
         job_id = self._upsert_job(run_id, algorithm, values)
-        runs.checkpoint("job-submitted")
+        folders.checkpoint("job-submitted")
         return job_id
 
     def job_finished(self, run_id: str, job: Any, artifact: str | None, *, artifact_source: str | None = None,
@@ -589,7 +465,7 @@ class Registry:
         details = dict(job.details or {})
         backend = canonical_backend(job.backend)
         cost = _number(details.get("estimated_cost_usd"))
-        if cost is None and backend in ("embedded", "sagemaker-local"):
+        if cost is None and backends_registry.spec(backend).runs_locally:
             cost = 0.0  # runs on this machine: no AWS bill
         values = {
             "backend": backend,
@@ -612,6 +488,10 @@ class Registry:
         return self._upsert_job(run_id, job.algorithm, {k: v for k, v in values.items() if v is not None or k in (
             "error", "artifact")})
 
+    def update_job(self, run_id: str, algorithm: str, **values: Any) -> int:
+        """Change a recorded job's fields (e.g. its artifact or status)."""
+        return self._upsert_job(run_id, algorithm, values)
+
     def _upsert_job(self, run_id: str, algorithm: str, values: Mapping[str, Any]) -> int:
         if algorithm not in EXPECTED_JOBS["segmentation"]:
             raise ValueError(f"Unknown algorithm {algorithm!r}; one of pca, kmeans.")
@@ -633,7 +513,7 @@ class Registry:
     def published(self, run_id: str, run_dir: Path, *, timings: Mapping[str, float] | None = None,
                   n_counties: int | None = None, seconds: float | None = None) -> RunRecord:
         """The run folder is in place: Completed (or Incomplete when a job it expects is missing)."""
-        runs.checkpoint("run-published")
+        folders.checkpoint("run-published")
         run = self.get(run_id)
         run_dir = Path(run_dir)
         complete = all(
@@ -673,11 +553,11 @@ class Registry:
     def delete(self, ref: str, *, force: bool = False) -> None:
         """Remove a run: its folder (moved aside atomically, then erased), its jobs and its names."""
         run = self.get(ref)
-        if not force and run.status == "InProgress" and _pid_alive(run.owner_pid, run.owner_host) is not False:
+        if not force and run.status == "InProgress" and owners.pid_alive(run.owner_pid, run.owner_host) is not False:
             raise RegistryError(f"Run {run.run_id} is still being written by process {run.owner_pid} on "
                                 f"{run.owner_host}; wait for it, or delete with force.")
         open_jobs = [j.job_name for j in run.jobs.values()
-                     if j.status == "InProgress" and j.job_name and j.backend in REATTACHABLE_BACKENDS]
+                     if j.status == "InProgress" and j.job_name and backends_registry.spec(j.backend).reattachable]
         if open_jobs and not force:
             raise RegistryError(f"Run {run.run_id} has cloud job(s) still in flight ({', '.join(open_jobs)}); "
                                 "re-attach or stop them first, or delete with force (the jobs keep running).")
@@ -686,226 +566,11 @@ class Registry:
             if run.run_dir.parent.resolve() != self.runs_dir.resolve() or run.run_dir.name != run.run_id:
                 raise RegistryError(f"Refusing to delete {run.run_dir}: it is not run {run.run_id}'s folder "
                                     f"in {self.runs_dir}.")
-            trash = self.runs_dir / f"{TRASH_PREFIX}{run.run_id}-{secrets.token_hex(3)}"
+            trash = self.runs_dir / f"{folders.TRASH_PREFIX}{run.run_id}-{secrets.token_hex(3)}"
             os.replace(run.run_dir, trash)
-        runs.checkpoint("run-trashed")
+        folders.checkpoint("run-trashed")
         with self._transaction() as conn:
             conn.execute("DELETE FROM runs WHERE run_id = ?", (run.run_id,))
-        for leftover in [*([trash] if trash else []), *self._staging_dirs(run.run_id)]:
+        for leftover in [*([trash] if trash else []), *folders.staging_dirs(self.runs_dir, run.run_id)]:
             shutil.rmtree(leftover, ignore_errors=True)
 
-    # -- after a crash or a restart --------------------------------------------------------------------
-    def reconcile(self) -> dict[str, list[str]]:
-        """Settle what a stopped process left behind; returns what changed, by kind of change.
-
-        - runs whose writer is gone: Completed when their folder made it into place, still
-          InProgress while a cloud job can be re-attached, else Interrupted (staging removed);
-        - half-finished deletions (`.trash-*` folders) are finished;
-        - run folders the registry does not know (a lost or new registry) are registered from
-          their manifest and names.json;
-        - Completed runs whose folder has disappeared become Missing.
-        """
-        report: dict[str, list[str]] = {"completed": [], "interrupted": [], "in_flight": [], "registered": [],
-                                        "deleted": [], "missing": []}
-        known = {r["run_id"]: dict(r) for r in self._rows("SELECT run_id, status, run_dir, owner_pid, owner_host FROM runs")}
-        if self.runs_dir.is_dir():
-            for trash in self.runs_dir.glob(f"{TRASH_PREFIX}*"):
-                run_id = trash.name[len(TRASH_PREFIX):].rsplit("-", 1)[0]
-                if run_id in known:
-                    with self._transaction() as conn:
-                        conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
-                    known.pop(run_id)
-                report["deleted"].append(run_id)
-                shutil.rmtree(trash, ignore_errors=True)
-        for run_id, row in known.items():
-            if row["status"] != "InProgress" or _pid_alive(row["owner_pid"], row["owner_host"]) is not False:
-                continue
-            final = self.runs_dir / run_id
-            if (final / runs.MANIFEST).is_file():
-                self.published(run_id, final)
-                report["completed"].append(run_id)
-                continue
-            run = self.get(run_id)
-            if any(j.status == "InProgress" and j.job_name and j.backend in REATTACHABLE_BACKENDS
-                   for j in run.jobs.values()):
-                report["in_flight"].append(run_id)
-                continue
-            self.end_run(run_id, "Interrupted", f"The process that was writing it (pid {row['owner_pid']}) "
-                                                "stopped before the run was saved.")
-            for staging in self._staging_dirs(run_id):
-                shutil.rmtree(staging, ignore_errors=True)
-            report["interrupted"].append(run_id)
-        if self.runs_dir.is_dir():
-            for folder in sorted(self.runs_dir.iterdir()):
-                if folder.name.startswith(".") or not (folder / runs.MANIFEST).is_file() or folder.name in known:
-                    continue
-                try:
-                    self._register_folder(folder)
-                except (ValueError, KeyError, TypeError, OSError, RegistryError) as exc:  # foreign or damaged
-                    with self._transaction() as conn:  # nothing half-registered stays behind
-                        conn.execute("DELETE FROM runs WHERE run_id = ? AND status = 'InProgress'", (folder.name,))
-                    report.setdefault("skipped", []).append(f"{folder.name}: {exc}")
-                    continue
-                report["registered"].append(folder.name)
-        for run_id, row in known.items():
-            if row["status"] in ("Completed", "Incomplete"):
-                folder = self._load_path(row["run_dir"])
-                if folder is None or not folder.is_dir():
-                    self.end_run(run_id, "Missing", f"Its folder {folder} is gone.", fail_open_jobs=False)
-                    report["missing"].append(run_id)
-        return report
-
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._connect() as conn:
-            return conn.execute(sql, params).fetchall()
-
-    def _register_folder(self, folder: Path) -> str:
-        """Register a run folder from its manifest (and names.json), e.g. after losing the registry."""
-        manifest = runs.read_manifest(folder)
-        run_id = str(manifest.get("run_id") or folder.name)
-        if run_id != folder.name:
-            raise ValueError(f"its manifest names run {run_id}")
-        algorithms = [a for a in ("pca", "kmeans") if isinstance(manifest.get(a), Mapping)]
-        if not algorithms:
-            raise ValueError("its manifest names no PCA or K-Means job")
-        kind = manifest.get("kind") or ("segmentation" if len(algorithms) == 2 else algorithms[0])
-        settings_ = dict(manifest.get("settings") or {})
-        if "top_components" in manifest:
-            settings_.setdefault("top", manifest["top_components"])
-        for alg, key, setting in (("pca", "num_components", "n_components"), ("kmeans", "k", "k")):
-            value = (manifest.get(alg) or {}).get("hyperparameters", {}).get(key)
-            if value is not None:
-                settings_.setdefault(setting, value)
-        scaler = manifest.get("scaler")
-        self.begin_run(run_id, kind=kind, backend=manifest.get("backend") or "embedded",
-                       origin=manifest.get("origin") or "folder", source=manifest.get("source"),
-                       source_ref=manifest.get("source_ref"), data_fingerprint=manifest.get("data_fingerprint"),
-                       features=manifest.get("features"), scaler=scaler, seed=manifest.get("seed"),
-                       settings=settings_, library_versions=manifest.get("library_versions") or {},
-                       parent_run_id=manifest.get("parent_run_id"), created_at=manifest.get("created"))
-        from backends.base import TrainingJob
-
-        for alg in algorithms:
-            part = manifest[alg]
-            details = {k: v for k, v in part.items() if k not in ("job_name", "hyperparameters", "artifact")}
-            job = TrainingJob(alg, manifest.get("backend") or "embedded", part.get("job_name") or "",
-                              part.get("hyperparameters") or {}, folder / part.get("artifact", f"{alg}/model.tar.gz"),
-                              _number(part.get("seconds")) or 0.0, details)
-            self.job_finished(run_id, job, part.get("artifact", f"{alg}/model.tar.gz"),
-                              artifact_source=part.get("imported_from"))
-        labels = folder / runs.LABELS
-        n_counties = None
-        if labels.is_file():
-            with labels.open() as handle:
-                n_counties = max(sum(1 for _ in handle) - 1, 0)
-        timings = manifest.get("timings") or {}
-        self.published(run_id, folder, timings=timings, n_counties=n_counties,
-                       seconds=sum(timings.values()) if timings else None)
-        names_file = folder / NAMES_FILE
-        if names_file.is_file():
-            saved = json.loads(names_file.read_text())
-            with self._transaction() as conn:
-                history = saved.get("history") or []
-                for edit in history:
-                    conn.execute("INSERT INTO names (run_id, target, position, name, edited_at) VALUES (?, ?, ?, ?, ?)",
-                                 (run_id, edit["target"], int(edit["position"]), edit["name"], edit["edited_at"]))
-                if saved.get("run"):
-                    conn.execute("UPDATE runs SET name = ? WHERE run_id = ?", (saved["run"], run_id))
-        return run_id
-
-    def reattach(self, job_ref: int | str, *, progress=None, force: bool = False) -> RunRecord:
-        """Resume following an in-flight cloud job (after a restart) and save its run.
-
-        The job's artifact lands in the run's folder together with any sibling artifact the
-        interrupted process had already brought home; the run is Completed when every job it
-        expects is there, else Incomplete (e.g. K-Means never started: re-run it).
-        """
-        job = self.job(job_ref)
-        run = self.get(job.run_id)
-        if not job.job_name:
-            raise RegistryError(f"Job {job.job_id} has no cloud job name to re-attach to.")
-        if not force and run.status == "InProgress" and _pid_alive(run.owner_pid, run.owner_host) is not False:
-            raise RegistryError(f"Run {run.run_id} is still followed by process {run.owner_pid} on {run.owner_host}.")
-        final = self.runs_dir / run.run_id
-        if final.exists():
-            raise RegistryError(f"Run {run.run_id} already has its folder {final}; nothing to re-attach into.")
-        from backends.registry import get_backend
-
-        backend = get_backend(job.backend)
-        if not hasattr(backend, "attach"):
-            raise RegistryError(f"The {job.backend} backend cannot re-attach to job {job.job_name}; re-run the run.")
-        stamp = now()
-        with self._transaction() as conn:  # this process follows the run from now on
-            conn.execute("UPDATE runs SET status = 'InProgress', error = NULL, owner_pid = ?, owner_host = ?, "
-                         "updated_at = ? WHERE run_id = ?", (os.getpid(), socket.gethostname(), stamp, run.run_id))
-        leftovers = self._staging_dirs(run.run_id)
-        labels = None
-        try:
-            with runs.staged_run(self.workspace, run.run_id) as (_, staging):
-                for sibling in run.jobs.values():
-                    if sibling.algorithm == job.algorithm or sibling.status != "Completed" or not sibling.artifact:
-                        continue
-                    found = next((d / sibling.artifact for d in leftovers if (d / sibling.artifact).is_file()), None)
-                    if found is not None:
-                        (staging / sibling.artifact).parent.mkdir(parents=True, exist_ok=True)
-                        shutil.copy2(found, staging / sibling.artifact)
-                    elif sibling.job_name and sibling.backend == job.backend:
-                        # The interrupted process lost it with its staging folder: fetch it again.
-                        fetched = backend.attach(sibling.job_name, output_dir=staging / sibling.algorithm,
-                                                 progress=progress)
-                        relative = fetched.artifact_path.relative_to(staging).as_posix()
-                        self._upsert_job(run.run_id, sibling.algorithm, {"artifact": relative})
-                    else:
-                        self._upsert_job(run.run_id, sibling.algorithm, {"status": "Missing", "artifact": None})
-                attached = backend.attach(job.job_name, output_dir=staging / job.algorithm, progress=progress)
-                self.job_finished(run.run_id, attached, f"{job.algorithm}/model.tar.gz")
-                recovered = self.get(run.run_id)
-                labels = _labels_from_source(recovered, staging)
-                if labels is not None:
-                    runs.write_labels(labels, staging / runs.LABELS)
-                runs.write_json_atomic(staging / runs.MANIFEST, manifest_for(recovered, recovered=True,
-                                                                             labeled=labels is not None))
-        except Exception as exc:
-            self.end_run(run.run_id, "Failed", str(exc) or type(exc).__name__)
-            raise
-        except BaseException:
-            self.end_run(run.run_id, "Interrupted", "Stopped while re-attaching.", fail_open_jobs=False)
-            raise
-        record = self.published(run.run_id, final, n_counties=len(labels) if labels is not None else None)
-        for staging in leftovers:
-            shutil.rmtree(staging, ignore_errors=True)
-        return record
-
-    # -- running again ---------------------------------------------------------------------------
-    def rerun_settings(self, ref: str) -> dict[str, Any]:
-        """`pipeline.run_segmentation` keyword arguments that repeat a run (source, features,
-        scaler, n_components, top, k, seed). Pass backend=… to run it elsewhere."""
-        run = self.get(ref)
-        if run.kind != "segmentation":
-            raise RegistryError(f"Run {run.run_id} is a lone {run.kind} run; only whole segmentations re-run.")
-        source: Any
-        if run.source_ref == "default":
-            source = None
-        elif run.source_ref:
-            source = run.source_ref
-        else:
-            raise RegistryError(f"Run {run.run_id} came from {run.source or 'unknown data'}, which cannot be "
-                                "loaded again by itself (an upload); pass the data (source=…) to re-run it.")
-        return {
-            "source": source,
-            "features": list(run.features) if run.features else None,
-            "scaler": run.scaler_recipe or "minmax",
-            "n_components": run.n_components or 33,
-            "top": run.top or 5,
-            "k": run.k or 7,
-            "seed": run.seed or 0,
-        }
-
-
-# --------------------------------------------------------------------------- conveniences
-def open_registry(workspace: str | os.PathLike | None = None, *, reconcile: bool = False) -> Registry:
-    """The workspace's registry; with reconcile=True, settled after a restart (see Registry.reconcile)."""
-    registry = Registry(workspace=workspace)
-    if reconcile:
-        registry.reconcile()
-    return registry
