@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from workbench.cli import main as cli
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,18 +83,6 @@ def test_inspect_of_a_non_artifact_is_a_clear_error(tmp_path):
     bogus.write_text("not an archive")
     done = run_cli("inspect", bogus)
     assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.startswith("error:")
-
-
-def test_every_command_and_option_is_documented_in_the_readme():
-    readme = (REPO / "README.md").read_text()
-    parser = cli.build_parser()
-    subparsers = next(a for a in parser._actions if a.dest == "command")
-    for name, sub in subparsers.choices.items():
-        assert re.search(rf"\b{name}\b", readme), f"README does not mention the '{name}' command"
-        for action in sub._actions:
-            for option in action.option_strings:
-                if option.startswith("--") and option != "--help":
-                    assert option in readme, f"README does not document {name} {option}"
 
 
 @pytest.fixture()

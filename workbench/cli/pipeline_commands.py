@@ -1,0 +1,97 @@
+"""`segment` and `stream`: the whole pipeline on a table, or on a Parquet file beyond memory."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from backends import registry as backends_registry
+
+SAGEMAKER_FLAGS = {  # CLI option → SageMaker setting (backends/sagemaker_settings.py)
+    "instance_type": "instance_type", "instance_count": "instance_count", "max_runtime": "max_runtime_seconds",
+    "volume_size": "volume_size_gb", "role": "role", "bucket": "bucket", "region": "region",
+    "profile": "profile", "image": "image_uri",
+}
+
+
+def feature_list(text: str | None) -> list[str] | None:
+    return [f.strip() for f in text.split(",") if f.strip()] if text else None
+
+
+def backend_settings(args) -> dict[str, Any]:
+    """The SageMaker flags as the backend's settings (given when it is made; never stored or logged)."""
+    given = {setting: getattr(args, flag) for flag, setting in SAGEMAKER_FLAGS.items()
+             if getattr(args, flag) is not None}
+    fields = {field["name"] for field in backends_registry.settings_fields(args.backend)}
+    refused = [flag for flag, setting in SAGEMAKER_FLAGS.items() if setting in given and setting not in fields]
+    if refused:
+        flags = ", ".join("--" + flag.replace("_", "-") for flag in refused)
+        users = [name for name in backends_registry.available_backends()
+                 if any(setting in {f["name"] for f in backends_registry.settings_fields(name)}
+                        for setting in (SAGEMAKER_FLAGS[flag] for flag in refused))]
+        raise ValueError(f"{flags} only apply to --backend {' or '.join(users) or 'a SageMaker backend'}.")
+    return given
+
+
+def progress_printer(args):
+    return None if args.json else (lambda message: print(message, file=sys.stderr))
+
+
+def segment(args) -> int:
+    from workbench.runs.segment import run_segmentation
+
+    backends_registry.canonical_name(args.backend)  # an unknown backend is refused before any work
+    settings = backend_settings(args)
+    result = run_segmentation(
+        args.data, features=feature_list(args.features), scaler=args.scaler, n_components=args.components,
+        top=args.top, k=args.k, seed=args.seed, backend=args.backend, backend_settings=settings,
+        workspace=args.workspace, progress=progress_printer(args),
+    )
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        result.labeled().to_csv(args.out, index=False)
+    summary = result.summary()
+    if args.out:
+        summary["labeled_csv"] = str(args.out)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    ratios = summary["explained_variance_ratio"]
+    print(f"{summary['rows_clean']:,} of {summary['rows_raw']:,} rows kept; {len(summary['features'])} features")
+    print(f"Top {len(ratios)} components explain {sum(ratios):.1%} of the variance")
+    print(f"k={len(summary['cluster_sizes'])}: sizes {summary['cluster_sizes']}, SSE {summary['sse']:.4f}")
+    print(f"Run saved in {summary['run_dir']}")
+    if args.out:
+        print(f"Labeled counties written to {args.out}")
+    return 0
+
+
+def stream(args) -> int:
+    from workbench.core import streaming
+
+    if args.path.suffix.lower() not in (".parquet", ".pq", ".parq"):
+        raise ValueError(f"{args.path} is not a Parquet file. `stream` reads Parquet; for a CSV use `segment --data`, "
+                         "or convert it first (pandas: read_csv(...).to_parquet(...)).")
+    if not args.path.is_file():
+        raise ValueError(f"{args.path} does not exist. Give the path of a Parquet file.")
+    options = {"batch_rows": args.batch_rows} if args.batch_rows else {}
+    result = streaming.segment_parquet(
+        args.path, features=feature_list(args.features), scaler=args.scaler, n_components=args.components,
+        top=args.top, k=args.k, seed=args.seed, labels_out=args.labels_out, output_dir=args.out_dir,
+        progress=progress_printer(args), **options,
+    )
+    summary = result.summary()
+    summary["artifacts"] = {name: str(path) for name, path in result.artifacts.items()}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    ratios = summary["explained_variance_ratio"]
+    print(f"{summary['rows_used']:,} of {summary['rows_read']:,} rows used; {len(summary['features'])} features; "
+          f"{summary['passes']} passes over the file")
+    print(f"Top {len(ratios)} components explain {sum(ratios):.1%} of the variance")
+    print(f"k={len(summary['cluster_sizes'])}: sizes {summary['cluster_sizes']}, SSE {summary['sse']:.4f}")
+    if summary["labels"]:
+        print(f"Labels written to {summary['labels']}")
+    for name, path in summary["artifacts"].items():
+        print(f"{name} model written to {path}")
+    return 0
