@@ -1,7 +1,8 @@
 """The County Segmentation Workbench app: `streamlit run workbench/streamlit_app.py`.
 
-The entry point runs on every rerun: it makes the repository importable, initialises the
-session's shared state, draws the sidebar's pipeline status and runs the chosen page.
+The entry point runs on every rerun: it makes the repository importable, sets up the session's
+declared state, opens the run named in the address (?run=<id>) when the session does not have
+it yet, runs the chosen page, and then draws the sidebar's pipeline status from what is current.
 """
 from __future__ import annotations
 
@@ -15,26 +16,17 @@ if str(REPO) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from workbench.app import common  # noqa: E402
+from workbench.app import navigation, opening, runs_handle, session, status  # noqa: E402
 
 st.set_page_config(page_title="County Segmentation Workbench", page_icon=":material/map:", layout="wide")
-common.init_state()
-common.start_registry()
-
-pages = common.pages()
-navigation = st.navigation(
-    {
-        "Prepare": [pages["data"], pages["features"]],
-        "Reduce": [pages["pca"], pages["names"]],
-        "Segment": [pages["clusters"], pages["explore"], pages["export"]],
-        "Understand": [pages["choose_k"], pages["profiles"], pages["map"]],
-        "Runs": [pages["runs"], pages["compare"]],
-        "Cloud": [pages["endpoints"]],
-    }
-)
-
+session.start()
+runs_handle.start()
+opening.from_address()
+page = navigation.navigation()
 with st.sidebar:
-    status = st.empty()
-common.show_status(status)
-
-navigation.run()
+    status_slot = st.empty()
+session.show_notices()
+try:
+    page.run()
+finally:  # also after st.stop(): the status shows what this rerun left current
+    status.draw(status_slot)

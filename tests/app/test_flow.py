@@ -6,12 +6,14 @@ from __future__ import annotations
 import pandas as pd
 
 from tests.support.apptest import (
+    current_names,
     downloads,
     errors,
     goto,
     name_component,
     new_app,
     problems,
+    seed_names,
     table,
     train_kmeans,
     train_pca,
@@ -54,7 +56,7 @@ def test_main_path_names_appear_in_every_export(app_env):
 
 def test_cluster_names_reach_the_export_and_the_explore_page(app_env):
     at = train_kmeans(train_pca(new_app()))
-    at.session_state["cluster_names"] = ["Rural South", "", "Big cities"]
+    seed_names(at, "cluster", ["Rural South", "", "Big cities"])
     at.run()
     assert not problems(at) and not errors(at)
     goto(at, "explore")
@@ -141,7 +143,7 @@ def test_duplicate_component_names_show_an_error_and_are_not_used(app_env):
     at.run()
     assert any("unique" in e for e in errors(at)), errors(at)
     assert not problems(at)
-    assert at.session_state["component_names"][:2] != ["Same", "Same"]
+    assert current_names(at, "component")[:2] != ["Same", "Same"]
 
 
 def test_editor_edits_become_names(app_env):
@@ -151,7 +153,7 @@ def test_editor_edits_become_names(app_env):
     at.session_state[editor_key] = {"edited_rows": {1: {"name": "Work"}}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert not errors(at) and not problems(at)
-    assert at.session_state["component_names"][1] == "Work"
+    assert current_names(at, "component")[1] == "Work"
 
 
 def test_suggestions_fill_blank_names(app_env):
@@ -159,10 +161,10 @@ def test_suggestions_fill_blank_names(app_env):
     goto(at, "names")
     name_component(at, 0, "Diversity")
     at.button(key="names_fill").click().run()
-    names = at.session_state["component_names"][:5]
+    names = current_names(at, "component")[:5]
     assert names[0] == "Diversity" and all(names)
     at.button(key="names_clear").click().run()
-    assert not any(at.session_state["component_names"][:5])
+    assert not any(current_names(at, "component")[:5])
     assert not problems(at)
 
 

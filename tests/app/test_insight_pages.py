@@ -124,12 +124,12 @@ def test_map_page_renders_every_layer_and_hands_a_county_to_explore(trained):
 def test_county_for_fips_finds_the_row():
     import pandas as pd
 
-    from workbench.app import common
+    from workbench.app import derived
 
     table = pd.DataFrame({"CensusId": [1001, 1003]}, index=["Alabama-Autauga", "Alabama-Baldwin"])
-    assert common.county_for_fips(table, "CensusId", "01003") == "Alabama-Baldwin"
-    assert common.county_for_fips(table, "CensusId", "99999") is None
-    assert common.county_for_fips(table, "CensusId", None) is None
+    assert derived.county_for_fips(table, "CensusId", "01003") == "Alabama-Baldwin"
+    assert derived.county_for_fips(table, "CensusId", "99999") is None
+    assert derived.county_for_fips(table, "CensusId", None) is None
 
 
 def test_endpoints_page_says_what_is_missing_without_aws(trained):
@@ -159,11 +159,11 @@ def test_backend_settings_form_appears_for_sagemaker_and_keeps_secrets_out_of_se
 
 def common_settings(at):
     """What a PCA run would record as its settings (must never hold a secret)."""
-    from workbench.app import common
+    from backends import registry
 
     state = at.session_state
     config = {"backend": state["pca_backend"]}
-    values = {spec["name"]: state["sm_" + spec["name"]] for spec in common._settings_fields("sagemaker")
+    values = {spec["name"]: state["sm_" + spec["name"]] for spec in registry.settings_fields("sagemaker")
               if not spec.get("secret") and "sm_" + spec["name"] in state}
     return config, values
 

@@ -9,11 +9,20 @@ import pandas as pd
 import pytest
 import streamlit as st
 
-from tests.support.apptest import downloads, errors, goto, name_component, new_app, problems, train_kmeans, train_pca
+from tests.support.apptest import (
+    downloads,
+    errors,
+    goto,
+    name_component,
+    new_app,
+    problems,
+    seed_names,
+    train_kmeans,
+    train_pca,
+)
 from workbench.core import pipeline
-from workbench.runs import folders as runs
-from workbench.runs import importer, segment
-from workbench.runs.store import Registry
+from workbench.runs import importer, manifest, segment
+from workbench.runs.store import RunStore
 
 RUNS = "app/pages/runs.py"
 SMALL = {"n_components": 6, "top": 3, "k": 4}
@@ -49,7 +58,7 @@ def restart():
 def test_pca_and_kmeans_trained_in_the_app_are_recorded_runs(app_env, census_csv):
     at = small_training(new_app())
     pca_run, kmeans_run = at.session_state["pca_run"], at.session_state["kmeans_run"]
-    reg = Registry(workspace=app_env)
+    reg = RunStore(workspace=app_env)
     expected = pipeline.prepare(census_csv)
 
     pca = reg.get(pca_run.run_id)
@@ -73,8 +82,8 @@ def test_pca_and_kmeans_trained_in_the_app_are_recorded_runs(app_env, census_csv
     assert run.kmeans_model().k == 4 and run.pca_model().n_components == 6
     assert (run.kmeans_model().centroids == kmeans_run.stage.model.centroids).all()
     assert kmeans_run.stage.job.artifact_path == run.run_dir / "kmeans" / "model.tar.gz"
-    manifest = runs.read_manifest(run.run_dir)
-    assert manifest["data_fingerprint"] == expected.fingerprint and manifest["kind"] == "segmentation"
+    written = manifest.read(run.run_dir)
+    assert written["data_fingerprint"] == expected.fingerprint and written["kind"] == "segmentation"
     assert (run.labels()["cluster"].to_numpy() == kmeans_run.stage.labels).all()
     assert not list((app_env / "runs").glob(".staging-*"))  # nothing half-written left behind
 
@@ -94,10 +103,10 @@ def test_names_edited_on_the_pages_land_in_the_runs_names_history(app_env):
     at = small_training(new_app())
     run_id = at.session_state["kmeans_run"].run_id
     pca_id = at.session_state["pca_run"].run_id
-    at.session_state["cluster_names"] = ["Rural South", "", "Big cities", ""]  # as typed in the editor
+    seed_names(at, "cluster", ["Rural South", "", "Big cities", ""])  # as typed in the editor
     at.run()
     assert not problems(at) and not errors(at)
-    reg = Registry(workspace=app_env)
+    reg = RunStore(workspace=app_env)
     assert reg.get(run_id).cluster_names == ["Rural South", "", "Big cities", ""]
     history = reg.names_history(run_id)
     assert history[history["target"] == "cluster"][["position", "name"]].values.tolist() == [
@@ -121,9 +130,9 @@ def test_a_failed_training_is_recorded_as_failed_with_its_error(app_env):
     at.button(key="pca_train").click().run()
     assert not problems(at)
     assert any("extra_components" in e for e in errors(at)), errors(at)
-    listed = Registry(workspace=app_env).list_runs()
+    listed = RunStore(workspace=app_env).list_runs()
     assert listed["status"].tolist() == ["Failed"]
-    failed = Registry(workspace=app_env).get(listed["run_id"].iloc[0])
+    failed = RunStore(workspace=app_env).get(listed["run_id"].iloc[0])
     assert "extra_components" in failed.error and failed.run_dir is None
 
 
@@ -133,12 +142,12 @@ def test_a_failed_training_is_recorded_as_failed_with_its_error(app_env):
 def test_a_run_from_an_earlier_session_opens_on_every_page_with_its_names(app_env):
     first = small_training(new_app())
     run_id = first.session_state["kmeans_run"].run_id
-    first.session_state["cluster_names"] = ["Rural South", "", "Big cities", ""]
+    seed_names(first, "cluster", ["Rural South", "", "Big cities", ""])
     first.run()
     goto(first, "names")
     name_component(first, 1, "Wealth")
     assert not problems(first)
-    saved = Registry(workspace=app_env).get(run_id)
+    saved = RunStore(workspace=app_env).get(run_id)
     expected_labels = saved.labels()["cluster"].to_numpy()
 
     restart()
@@ -178,9 +187,9 @@ def test_a_run_from_an_earlier_session_opens_on_every_page_with_its_names(app_en
     assert not any("settings above changed" in c.value for c in at.caption)
 
     # A name edited after opening goes into the opened run's history.
-    at.session_state["cluster_names"] = ["Rural South", "Suburbs", "Big cities", ""]
+    seed_names(at, "cluster", ["Rural South", "Suburbs", "Big cities", ""])
     at.run()
-    assert Registry(workspace=app_env).get(run_id).cluster_names[1] == "Suburbs"
+    assert RunStore(workspace=app_env).get(run_id).cluster_names[1] == "Suburbs"
 
 
 def test_a_cli_run_on_another_file_switches_the_data_source(app_env, census_csv, tmp_path):
@@ -218,7 +227,7 @@ def assert_not_opened(at, *phrases):
     for phrase in phrases:
         assert phrase in message, message
     assert at.session_state["pca_run"] is None and at.session_state["kmeans_run"] is None
-    assert "active_run_id" not in at.session_state
+    assert not at.session_state["active_run_id"]
     assert at.session_state["source"].kind == "default"  # the session's data is left alone
 
 
@@ -251,7 +260,7 @@ def test_opening_a_run_with_a_corrupted_or_missing_artifact_says_so(app_env, sub
 
 def test_an_imported_pca_without_data_opens_on_a_matching_table_and_says_so(app_env, sagemaker_fixtures):
     artifact = sagemaker_fixtures / "pca-census-33" / "model.tar.gz"
-    imported = importer.import_model(artifact, registry=Registry(workspace=app_env))
+    imported = importer.import_model(artifact, store=RunStore(workspace=app_env))
     at = open_on_runs_page(new_app(), imported.run_id)
     assert not errors(at), errors(at)
     assert any("did not record its data" in s.value for s in at.success)
@@ -265,14 +274,14 @@ def test_an_imported_pca_without_data_opens_on_a_matching_table_and_says_so(app_
 
 
 def test_an_imported_run_that_cannot_be_placed_explains_what_is_missing(app_env, sagemaker_fixtures):
-    reg = Registry(workspace=app_env)
-    kmeans_only = importer.import_model(sagemaker_fixtures / "kmeans-census-k8" / "model.tar.gz", registry=reg)
+    reg = RunStore(workspace=app_env)
+    kmeans_only = importer.import_model(sagemaker_fixtures / "kmeans-census-k8" / "model.tar.gz", store=reg)
     at = new_app()
     at.switch_page(RUNS).run()
     at.selectbox(key="runs_selected").set_value(kmeans_only.run_id).run()
     assert at.button(key="runs_open").disabled  # nothing to open: it has no PCA
 
-    pca_other = importer.import_model(sagemaker_fixtures / "pca-19x18" / "model.tar.gz", registry=reg)
+    pca_other = importer.import_model(sagemaker_fixtures / "pca-19x18" / "model.tar.gz", store=reg)
     at = open_on_runs_page(new_app(), pca_other.run_id)
     assert_not_opened(at, "imported without the data", "--data")
 

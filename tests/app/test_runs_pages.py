@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from workbench.runs import segment, store
-from workbench.runs.store import Registry
+from workbench.app import runs_handle
+from workbench.runs import owners, segment
+from workbench.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "workbench" / "streamlit_app.py"
@@ -79,7 +80,7 @@ def test_the_runs_page_lists_filters_renames_and_opens(workspace):
     at.text_input(key="runs_rename_name").input("seed zero").run()
     at.button(key="runs_rename").click().run()
     ok(at)
-    assert Registry(workspace=path).get(a).display_name == "seed zero"
+    assert RunStore(workspace=path).get(a).display_name == "seed zero"
     assert any("seed zero" in s.value for s in at.success)
 
     at.button(key="runs_open").click().run()
@@ -98,13 +99,13 @@ def test_delete_needs_confirmation(workspace):
     at.selectbox(key="runs_selected").set_value(b).run()
     at.button(key="runs_delete").click().run()
     ok(at)
-    assert Registry(workspace=path).exists(b)
+    assert RunStore(workspace=path).exists(b)
     assert any("confirmation" in e for e in errors(at))
 
     at.checkbox(key="runs_delete_confirm").check().run()
     at.button(key="runs_delete").click().run()
     ok(at)
-    assert not Registry(workspace=path).exists(b)
+    assert not RunStore(workspace=path).exists(b)
     assert at.session_state["runs_listed"] == [a]
 
 
@@ -124,7 +125,7 @@ def test_a_rerun_on_an_unusable_backend_is_an_error_not_a_traceback(workspace, m
 
 def test_compare_a_run_with_itself_and_carry_names(workspace):
     path, a, b = workspace
-    reg = Registry(workspace=path)
+    reg = RunStore(workspace=path)
     reg.set_names(a, components=["urban", "rural", "young"], clusters=["c0", "c1", "c2", "c3"])
 
     at = page(COMPARE)
@@ -143,7 +144,7 @@ def test_compare_a_run_with_itself_and_carry_names(workspace):
     at.button(key="compare_carry").click().run()
     ok(at)
     assert not errors(at), errors(at)
-    after = Registry(workspace=path).get(b)
+    after = RunStore(workspace=path).get(b)
     assert sorted(n for n in after.component_names if n) == ["rural", "urban", "young"]
     assert sorted(n for n in after.cluster_names if n) == ["c0", "c1", "c2", "c3"]
 
@@ -156,7 +157,7 @@ def test_a_rerun_records_a_new_run_with_its_parent(workspace):
     at.button(key="runs_rerun").click().run()
     ok(at)
     assert not errors(at), errors(at)
-    listed = Registry(workspace=path).list_runs()
+    listed = RunStore(workspace=path).list_runs()
     assert len(listed) == 3
     assert listed.iloc[0]["parent_run_id"] == a and listed.iloc[0]["origin"] == "rerun"
     assert len(at.session_state["runs_listed"]) == 3
@@ -165,21 +166,19 @@ def test_a_rerun_records_a_new_run_with_its_parent(workspace):
 def test_app_start_resumes_cloud_jobs_left_in_flight(workspace, monkeypatch):
     import time
 
-    pass
-
     path, _, _ = workspace
-    reg = Registry(workspace=path)
+    reg = RunStore(workspace=path)
     reg.begin_run("cloud-run", backend="sagemaker")
     reg.job_submitted("cloud-run", {"job_name": "county-wb-pca-x", "algorithm": "pca", "region": "us-east-1"})
-    monkeypatch.setattr(store, "_pid_alive", lambda pid, host: False)  # its process is gone
+    monkeypatch.setattr(owners, "pid_alive", lambda pid, host: False)  # its process is gone
     calls = []
 
-    def fake_reattach(self, job_ref, *, progress=None, force=False):
+    def fake_reattach(store, job_ref, *, progress=None, force=False):
         calls.append(job_ref)
         progress("Completed")
-        return self.get("cloud-run")
+        return store.get("cloud-run")
 
-    monkeypatch.setattr(Registry, "reattach", fake_reattach)
+    monkeypatch.setattr(runs_handle, "reattach", fake_reattach)
     at = page(RUNS)
     ok(at)
     for _ in range(50):
@@ -196,6 +195,6 @@ def test_app_start_resumes_cloud_jobs_left_in_flight(workspace, monkeypatch):
 
 def test_no_reattach_without_in_flight_jobs(workspace, monkeypatch):
     calls = []
-    monkeypatch.setattr(Registry, "reattach", lambda self, *a, **k: calls.append(a))
+    monkeypatch.setattr(runs_handle, "reattach", lambda store, *a, **k: calls.append(a))
     ok(page(RUNS))
     assert calls == []

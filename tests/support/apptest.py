@@ -67,13 +67,28 @@ def train_kmeans(at: AppTest) -> AppTest:
     return at
 
 
+def current_names(at: AppTest, kind: str) -> list[str]:
+    """The session's names of the current PCA ("component") or K-Means ("cluster") run."""
+    run = at.session_state["pca_run" if kind == "component" else "kmeans_run"]
+    return list(at.session_state["names"].get(run.job_name, {}).get(kind, []))
+
+
+def seed_names(at: AppTest, kind: str, names: list[str]) -> AppTest:
+    """Names as typed in the editor (AppTest cannot edit data_editor cells): seeded through the
+    session's declared names, for the current PCA ("component") or K-Means ("cluster") run."""
+    run = at.session_state["pca_run" if kind == "component" else "kmeans_run"]
+    every = dict(at.session_state["names"])
+    every[run.job_name] = {**every.get(run.job_name, {}), kind: list(names)}
+    at.session_state["names"] = every
+    return at
+
+
 def name_component(at: AppTest, index: int, name: str) -> AppTest:
     """What typing a name in the editor does: the editor's edits are seeded through session state."""
-    names = list(at.session_state["component_names"])
+    names = current_names(at, "component")
     names += [""] * (index + 1 - len(names))
     names[index] = name
-    at.session_state["component_names"] = names
-    return at.run()
+    return seed_names(at, "component", names).run()
 
 
 def downloads(at: AppTest) -> dict[str, pd.DataFrame]:

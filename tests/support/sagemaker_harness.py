@@ -386,7 +386,7 @@ def moto_sagemaker(aws_env, monkeypatch):
 def cloud_backend(moto_sagemaker):
     from backends import registry
 
-    return registry.get_backend("sagemaker", role=ROLE, bucket=BUCKET, poll_seconds=7)
+    return registry.create_backend("sagemaker", role=ROLE, bucket=BUCKET, poll_seconds=7)
 
 
 @pytest.fixture(scope="session")
@@ -404,4 +404,4 @@ def local_mode_image():
 def local_backend(local_mode_image):
     from backends import registry
 
-    return registry.get_backend("sagemaker-local", image_uri=local_mode_image)
+    return registry.create_backend("sagemaker-local", image_uri=local_mode_image)

@@ -1,49 +1,47 @@
 """Choose k: SSE elbow, silhouette, Calinski–Harabasz, Davies–Bouldin and bootstrap stability
-over a range of k, with a recommended k and the reason for it.
-"""
-from __future__ import annotations
-
+over a range of k, with a recommended k and the reason for it."""
 import streamlit as st
 
 from workbench.analysis import choosing_k
-from workbench.app import common
+from workbench.app import computations, navigation, widgets
+from workbench.app.current import kept, scores
+from workbench.app.errors import shows_errors
 
 st.title("Choose k")
 st.caption("K-Means is fitted for every k in the range on the kept component scores, and each clustering is "
            "scored five ways. " + choosing_k.RULE)
 
-prep = common.require_prepared()
-pca_run = common.require_pca(prep)
-n = len(common.scores(prep, pca_run))
+prep = navigation.require_prepared()
+pca_run = navigation.require_pca(prep)
+n = len(scores(prep, pca_run))
 
 # --- Settings -----------------------------------------------------------------------------
-common.clamp("choosek_min", 2, max(2, n - 1))
-common.clamp("choosek_max", 2, max(2, n - 1))
 low, high, reps, seed = st.columns(4)
-low.number_input("Smallest k", min_value=2, max_value=max(2, n - 1), step=1, key="choosek_min")
-high.number_input("Largest k", min_value=2, max_value=max(2, n - 1), step=1, key="choosek_max",
-                  help="2 to 15 is the usual range; each extra k adds one fit per resample.")
-reps.number_input("Bootstrap resamples per k", min_value=0, max_value=100, step=1, key="choosek_reps",
-                  help="For the stability criterion (0 skips it). More resamples: steadier, slower "
-                       "(about 30 s for k = 2…15 with 10 resamples on the census).")
-seed.number_input("Seed", min_value=0, step=1, key="choosek_seed")
+wrong = [
+    widgets.number("choosek_min", "Smallest k", where=low),
+    widgets.number("choosek_max", "Largest k", where=high,
+                   help="2 to 15 is the usual range; each extra k adds one fit per resample."),
+    widgets.number("choosek_reps", "Bootstrap resamples per k", where=reps,
+                   help="For the stability criterion (0 skips it). More resamples: steadier, slower."),
+    widgets.number("choosek_seed", "Seed", where=seed),
+]
+k_min, k_max = st.session_state["choosek_min"], st.session_state["choosek_max"]
+if not any(wrong) and k_min > k_max:
+    wrong.append("The smallest k must not exceed the largest k.")
+    st.error(wrong[-1], icon=":material/error:")
+valid = not any(wrong)
+k_values = list(range(int(k_min), int(k_max) + 1)) if valid else []
+n_reps, n_seed = st.session_state["choosek_reps"], st.session_state["choosek_seed"]
 
-k_min, k_max = int(st.session_state["choosek_min"]), int(st.session_state["choosek_max"])
-k_values = list(range(k_min, k_max + 1))
-n_reps, n_seed = int(st.session_state["choosek_reps"]), int(st.session_state["choosek_seed"])
-valid = k_min <= k_max
-if not valid:
-    st.error("The smallest k must not exceed the largest k.", icon=":material/error:")
-
-key = common.k_selection_key(pca_run, k_values, n_reps, n_seed)
-found = common.cached_k_selection(key) if valid else None
+found = computations.cached(computations.k_selection_key(pca_run, k_values, n_reps, n_seed)) if valid else None
 if st.button("Evaluate k", key="choosek_run", type="primary", icon=":material/play_arrow:", disabled=not valid):
-    with common.shows_errors("Choosing k failed"):
-        found = common.evaluate_k(prep, pca_run, k_values, n_reps, n_seed)
+    with shows_errors("Choosing k failed"):
+        found = computations.evaluate_k(prep, pca_run, k_values, n_reps, n_seed)
 
 if found is None:
-    st.info(f"Press **Evaluate k** to score k = {k_min}…{k_max} on the {common.kept(pca_run)} kept components "
-            f"of {n:,} counties.", icon=":material/info:")
+    if valid:
+        st.info(f"Press **Evaluate k** to score k = {k_min}…{k_max} on the {kept(pca_run)} kept components "
+                f"of {n:,} counties.", icon=":material/info:")
     st.stop()
 
 selection, spec = found
@@ -63,7 +61,7 @@ use, go = st.columns([1, 2])
 use.button(f"Use k = {selection.recommended} for K-Means", key="choosek_use", on_click=_use_recommended,
            icon=":material/check:")
 with go:
-    common.link("clusters", "Then train K-Means on the Clusters page")
+    navigation.link("clusters", "Then train K-Means on the Clusters page")
 
 st.vega_lite_chart(spec, width="stretch", key="choosek_chart")
 st.subheader("The numbers")

@@ -1,40 +1,41 @@
-"""Clusters: train K-Means on the kept components, name the clusters, read their profiles.
-"""
+"""Clusters: train K-Means on the kept components, name the clusters, read their profiles."""
 from __future__ import annotations
 
 import streamlit as st
 
 from workbench.analysis import naming, summaries
-from workbench.app import common
+from workbench.app import derived, names, navigation, training, widgets
+from workbench.app.chart_specs import chart
+from workbench.app.current import current_kmeans, kept, scores
+from workbench.app.errors import shows_errors
 from workbench.charts import stages as charts
 
 st.title("Clusters")
 
-prep = common.require_prepared()
-pca_run = common.require_pca(prep)
-top = common.kept(pca_run)
-component_names = common.component_columns(pca_run)
-scores = common.scores(prep, pca_run)
-st.caption(f"K-Means groups the {len(scores):,} counties by their scores on the {top} kept components: "
+prep = navigation.require_prepared()
+pca_run = navigation.require_pca(prep)
+top = kept(pca_run)
+component_names = names.component_columns(pca_run)
+component_scores = scores(prep, pca_run)
+st.caption(f"K-Means groups the {len(component_scores):,} counties by their scores on the {top} kept components: "
            + ", ".join(f"**{name}**" for name in component_names) + ".")
 
 # --- Settings -----------------------------------------------------------------------------
-common.clamp("kmeans_k", 1, len(scores))
 backend, k_column, seed = st.columns(3)
-backend.selectbox("Backend", common.backend_options(), key="kmeans_backend",
+backend.selectbox("Backend", widgets.backend_options(), key="kmeans_backend",
                   help="Where training runs. embedded: SageMaker's K-Means emulated in-process.")
-k_column.number_input("k (clusters)", min_value=1, max_value=len(scores), step=1, key="kmeans_k",
-                      help="The number of clusters. The walkthrough uses 7.")
-seed.number_input("Seed", min_value=0, step=1, key="kmeans_seed",
-                  help="Same seed, data and settings → same clusters.")
+wrong = [widgets.number("kmeans_k", "k (clusters)", where=k_column,
+                        help=f"The number of clusters, 1 to {len(component_scores):,}. The walkthrough uses 7."),
+         widgets.number("kmeans_seed", "Seed", where=seed, help="Same seed, data and settings → same clusters.")]
 with st.expander("More hyperparameters (SageMaker's names and defaults)"):
-    common.hyperparameter_controls("kmeans")
-common.backend_settings_form(st.session_state["kmeans_backend"])
+    widgets.hyperparameter_controls("kmeans")
+widgets.backend_settings_form(st.session_state["kmeans_backend"])
 
-run = common.current_kmeans(pca_run)
-if st.button("Train K-Means", key="kmeans_train", type="primary", icon=":material/play_arrow:"):
-    with common.shows_errors("K-Means training failed"):
-        run = common.train_kmeans(pca_run, top, scores, prep)
+run = current_kmeans(pca_run)
+if st.button("Train K-Means", key="kmeans_train", type="primary", icon=":material/play_arrow:", disabled=any(wrong),
+             help="Fix the settings marked in red first." if any(wrong) else None):
+    with shows_errors("K-Means training failed"):
+        run = training.train_kmeans(pca_run, top, component_scores, prep)
     if run.reused:
         st.toast(f"Same inputs and settings as {run.job_name}: reused that model.", icon=":material/history:")
 
@@ -44,7 +45,7 @@ if run is None:
                    "clusters no longer apply.", icon=":material/history:")
     st.info("Press **Train K-Means** to cluster the counties.", icon=":material/info:")
     st.stop()
-if run.settings != common.kmeans_settings():
+if run.settings != training.kmeans_settings():
     st.caption(":material/warning: The settings above changed since these clusters were trained; press "
                "**Train K-Means** to apply them.")
 
@@ -61,22 +62,22 @@ st.subheader("Name the clusters")
 st.caption("Blank names stay “cluster 0”, “cluster 1”, …; names must be unique. Suggestions come from each "
            "centroid's most extreme components.")
 suggestions = naming.suggest_cluster_names(stage.model.centroids, component_names)
-sizes = summaries.cluster_sizes(stage.labels, stage.model.k, naming.pad_names(common.cluster_names(run), stage.model.k))
+sizes = summaries.cluster_sizes(stage.labels, stage.model.k, naming.pad_names(names.cluster_names(run), stage.model.k))
 
 
 def _fill_suggestions():
-    common.set_cluster_names(run, naming.fill_blanks(common.cluster_names(run), suggestions))
-    common.bump_editor()
+    names.set_cluster_names(run, naming.fill_blanks(names.cluster_names(run), suggestions))
+    names.bump_editor()
 
 
 def _clear_names():
-    common.set_cluster_names(run, [""] * stage.model.k)
-    common.bump_editor()
+    names.set_cluster_names(run, [""] * stage.model.k)
+    names.bump_editor()
 
 
 edited = st.data_editor(
     sizes.assign(share=sizes["share"] * 100, suggested=suggestions),
-    key=common.editor_key("cluster", run),
+    key=names.editor_key("cluster", run),
     hide_index=True,
     num_rows="fixed",
     disabled=["cluster", "counties", "share", "suggested"],
@@ -88,37 +89,34 @@ edited = st.data_editor(
         "suggested": st.column_config.TextColumn("suggested"),
     },
 )
-with common.shows_errors("These names cannot be used", stop=False):
-    common.set_cluster_names(run, [value if isinstance(value, str) else "" for value in edited["name"].tolist()])
+with shows_errors("These names cannot be used", stop=False):
+    names.set_cluster_names(run, [value if isinstance(value, str) else "" for value in edited["name"].tolist()])
 fill, clear, _ = st.columns([2, 1, 3])
 fill.button("Use suggestions for blank names", key="clusters_fill", on_click=_fill_suggestions,
             icon=":material/auto_fix_high:", width="stretch")
 clear.button("Clear names", key="clusters_clear", on_click=_clear_names, icon=":material/backspace:", width="stretch")
 
-labels = common.cluster_labels(run)
+labels = names.cluster_labels(run)
 
 # --- Sizes and centroids ------------------------------------------------------------------
 sizes_column, heatmap_column = st.columns([2, 3])
-common.chart(charts.cluster_sizes_chart, summaries.cluster_sizes(stage.labels, stage.model.k, labels),
-             key="clusters_sizes_chart", where=sizes_column)
-common.chart(charts.centroid_heatmap, summaries.centroid_long(stage.model.centroids, component_names, labels),
-             key="clusters_heatmap", where=heatmap_column)
+chart(charts.cluster_sizes_chart, summaries.cluster_sizes(stage.labels, stage.model.k, labels),
+      key="clusters_sizes_chart", where=sizes_column)
+chart(charts.centroid_heatmap, summaries.centroid_long(stage.model.centroids, component_names, labels),
+      key="clusters_heatmap", where=heatmap_column)
 
 # --- Profiles -----------------------------------------------------------------------------
 st.subheader("Cluster profiles in original units")
 st.caption("Each cluster's mean of every feature against the mean of all counties. Bars are in standard "
            "deviations so that dollars, counts and percentages compare; the table gives the original units.")
-profiles = common.profiles(prep, run)
-common.clamp("profile_cluster", 0, stage.model.k - 1)
+profiles = derived.profiles(prep, run)
 pick, how_many = st.columns([2, 1])
 cluster = pick.selectbox("Cluster", list(range(stage.model.k)), key="profile_cluster",
                          format_func=lambda i: f"{labels[i]} ({sizes['counties'][i]:,} counties)")
-common.clamp("profile_features", 1, len(prep.features))
 shown = how_many.slider("Features shown", 1, len(prep.features), key="profile_features")
 profile = summaries.cluster_profile(profiles, cluster)
 chart_column, table_column = st.columns([1, 1])
-common.chart(charts.profile_chart, profile, labels[cluster], top=shown, key="clusters_profile_chart",
-             where=chart_column)
+chart(charts.profile_chart, profile, labels[cluster], top=shown, key="clusters_profile_chart", where=chart_column)
 table_column.dataframe(
     profile.head(shown),
     hide_index=True,
@@ -132,5 +130,5 @@ table_column.dataframe(
     key="clusters_profile_table",
 )
 with st.expander("All clusters at once"):
-    common.chart(charts.profile_heatmap, profiles, tuple(prep.features), key="clusters_profile_heatmap")
-common.link("explore", "Next: explore the counties")
+    chart(charts.profile_heatmap, profiles, tuple(prep.features), key="clusters_profile_heatmap")
+navigation.link("explore", "Next: explore the counties")

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.app import common
+from workbench.app import navigation
+from workbench.app.errors import USER_ERRORS
+from workbench.app.runs_handle import runs_handle
 from workbench.runs import compare as cmp
 from workbench.runs import records
 
-ACTION_ERRORS = (*common.USER_ERRORS, records.RegistryError)
+ACTION_ERRORS = (*USER_ERRORS, records.RegistryError)
 
 st.title("Compare runs")
 st.caption("Pick two runs: the principal angles and component matches say how far their PCA agrees; the adjusted "
            "Rand index, the matched clusters and the counties that move say how far their clusters agree.")
 
-handle = common.registry_handle()
+handle = runs_handle()
 if handle.error:
     st.error(f"**The run registry could not be opened:** {handle.error}", icon=":material/error:")
     st.stop()
-reg = handle.registry
+reg = handle.store
 
 flash = st.session_state.pop("compare_flash", None)
 if flash:
@@ -33,7 +35,7 @@ except ACTION_ERRORS as exc:
 if listed.empty:
     st.info("No runs yet in this workspace. Create one with `./run cli segment` in a shell, "
             "or train PCA and K-Means in the app.", icon=":material/info:")
-    common.link("pca", "Train in the app")
+    navigation.link("pca", "Train in the app")
     st.stop()
 
 labels = dict(zip(listed["run_id"], listed["display_name"]))
@@ -57,7 +59,7 @@ if len(ids) == 1:
 
 try:
     with st.spinner("Comparing…"):
-        comparison = cmp.compare_runs(a, b, registry=reg)
+        comparison = cmp.compare_runs(a, b, store=reg)
 except ACTION_ERRORS as exc:
     st.error(f"**The runs could not be compared:** {exc}", icon=":material/error:")
     st.stop()
@@ -113,7 +115,7 @@ else:
 
 def carry() -> None:
     try:
-        record = cmp.carry_names(comparison, registry=reg, overwrite=bool(st.session_state.get("compare_overwrite")))
+        record = cmp.carry_names(comparison, store=reg, overwrite=bool(st.session_state.get("compare_overwrite")))
     except ACTION_ERRORS as exc:
         st.session_state["compare_flash"] = ("error", f"**The names could not be carried over:** {exc}")
         return

@@ -5,7 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench.analysis import summaries
-from workbench.app import common
+from workbench.app import data, navigation, session
+from workbench.app import source as source_mod
+from workbench.app.chart_specs import chart
+from workbench.app.errors import shows_errors
 from workbench.charts import stages as charts
 
 st.title("Data")
@@ -13,18 +16,18 @@ st.caption("Choose the county table to segment. Every later page works on the ta
 
 # --- Source -------------------------------------------------------------------------------
 kind = st.radio(
-    "Source", list(common.SOURCE_LABELS), format_func=common.SOURCE_LABELS.get, horizontal=True, key="source_kind"
+    "Source", list(source_mod.SOURCE_LABELS), format_func=source_mod.SOURCE_LABELS.get, horizontal=True, key="source_kind"
 )
 if kind == "default":
-    common.set_source(common.Source("default"))
+    session.set_source(source_mod.Source("default"))
 elif kind == "upload":
     uploaded = st.file_uploader("CSV file, one row per county", type=["csv", "tsv", "txt"], key="source_upload")
     if uploaded is not None:
-        common.set_source(common.remember_upload(uploaded))
+        session.set_source(data.remember_upload(uploaded))
     elif st.session_state["uploaded"]:
         kept = st.session_state["uploaded"]
         st.caption(f"Using the file uploaded earlier: **{kept['name']}**.")
-        common.set_source(common.Source("upload", kept["name"], kept["digest"]))
+        session.set_source(source_mod.Source("upload", kept["name"], kept["digest"]))
     else:
         st.info("Upload a CSV file to continue.", icon=":material/upload_file:")
         st.stop()
@@ -34,19 +37,19 @@ else:
         "File path or S3 URI", key="source_path", placeholder="/data/counties.csv or s3://bucket/key.csv"
     )
     if button_column.button("Load", key="source_load", type="primary", width="stretch"):
-        common.set_source(common.Source("path", st.session_state["source_path"].strip()))
-    if st.session_state["source"].kind != "path":
+        session.set_source(source_mod.Source("path", st.session_state["source_path"].strip()))
+    if data.current_source().kind != "path":
         st.info("Enter a path or an s3:// URI and press **Load**.", icon=":material/folder_open:")
         st.stop()
 
-source = st.session_state["source"]
+source = data.current_source()
 loaded, reload = st.columns([6, 1], vertical_alignment="center")
 if source.kind != "upload":
-    reload.button("Reload", key="source_reload", on_click=common.reload_data, icon=":material/refresh:",
+    reload.button("Reload", key="source_reload", on_click=data.reload_data, icon=":material/refresh:",
                   help="Read the source again (e.g. after the file changed or a network error).", width="stretch")
-with common.shows_errors(f"Could not load {source.label}"):
-    raw = common.raw_table()
-    clean = common.clean_table()
+with shows_errors(f"Could not load {source.label}"):
+    raw = data.raw_table()
+    clean = data.clean_table()
 report = clean.report
 loaded.caption(f"Loaded {raw.attrs.get('source_description', source.label)}.")
 
@@ -76,15 +79,13 @@ st.dataframe(clean.frame.head(100), height=280, hide_index=True, key="data_previ
 
 # --- One feature --------------------------------------------------------------------------
 st.subheader("A feature up close")
-if st.session_state.get("hist_feature") not in clean.features:
-    st.session_state["hist_feature"] = clean.features[0]
 choose, bins_column, log_column = st.columns([3, 2, 1], vertical_alignment="bottom")
 feature = choose.selectbox("Feature", clean.features, key="hist_feature")
 bins = bins_column.slider("Bins", 5, 100, key="hist_bins")
 log = log_column.checkbox("Log scale", key="hist_log", help="Bins of equal width in log10: for skewed counts "
                           "such as population. Zero and negative values are left out.")
 chart_column, stats_column = st.columns([3, 1])
-common.chart(charts.histogram, summaries.histogram_bins(clean.frame[feature], bins, log=log), feature, log=log,
+chart(charts.histogram, summaries.histogram_bins(clean.frame[feature], bins, log=log), feature, log=log,
              key="data_histogram", where=chart_column)
 stats_column.dataframe(
     summaries.summary_statistics(clean.frame[feature]),
@@ -92,4 +93,4 @@ stats_column.dataframe(
     column_config={"value": st.column_config.NumberColumn(format="%.4g")},
     key="data_feature_stats",
 )
-common.link("features", "Next: choose features and scaling")
+navigation.link("features", "Next: choose features and scaling")

@@ -3,10 +3,9 @@ with a delete action.
 """
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from workbench.app import common
+from workbench.app.errors import USER_ERRORS, shows_errors
 
 st.title("Endpoints")
 st.caption("The workbench creates no endpoint by default, but an interrupted endpoint run can leave one behind, "
@@ -31,7 +30,7 @@ def _list() -> None:
     try:
         found = sagemaker_endpoints.list_workbench_endpoints(**where)
         st.session_state["endpoints_list"] = {"where": where_key, "items": [e.to_dict() for e in found], "error": None}
-    except common.USER_ERRORS as exc:
+    except USER_ERRORS as exc:
         st.session_state["endpoints_list"] = {"where": where_key, "items": [], "error": str(exc) or type(exc).__name__}
 
 
@@ -54,20 +53,19 @@ if not items:
                icon=":material/check_circle:")
     st.stop()
 
-frame = pd.DataFrame(items)
-total = frame["hourly_cost_usd"].fillna(0).sum()
-st.warning(f"{len(frame)} live endpoint(s), about **${total:,.2f} per hour** together.", icon=":material/payments:")
-st.dataframe(frame, hide_index=True, key="endpoints_table", column_config={
+total = sum(item["hourly_cost_usd"] or 0 for item in items)
+st.warning(f"{len(items)} live endpoint(s), about **${total:,.2f} per hour** together.", icon=":material/payments:")
+st.dataframe(items, hide_index=True, key="endpoints_table", column_config={
     "hourly_cost_usd": st.column_config.NumberColumn("$/hour (est.)", format="$%.3f")})
 
-names = frame["name"].tolist()
+names = [item["name"] for item in items]
 if st.session_state.get("endpoints_delete_name") not in names:
     st.session_state["endpoints_delete_name"] = names[0]
 pick, confirm, delete = st.columns([2, 1, 1])
 name = pick.selectbox("Endpoint", names, key="endpoints_delete_name")
 sure = confirm.checkbox("I am sure", key="endpoints_confirm")
 if delete.button("Delete", key="endpoints_delete", type="primary", disabled=not sure, icon=":material/delete:"):
-    with common.shows_errors("The endpoint could not be deleted", stop=False):
+    with shows_errors("The endpoint could not be deleted", stop=False):
         deleted = sagemaker_endpoints.delete_workbench_endpoint(name, **where)
         st.success("Deleted " + ", ".join(deleted) + ".", icon=":material/check_circle:")
         _list()

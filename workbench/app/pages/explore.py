@@ -5,18 +5,19 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench.analysis import summaries
-from workbench.app import common
+from workbench.app import derived, names, navigation
+from workbench.app.chart_specs import chart
 from workbench.charts import stages as charts
 
 st.title("Explore")
 
-prep = common.require_prepared()
-pca_run = common.require_pca(prep)
-run = common.require_kmeans(pca_run)
+prep = navigation.require_prepared()
+pca_run = navigation.require_pca(prep)
+run = navigation.require_kmeans(pca_run)
 stage = run.stage
-labels = common.cluster_labels(run)
-component_names = common.component_columns(pca_run)
-table = common.labeled(prep, pca_run, run)
+labels = names.cluster_labels(run)
+component_names = names.component_columns(pca_run)
+table = derived.labeled(prep, pca_run, run)
 name_columns = list(prep.clean.schema.name_columns)
 id_column = prep.clean.schema.id_column
 search_columns = [c for c in (id_column, *name_columns) if c]
@@ -56,7 +57,6 @@ if choice is not None:
 
 # --- Browse a cluster ---------------------------------------------------------------------
 st.subheader("Browse a cluster")
-common.clamp("explore_cluster", 0, stage.model.k - 1)
 sizes = stage.cluster_sizes
 pick, search = st.columns([1, 1])
 cluster = pick.selectbox("Cluster", list(range(stage.model.k)), key="explore_cluster",
@@ -73,6 +73,6 @@ st.dataframe(
     key="explore_members",
 )
 distances = table.loc[table["cluster"] == cluster, "distance_to_cluster"]
-common.chart(charts.distance_histogram, summaries.histogram_bins(distances, 25), labels[cluster],
+chart(charts.distance_histogram, summaries.histogram_bins(distances, 25), labels[cluster],
              key="explore_distance_chart")
-common.link("export", "Next: export")
+navigation.link("export", "Next: export")

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.app import common
+from workbench.app import derived, names, navigation
+from workbench.app.current import kept
 
 st.title("Export")
 st.caption("The files are prepared before you press a button, so downloading never resets the session.")
 
-prep = common.require_prepared()
-pca_run = common.require_pca(prep)
-run = common.require_kmeans(pca_run)
-component_names = common.component_columns(pca_run)
-labels = common.cluster_labels(run)
-files = common.export_files(prep, pca_run, run)
+prep = navigation.require_prepared()
+pca_run = navigation.require_pca(prep)
+run = navigation.require_kmeans(pca_run)
+component_names = names.component_columns(pca_run)
+labels = names.cluster_labels(run)
+files = derived.export_files(prep, pca_run, run)
 st.session_state["export_files"] = files  # what the buttons serve, also readable by tests
-table = common.labeled(prep, pca_run, run)
+table = derived.labeled(prep, pca_run, run)
 
 with st.container(border=True):
     st.markdown(
         f"**Source:** {prep.source_description}  \n"
         f"**Counties:** {len(table):,} · **features:** {len(prep.features)} scaled with {prep.scaler.recipe}  \n"
-        f"**PCA:** {pca_run.job_name}, {common.kept(pca_run)} of {pca_run.stage.model.n_components} components kept: "
+        f"**PCA:** {pca_run.job_name}, {kept(pca_run)} of {pca_run.stage.model.n_components} components kept: "
         + ", ".join(f"`{name}`" for name in component_names) + "  \n"
         f"**K-Means:** {run.job_name}, k = {run.stage.model.k}: " + ", ".join(f"`{name}`" for name in labels)
     )

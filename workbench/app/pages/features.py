@@ -1,21 +1,17 @@
-"""Features: choose the features and the scaling recipe, then check the scaled summary.
-"""
-from __future__ import annotations
-
+"""Features: choose the features and the scaling recipe, then check the scaled summary."""
 import streamlit as st
 
 from workbench.analysis import margins, summaries
-from workbench.app import common
+from workbench.app import navigation
+from workbench.app.chart_specs import chart
 from workbench.charts import stages as charts
 from workbench.core import scaling
 
 st.title("Features")
 st.caption("Choose which numeric columns describe a county, and how to put them on one scale.")
 
-clean = common.require_data()
+clean = navigation.require_data()
 all_features = list(clean.features)
-if st.session_state.get("feature_select") is None or not set(st.session_state["feature_select"]) <= set(all_features):
-    st.session_state["feature_select"] = common.chosen_features(clean)  # a new table: every feature
 
 
 def _select(features):
@@ -32,7 +28,8 @@ recommended.button("Recommended preset", key="features_recommended", on_click=_s
                    help=margins.PRESETS["recommended"])
 counts.caption(f"{len(st.session_state['feature_select'])} of {len(all_features)} features chosen.")
 if not st.session_state["feature_select"]:
-    st.warning("Choose at least one feature; until then every feature is used.", icon=":material/warning:")
+    st.error("Choose at least one feature: PCA and everything after it need some.", icon=":material/error:")
+    st.stop()
 
 st.radio(
     "Scaling recipe",
@@ -43,13 +40,13 @@ st.radio(
 )
 st.caption(scaling.SCALERS[st.session_state["scaler"]].description)
 
-prep = common.require_prepared()
+prep = navigation.require_prepared()
 report = prep.clean.report
 if report.rows_clean != clean.report.rows_clean or report.drops != clean.report.drops:
     st.info(f"With these features, {report.rows_clean:,} of {report.rows_raw:,} rows are kept.",
             icon=":material/filter_alt:")
-if len(prep.features) != len(common.chosen_features(clean)):
-    dropped = sorted(set(common.chosen_features(clean)) - set(prep.features))
+dropped = sorted(set(st.session_state["feature_select"]) - set(prep.features))
+if dropped:
     st.info(f"Cleaning dropped the feature(s) {', '.join(dropped)} (blank or constant).", icon=":material/filter_alt:")
 
 st.subheader("Scaled summary")
@@ -66,5 +63,5 @@ table_column.dataframe(
     column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("min", "mean", "std", "max")},
     key="features_summary",
 )
-common.chart(charts.scaled_range_chart, summary, key="features_chart", where=chart_column)
-common.link("pca", "Next: train PCA")
+chart(charts.scaled_range_chart, summary, key="features_chart", where=chart_column)
+navigation.link("pca", "Next: train PCA")

@@ -1,39 +1,39 @@
-"""Name components: the analyst names each kept component; names follow into every later chart and export.
-"""
-from __future__ import annotations
-
+"""Name components: the analyst names each kept component; names follow into every later chart and export."""
 import streamlit as st
 
 from workbench.analysis import naming, summaries
-from workbench.app import common
+from workbench.app import names, navigation
+from workbench.app.chart_specs import chart
+from workbench.app.current import kept
+from workbench.app.errors import shows_errors
 from workbench.charts import stages as charts
 
 st.title("Name components")
 st.caption("Give each kept component a name that says what a high score means. Blank names stay pc1, pc2, …; "
            "names must be unique. They are kept with this PCA run and used on every page after this one.")
 
-prep = common.require_prepared()
-run = common.require_pca(prep)
-top = common.kept(run)
+prep = navigation.require_prepared()
+run = navigation.require_pca(prep)
+top = kept(run)
 stage = run.stage
-suggestions = common.suggested_component_names(prep, run)
+suggestions = names.suggested_component_names(prep, run)
 
 
 def _fill_suggestions():
-    common.set_component_names(run, naming.fill_blanks(common.component_names(run), suggestions))
-    common.bump_editor()
+    names.set_component_names(run, naming.fill_blanks(names.component_names(run), suggestions))
+    names.bump_editor()
 
 
 def _clear_names():
-    common.set_component_names(run, [""] * top)
-    common.bump_editor()
+    names.set_component_names(run, [""] * top)
+    names.bump_editor()
 
 
 table = naming.naming_table(stage.model.v, prep.features, stage.explained_variance_ratio,
-                             common.component_names(run), suggestions)
+                            names.component_names(run), suggestions)
 edited = st.data_editor(
     table.assign(variance=table["variance"] * 100),
-    key=common.editor_key("component", run),
+    key=names.editor_key("component", run),
     hide_index=True,
     num_rows="fixed",
     disabled=["component", "suggested", "strongest weights", "variance"],
@@ -46,18 +46,19 @@ edited = st.data_editor(
                                                   help="The component's exact share of the total variance"),
     },
 )
-with common.shows_errors("These names cannot be used", stop=False):
-    common.set_component_names(run, [value if isinstance(value, str) else "" for value in edited["name"].tolist()])
+with shows_errors("These names cannot be used", stop=False):
+    names.set_component_names(run, [value if isinstance(value, str) else "" for value in edited["name"].tolist()])
 
 fill, clear, _ = st.columns([2, 1, 3])
 fill.button("Use suggestions for blank names", key="names_fill", on_click=_fill_suggestions,
             icon=":material/auto_fix_high:", width="stretch")
 clear.button("Clear names", key="names_clear", on_click=_clear_names, icon=":material/backspace:", width="stretch")
 
-names = common.component_columns(run)
-st.markdown("**In use:** " + " · ".join(f"`{name}`" for name in names))
+component_names = names.component_columns(run)
+st.markdown("**In use:** " + " · ".join(f"`{name}`" for name in component_names))
 
 st.subheader("The components, as named")
-makeup = summaries.component_makeup(stage.model.v, prep.features, names, n=int(st.session_state["makeup_n"]))
-common.chart(charts.component_makeup_chart, makeup, key="names_makeup_chart")
-common.link("clusters", "Next: cluster the counties")
+makeup = summaries.component_makeup(stage.model.v, prep.features, component_names,
+                                    n=int(st.session_state["makeup_n"]))
+chart(charts.component_makeup_chart, makeup, key="names_makeup_chart")
+navigation.link("clusters", "Next: cluster the counties")

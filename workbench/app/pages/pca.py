@@ -1,36 +1,35 @@
-"""PCA: set the backend and hyperparameters, train, then read the explained variance and makeup.
-"""
-from __future__ import annotations
-
-import numpy as np
+"""PCA: set the backend and hyperparameters, train, then read the explained variance and makeup."""
 import streamlit as st
 
 from workbench.analysis import summaries
-from workbench.app import common
+from workbench.app import names, navigation, training, widgets
+from workbench.app.chart_specs import chart
+from workbench.app.current import current_pca, kept
+from workbench.app.errors import shows_errors
 from workbench.charts import stages as charts
 
 st.title("PCA")
 st.caption("Reduce the scaled features to a few principal components, largest (most variance) first.")
 
-prep = common.require_prepared()
+prep = navigation.require_prepared()
 n_features = len(prep.features)
 
 # --- Settings -----------------------------------------------------------------------------
-common.clamp("pca_num_components", 1, n_features)
 backend, components, seed = st.columns(3)
-backend.selectbox("Backend", common.backend_options(), key="pca_backend",
+backend.selectbox("Backend", widgets.backend_options(), key="pca_backend",
                   help="Where training runs. embedded: SageMaker's PCA emulated in-process, no AWS account needed.")
-components.number_input("num_components", min_value=1, max_value=n_features, step=1, key="pca_num_components",
-                        help=f"Components to compute (at most the {n_features} features). The walkthrough uses 33.")
-seed.number_input("Seed", min_value=0, step=1, key="pca_seed", help="Same seed, data and settings → same model.")
+wrong = [widgets.number("pca_num_components", "num_components", where=components,
+                        help=f"Components to compute (at most the {n_features} features). The walkthrough uses 33."),
+         widgets.number("pca_seed", "Seed", where=seed, help="Same seed, data and settings → same model.")]
 with st.expander("More hyperparameters (SageMaker's names and defaults)"):
-    common.hyperparameter_controls("pca")
-common.backend_settings_form(st.session_state["pca_backend"])
+    widgets.hyperparameter_controls("pca")
+widgets.backend_settings_form(st.session_state["pca_backend"])
 
-run = common.current_pca(prep)
-if st.button("Train PCA", key="pca_train", type="primary", icon=":material/play_arrow:"):
-    with common.shows_errors("PCA training failed"):
-        run = common.train_pca(prep)
+run = current_pca(prep)
+if st.button("Train PCA", key="pca_train", type="primary", icon=":material/play_arrow:", disabled=any(wrong),
+             help="Fix the settings marked in red first." if any(wrong) else None):
+    with shows_errors("PCA training failed"):
+        run = training.train_pca(prep)
     if run.reused:
         st.toast(f"Same data and settings as {run.job_name}: reused that model.", icon=":material/history:")
 
@@ -41,7 +40,7 @@ if run is None:
     st.info(f"Press **Train PCA** to compute the components of {len(prep.X):,} counties × {n_features} features.",
             icon=":material/info:")
     st.stop()
-if run.settings != common.pca_settings():
+if run.settings != training.pca_settings():
     st.caption(":material/warning: The settings above changed since this model was trained; press **Train PCA** "
                "to apply them.")
 
@@ -56,18 +55,17 @@ if run.run_id:
 
 # --- Explained variance -------------------------------------------------------------------
 st.subheader("Explained variance")
-ratios = stage.explained_variance_ratio
-common.clamp("pca_top", 1, stage.model.n_components)
 keep_column, total_column, share_column = st.columns([2, 1, 1])
-keep_column.number_input("Components to keep", min_value=1, max_value=stage.model.n_components, step=1,
-                         key="pca_top",
-                         help="The kept components are what K-Means clusters on (the walkthrough keeps 5).")
-top = common.kept(run)
-total_column.metric("Kept components explain", f"{float(np.sum(ratios[:top])):.2%}")
-share_column.metric("All components explain", f"{float(np.sum(ratios)):.2%}")
-names = common.component_columns(run)
-table = summaries.variance_table(ratios, top, names)
-common.chart(charts.explained_variance_chart, table, key="pca_variance_chart")
+if widgets.number("pca_top", "Components to keep", where=keep_column,
+                  help="The kept components are what K-Means clusters on (the walkthrough keeps 5)."):
+    st.stop()
+top = kept(run)
+variance = summaries.variance_shares(stage.explained_variance_ratio, top)
+total_column.metric("Kept components explain", f"{variance.kept:.2%}")
+share_column.metric("All components explain", f"{variance.total:.2%}")
+component_names = names.component_columns(run)
+table = summaries.variance_table(stage.explained_variance_ratio, top, component_names)
+chart(charts.explained_variance_chart, table, key="pca_variance_chart")
 with st.expander("Exact values"):
     st.dataframe(
         table,
@@ -84,8 +82,8 @@ st.subheader("What the kept components are made of")
 st.caption("Each component's strongest feature weights: a county scores high on a component when it is high on "
            "the blue features and low on the red ones.")
 most = max(2, min(20, n_features))
-common.clamp("makeup_n", 1, most)
 st.columns([1, 2])[0].slider("Weights shown per component", 1, most, key="makeup_n")
-makeup = summaries.component_makeup(stage.model.v, prep.features, names, n=int(st.session_state["makeup_n"]))
-common.chart(charts.component_makeup_chart, makeup, key="pca_makeup_chart")
-common.link("names", "Next: name the components")
+makeup = summaries.component_makeup(stage.model.v, prep.features, component_names,
+                                    n=int(st.session_state["makeup_n"]))
+chart(charts.component_makeup_chart, makeup, key="pca_makeup_chart")
+navigation.link("names", "Next: name the components")

@@ -6,23 +6,25 @@ from __future__ import annotations
 import io
 import zipfile
 
-import numpy as np
 import streamlit as st
 
 from workbench.analysis import portraits, stability
 from workbench.analysis import profiles as profiles_mod
-from workbench.app import common
+from workbench.app import computations, derived, names, navigation
+from workbench.app.chart_specs import chart
+from workbench.app.current import kept
+from workbench.app.errors import shows_errors
 from workbench.charts import insight as insight_charts
 
 st.title("Profiles")
 
-prep = common.require_prepared()
-pca_run = common.require_pca(prep)
-run = common.require_kmeans(pca_run)
+prep = navigation.require_prepared()
+pca_run = navigation.require_pca(prep)
+run = navigation.require_kmeans(pca_run)
 stage = run.stage
 k = stage.model.k
-labels = common.cluster_labels(run)
-profile = common.cluster_profile(prep, run)
+labels = names.cluster_labels(run)
+profile = derived.cluster_profile(prep, run)
 
 # --- Shares -------------------------------------------------------------------------------
 st.subheader("Size of each cluster")
@@ -42,32 +44,20 @@ st.subheader("Index scores")
 st.caption(f"Cluster mean ÷ mean of all counties × 100, in original units. 100 is average; at or above "
            f"{profiles_mod.HIGH:.0f} is high (red), at or below {profiles_mod.LOW:.0f} is low (blue).")
 matrix = profiles_mod.index_matrix(profile.index)
-
-
-def _highlight(value):
-    if not isinstance(value, (int, float)) or not np.isfinite(value):
-        return ""
-    if value >= profiles_mod.HIGH:
-        return "background-color: #f4a582"
-    if value <= profiles_mod.LOW:
-        return "background-color: #92c5de"
-    return ""
-
-
-st.dataframe(matrix.style.map(_highlight).format("{:.0f}", na_rep="n/a"), key="prof_index")
+st.dataframe(matrix.style.map(profiles_mod.index_colour).format("{:.0f}", na_rep="n/a"), key="prof_index")
 with st.expander("Index scores as a heatmap"):
-    common.insight_chart(insight_charts.index_heatmap, profile.index, key="prof_index_chart")
+    chart(insight_charts.index_heatmap, profile.index, key="prof_index_chart")
 
 # --- Separating variables and box plots ---------------------------------------------------
 st.subheader("What separates the clusters")
 separation_column, box_column = st.columns(2)
-common.insight_chart(insight_charts.separation_chart, profile.separation, key="prof_separation_chart",
+chart(insight_charts.separation_chart, profile.separation, key="prof_separation_chart",
                      where=separation_column)
 features = list(profile.features)
-if st.session_state.get("prof_feature") not in features:
+if st.session_state.get("prof_feature") not in features:  # a view setting: the most separating feature
     st.session_state["prof_feature"] = profile.separation["feature"].iloc[0] if len(profile.separation) else features[0]
 feature = box_column.selectbox("Feature for the box plot", features, key="prof_feature")
-common.insight_chart(insight_charts.box_plot_chart, profile.boxes, feature, key="prof_box_chart", where=box_column)
+chart(insight_charts.box_plot_chart, profile.boxes, feature, key="prof_box_chart", where=box_column)
 with st.expander("Separation table (R², ANOVA F)"):
     st.dataframe(profile.separation, hide_index=True, key="prof_separation_table")
 
@@ -78,15 +68,15 @@ st.caption("Counties are resampled with replacement, reclustered with the same k
 reps_column, stab_button = st.columns([1, 2])
 reps_column.number_input("Resamples", min_value=1, max_value=200, step=1, key="prof_reps")
 reps = int(st.session_state["prof_reps"])
-stab = common.cached_stability(common.stability_key(run, reps, 0))
+stab = computations.cached(computations.stability_key(run, reps, 0))
 if stab_button.button("Compute stability", key="prof_stability_run", icon=":material/play_arrow:"):
-    with common.shows_errors("Stability failed", stop=False):
-        stab = common.bootstrap_stability(prep, pca_run, run, reps, 0)
+    with shows_errors("Stability failed", stop=False):
+        stab = computations.bootstrap_stability(prep, pca_run, run, reps, 0)
 if stab is not None:
     per_cluster = stab.with_names(labels)
     st.markdown(f"Mean stability **{stab.mean:.2f}** ({stability.stability_band(stab.mean)}), "
                 f"least stable cluster {stab.minimum:.2f}.")
-    common.insight_chart(insight_charts.stability_chart, per_cluster, key="prof_stability_chart")
+    chart(insight_charts.stability_chart, per_cluster, key="prof_stability_chart")
 else:
     st.caption("Press **Compute stability** (a few seconds for 5 resamples).")
 
@@ -100,17 +90,17 @@ draws_column.number_input("Draws per county", min_value=1, max_value=2000, step=
 threshold_column.slider("Uncertain below", 0.5, 1.0, step=0.05, key="prof_threshold")
 draws = int(st.session_state["prof_draws"])
 threshold = float(st.session_state["prof_threshold"])
-confidence = common.cached_confidence(common.confidence_key(run, draws, 0))
+confidence = computations.cached(computations.confidence_key(run, draws, 0))
 if conf_button.button("Compute confidence", key="prof_confidence_run", icon=":material/play_arrow:"):
-    with common.shows_errors("Membership confidence failed", stop=False):
-        confidence = common.membership_confidence(prep, pca_run, run, draws, 0)
+    with shows_errors("Membership confidence failed", stop=False):
+        confidence = computations.membership_confidence(prep, pca_run, run, draws, 0)
 if confidence is not None:
     for note in confidence.notes:
         st.warning(note, icon=":material/warning:")
-    common.insight_chart(insight_charts.confidence_histogram, confidence.table, tuple(labels), threshold=threshold,
+    chart(insight_charts.confidence_histogram, confidence.table, tuple(labels), threshold=threshold,
                          log=True, key="prof_confidence_chart")
     uncertain = confidence.uncertain(threshold)
-    table = common.labeled(prep, pca_run, run)
+    table = derived.labeled(prep, pca_run, run)
     name_columns = [c for c in (prep.clean.schema.id_column, *prep.clean.schema.name_columns) if c]
     shown = table.loc[uncertain.index, name_columns].join(uncertain)
     shown["cluster_name"] = [labels[c] for c in shown["cluster"]]
@@ -126,7 +116,7 @@ else:
     st.caption("Press **Compute confidence** (a few seconds for 100 draws).")
 with st.expander("Reliability of the estimates (coefficient of variation)"):
     st.caption("CV = SE / estimate: up to 12% reliable, 12–40% use with caution, above 40% unreliable.")
-    st.dataframe(common.reliability_summary(prep), hide_index=True, key="prof_reliability")
+    st.dataframe(derived.reliability_summary(prep), hide_index=True, key="prof_reliability")
 
 # --- Portraits and report -----------------------------------------------------------------
 st.subheader("Segment portraits")
@@ -156,7 +146,7 @@ def _report() -> portraits.Report:
         portraits=final,
         cluster_names=labels,
         intro=f"{len(prep.clean.frame):,} counties from {prep.source_description}, {len(prep.features)} features "
-              f"scaled with {prep.scaler.recipe}; PCA {pca_run.job_name} ({common.kept(pca_run)} components kept); "
+              f"scaled with {prep.scaler.recipe}; PCA {pca_run.job_name} ({kept(pca_run)} components kept); "
               f"K-Means {run.job_name}.",
         facts={"k": k, "counties": len(prep.clean.frame), "features": len(prep.features)},
         tables={"Cluster sizes": shares, "Index scores": matrix.round(0).reset_index()},
@@ -166,11 +156,11 @@ def _report() -> portraits.Report:
 
 
 if st.button("Prepare the report", key="prof_report_run", icon=":material/description:"):
-    with common.shows_errors("The report could not be built", stop=False):
+    with shows_errors("The report could not be built", stop=False):
         with st.spinner("Rendering the report and its charts…"):
             stem = f"segments-k{k}"
             files = portraits.report_files(_report(), stem=stem)
-            csv = common.export_files(prep, pca_run, run)
+            csv = derived.export_files(prep, pca_run, run)
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                 for name, payload in {**csv, **{n: b for n, b in files.items() if not n.endswith(".html")}}.items():
@@ -186,4 +176,4 @@ if report:
                          icon=":material/folder_zip:")
     right.download_button("Download the HTML report", report["html"], file_name=report["html_name"],
                           mime="text/html", key="prof_download_html", icon=":material/html:")
-common.link("map", "Next: see the clusters on the map")
+navigation.link("map", "Next: see the clusters on the map")

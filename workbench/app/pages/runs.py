@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
-from workbench.app import common
-from workbench.runs import records, segment
+from workbench.app import navigation, opening, widgets
+from workbench.app.errors import USER_ERRORS
+from workbench.app.runs_handle import runs_handle
+from workbench.runs import manifest, records, segment
 
 # Errors a registry action can raise whose message is meant for the analyst.
-ACTION_ERRORS = (*common.USER_ERRORS, records.RegistryError)
+ACTION_ERRORS = (*USER_ERRORS, records.RegistryError)
 
 st.title("Runs")
 st.caption("Every run recorded in this workspace's registry: filter them, look inside one, open it, rename it, "
            "delete it, or run the same settings again on another backend.")
 
-handle = common.registry_handle()
+handle = runs_handle()
 if handle.error:
     st.error(f"**The run registry could not be opened:** {handle.error}", icon=":material/error:")
     st.stop()
-reg = handle.registry
+reg = handle.store
 
 for job_id, state in sorted(handle.reattached.items()):
     st.info(f"Cloud job {job_id} left in flight by an earlier session: {state}", icon=":material/sync:")
@@ -35,7 +36,7 @@ if flash:
 def no_runs_help() -> None:
     st.info("No runs yet in this workspace. Create one with `./run cli segment` in a shell, "
             "or train PCA and K-Means in the app.", icon=":material/info:")
-    common.link("pca", "Train in the app")
+    navigation.link("pca", "Train in the app")
 
 
 try:
@@ -48,7 +49,7 @@ if everything.empty:
     st.stop()
 
 # ---- filters and the list ------------------------------------------------------------------
-backends = sorted(set(common.backend_options()) | set(everything["backend"].dropna()))
+backends = sorted(set(widgets.backend_options()) | set(everything["backend"].dropna()))
 statuses = list(records.STATUSES) + sorted(set(everything["status"].dropna()) - set(records.STATUSES))
 left, middle, right = st.columns(3)
 chosen_backends = left.multiselect("Backend", backends, key="runs_backend", placeholder="every backend")
@@ -92,10 +93,10 @@ except ACTION_ERRORS as exc:
 # ---- details --------------------------------------------------------------------------------
 
 
-def names_table(names: list[str], count: int | None, prefix: str) -> pd.DataFrame:
+def names_table(names: list[str], count: int | None, prefix: str) -> list[dict[str, str]]:
     count = max(count or 0, len(names))
-    return pd.DataFrame({prefix: [f"{prefix} {i + (1 if prefix == 'pc' else 0)}" for i in range(count)],
-                         "name": [(names[i] if i < len(names) else "") for i in range(count)]})
+    return [{prefix: f"{prefix} {i + (1 if prefix == 'pc' else 0)}", "name": names[i] if i < len(names) else ""}
+            for i in range(count)]
 
 
 with st.container(border=True):
@@ -124,7 +125,7 @@ with st.container(border=True):
                           key="runs_cluster_names")
     with st.expander("Manifest"):
         try:
-            st.json(run.manifest(), expanded=False)
+            st.json(manifest.read(run.run_dir) if run.run_dir else {}, expanded=False)
         except ACTION_ERRORS as exc:
             st.caption(str(exc))
 
@@ -134,7 +135,7 @@ with st.container(border=True):
 def open_run(run_id: str) -> None:
     """Make the run the session's run on every page (data, features, scaling, models, names)."""
     try:
-        note = common.open_recorded_run(run_id)
+        note = opening.open_recorded_run(run_id)
     except ACTION_ERRORS as exc:
         st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {exc}")
         return
@@ -195,7 +196,7 @@ with delete_col.container(border=True):
 
 with st.container(border=True):
     st.markdown("**Run again on another backend** — the same data, features, scaling, components, k and seed.")
-    options = common.backend_options()
+    options = widgets.backend_options()
     others = [b for b in options if b != run.backend]
     if st.session_state.get("runs_rerun_backend") not in options:
         st.session_state["runs_rerun_backend"] = (others or options)[0]
@@ -209,7 +210,7 @@ with st.container(border=True):
 
         try:
             with st.spinner(f"Running {run.display_name} again on {target}…"):
-                result = segment.rerun(run.run_id, backend=target, registry=reg, progress=progress)
+                result = segment.rerun(run.run_id, backend=target, store=reg, progress=progress)
         except ACTION_ERRORS as exc:
             st.error(f"**The re-run failed:** {exc}", icon=":material/error:")
         else:
@@ -233,7 +234,7 @@ if active:
     links = st.columns(4)
     for column, page_name in zip(links, ("pca", "clusters", "explore", "export")):
         with column:
-            common.link(page_name)
+            navigation.link(page_name)
     if opened.has_labels:
         try:
             table = opened.labeled()

@@ -1,0 +1,64 @@
+"""Drawing the chart builders' charts (workbench.charts), their specs cached on their inputs.
+
+Altair validates a chart against the Vega-Lite schema each time it is serialised, which costs
+tens of milliseconds; the spec is cached on the chart's inputs instead, so a rerun with
+unchanged inputs only hashes them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _spec(module: str, builder: str, args: tuple, kwargs: dict) -> dict:
+    import importlib
+
+    spec = getattr(importlib.import_module(module), builder)(*args, **kwargs).to_dict()
+    spec.pop("config", None)  # Altair's default theme fixes a 300 px view; Streamlit sizes the chart itself
+    return spec
+
+
+def chart(builder: Callable[..., Any], *args: Any, key: str, where: Any = None, **kwargs: Any) -> None:
+    """Draw `builder(*args, **kwargs)` (a workbench.charts builder) at full width."""
+    spec = _spec(builder.__module__, builder.__name__, args, kwargs)
+    (where or st).vega_lite_chart(spec, width="stretch", key=key)
+
+
+@st.cache_resource(show_spinner="Joining the counties to the map…", max_entries=8)
+def map_join(key: tuple, ids: tuple) -> Any:
+    from workbench.analysis import geography
+
+    return geography.join_report(ids)
+
+
+@st.cache_data(show_spinner="Drawing the map (the first one builds the county geometry, about 10 s)…",
+               max_entries=16)
+def map_spec(values, value_name: str, value_type: str, tooltip: tuple[str, ...], title: str,
+             domain: tuple | None = None) -> dict:
+    """The county choropleth's Vega-Lite spec, cached on what it shows."""
+    import json
+
+    from workbench.charts import county_map
+
+    chart_ = county_map.county_choropleth(values, value_name, value_type=value_type, tooltip=tooltip, title=title,
+                                          width="container", domain=list(domain) if domain else None)
+    spec = chart_.to_dict()
+    spec.pop("config", None)
+    # county_map passes the topology to Altair as one JSON string; Streamlit recognises TopoJSON
+    # (and leaves it to Vega) only as parsed JSON, and would otherwise try to make a table of it.
+
+    def parse(value: Any) -> Any:
+        if isinstance(value, str) and value.lstrip().startswith("{"):
+            return json.loads(value)
+        return value
+
+    for name, value in list(spec.get("datasets", {}).items()):
+        spec["datasets"][name] = parse(value)
+    for part in [spec, *spec.get("layer", [])]:
+        data_part = part.get("data")
+        if isinstance(data_part, dict) and "values" in data_part:
+            data_part["values"] = parse(data_part["values"])
+    return spec

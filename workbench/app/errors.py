@@ -1,0 +1,31 @@
+"""Errors meant for the analyst: shown with st.error, never as a traceback."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import streamlit as st
+
+from backends.base import BackendError
+from backends.format.errors import ArtifactError
+from backends.format.hyperparameters import HyperparameterError
+from workbench.core.errors import DataError
+from workbench.core.scaling import ScalingError
+from workbench.runs.apply import ApplyError
+from workbench.runs.records import RegistryError
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    DataError, HyperparameterError, ScalingError, ArtifactError, BackendError, ApplyError, RegistryError,
+    ValueError, ImportError, OSError,
+)
+
+
+@contextmanager
+def shows_errors(what: str | None = None, *, stop: bool = True):
+    """Show the library's message for a user error (no traceback); stop the page unless told not to."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        message = str(exc) or type(exc).__name__
+        st.error(f"**{what}:** {message}" if what else message, icon=":material/error:")
+        if stop:
+            st.stop()

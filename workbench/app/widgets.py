@@ -1,0 +1,86 @@
+"""Widgets the pages share: checked inputs, the hyperparameter controls built from SageMaker's own
+table (backends.format.hyperparameters), and the SageMaker settings form.
+
+A number input here has no bounds in the browser: Streamlit would refuse an out-of-range value
+there (the field turns red while the old value silently stays in effect). The value is taken as
+typed, checked against the declared input (workbench.app.state), and the error shown under it;
+the page blocks what depends on it until it is fixed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from backends import registry as backends_registry
+from backends.format import hyperparameters as hpmod
+from workbench.app import session
+from workbench.app.state import KMEANS_OWN, PCA_OWN
+
+
+def number(key: str, label: str, *, where: Any = None, help: str | None = None, step: int = 1) -> str | None:
+    """A whole-number input checked against its declared range; returns its error (shown) or None."""
+    box = where or st
+    box.number_input(label, step=step, key=key, help=help)
+    wrong = session.problems(key).get(key)
+    if wrong:
+        box.error(wrong, icon=":material/error:")
+    return wrong
+
+
+def hyperparameter_controls(algorithm: str) -> None:
+    """One widget per hyperparameter that has no dedicated control, with SageMaker's meaning as help."""
+    skip = PCA_OWN if algorithm == "pca" else KMEANS_OWN
+    params = [p for name, p in hpmod.SPECS[algorithm].items() if name not in skip]
+    columns = st.columns(3)
+    for i, param in enumerate(params):
+        key = f"{algorithm}_hp_{param.name}"
+        help_text = f"{param.meaning} Valid: {param.valid_values}."
+        box = columns[i % 3]
+        if param.kind == "bool":
+            box.checkbox(param.name, key=key, help=help_text)
+        elif param.kind == "choice":
+            box.selectbox(param.name, list(param.choices), key=key, help=help_text)
+        elif param.kind == "metrics":
+            box.multiselect(param.name, list(param.choices), key=key, help=help_text)
+        elif param.kind == "int":
+            box.number_input(param.name, step=1, key=key, help=help_text)
+        elif param.kind == "float":
+            box.number_input(param.name, step=None, format="%g", key=key, help=help_text)
+        else:  # int_or_auto: free text, validated by the backend with SageMaker's message
+            box.text_input(param.name, key=key, help=help_text)
+
+
+def backend_settings_form(backend: str) -> None:
+    """The settings of the chosen backend (nothing for one that takes none, like embedded). Secret
+    fields (role, bucket, profile) live only in this session: never in a run, a cache key or a log."""
+    fields = backends_registry.settings_fields(backend)
+    if not fields:
+        return
+    with st.expander(f"{backend} settings", icon=":material/cloud:"):
+        st.caption("Blank fields use the WORKBENCH_SAGEMAKER_* environment variables, then the defaults. "
+                   "The role, bucket and profile stay in this browser session only.")
+        columns = st.columns(3)
+        for i, spec in enumerate(fields):
+            key = session.BACKEND_SETTING_PREFIX + spec["name"]
+            box = columns[i % 3]
+            if key not in st.session_state:
+                st.session_state[key] = "" if spec["default"] is None else spec["default"]
+            help_text = f"{spec.get('help', '')} Environment: {spec['env']}."
+            if spec["kind"] == "choice":
+                choices = list(spec["choices"])
+                if st.session_state[key] not in choices:
+                    st.session_state[key] = choices[0]
+                box.selectbox(spec["label"], choices, key=key, help=help_text)
+            elif spec["kind"] == "int":
+                box.number_input(spec["label"], min_value=int(spec.get("minimum", 0)), step=1, key=key,
+                                 help=help_text)
+            elif spec["kind"] == "float":
+                box.number_input(spec["label"], step=None, format="%g", key=key, help=help_text)
+            else:
+                box.text_input(spec["label"], key=key, help=help_text,
+                               type="password" if spec.get("secret") else "default")
+
+
+def backend_options() -> list[str]:
+    return backends_registry.available_backends()
