@@ -156,9 +156,9 @@ def phase_workbench(params: dict) -> dict:
     from backends.algorithms import kmeans, kmeans_steps, refine
     from backends.algorithms import pca as pca_mod
     from backends.format import models
-    from backends.registry import get_backend
+    from backends.registry import create_backend
 
-    backend = get_backend("embedded")
+    backend = create_backend("embedded")
     memory = harness.Memory()
     X = _load(params)
     n, d = X.shape
