@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from workbench.core.errors import DataError
 
@@ -92,20 +92,33 @@ def geo_id_suffix(value: Any) -> str | None:
     return match.group(2) if match else None
 
 
-def level_of(values: Iterable[Any], *, exact_width: bool) -> str | None:
-    """The geography level whose GEOIDs `values` are, or None. exact_width: the codes must have
-    the full width (text that kept its zeros); otherwise one digit short is allowed too (integers)."""
-    values = list(values)
-    if not values:
+def level_of(values: pd.Series, *, exact_width: bool) -> str | None:
+    """The geography level whose GEOIDs all of `values` are, or None (vectorised: tables of
+    block groups have 240,000 rows). exact_width: text codes that must have the full width;
+    otherwise integers, which may be one digit short (a lost leading zero)."""
+    values = pd.Series(values).dropna()
+    if values.empty:
         return None
-    for level, width in LEVEL_WIDTHS.items():
-        codes = [geoid_text(v, width) for v in values]
-        if any(code is None for code in codes):
-            continue
-        if exact_width and any(len(_digits(v)) != width for v in values):
-            continue
-        return level
-    return None
+    states = np.array([int(code) for code in STATES])
+    if not exact_width:
+        if not pd.api.types.is_numeric_dtype(values) or not (values % 1 == 0).all() or (values <= 0).any():
+            return None
+        numbers = values.to_numpy(dtype=np.float64)
+        digits = np.floor(np.log10(numbers)).astype(np.int64) + 1
+        for level, width in LEVEL_WIDTHS.items():
+            if np.isin(digits, (width - 1, width)).all():
+                prefix = (numbers // 10.0 ** (width - 2)).astype(np.int64)
+                if np.isin(prefix, states).all():
+                    return level
+        return None
+    text = values.astype(str).str.strip()
+    suffix = text.str.extract(_GEO_ID.pattern, expand=True)[1]
+    text = suffix.fillna(text)
+    lengths = text.str.len()
+    if lengths.nunique() != 1 or not text.str.fullmatch(r"\d+").all():
+        return None
+    level = WIDTH_LEVELS.get(int(lengths.iloc[0]))
+    return level if level is not None and text.str[:2].isin(list(STATES)).all() else None
 
 
 def county_of(geoid: Any, level: str) -> str | None:
@@ -115,8 +128,3 @@ def county_of(geoid: Any, level: str) -> str | None:
         raise ValueError(f"Counties contain tracts and block groups, not {level!r} units.")
     code = geoid_text(geoid, LEVEL_WIDTHS[level])
     return code[:5] if code is not None else None
-
-
-def _digits(value: Any) -> str:
-    text = str(value).strip()
-    return geo_id_suffix(text) or text
