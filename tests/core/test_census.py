@@ -3,6 +3,7 @@
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -264,3 +265,18 @@ def test_a_repeated_unit_is_refused(census_api):
     with pytest.raises(DataError, match="returned unit 27001 twice"):
         census.fetch_table(census.CensusRequest.create(2022, "county", state="MN", variables=["B01003_001"]),
                            client=fast_client())
+
+
+def test_load_table_reads_a_census_uri(census_api):
+    from workbench.core import pipeline, sources
+
+    census_api.units = alabama_counties(6)
+    raw = sources.load_table("census:year=2022&geography=county&state=AL&variables=B01003_001E,B19013_001E")
+    assert raw.attrs["source_description"].startswith("ACS 5-year 2022 counties in Alabama")
+    assert raw.attrs[census.REQUEST_ATTR]["variables"] == ["B01003_001", "B19013_001"]
+    prepared = pipeline.prepare_table(raw)
+    schema = prepared.clean.schema
+    assert (schema.id_column, schema.geography) == ("GEOID", "county")
+    assert prepared.features == ["B01003_001", "B01003_001Err", "B19013_001", "B19013_001Err"]
+    assert prepared.clean.frame["GEOID"].iloc[0] == "01001"
+    assert KEY not in json.dumps(raw.attrs)

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from workbench.core import settings
+from workbench.core import census, settings
 from workbench.core.errors import DataError
 from workbench.core.parsing import _parse_csv
 
@@ -36,7 +36,8 @@ def load_table(source: Any = None) -> pd.DataFrame:
 
     source:
       None                      the walkthrough's default dataset (see load_default)
-      str / os.PathLike         a local CSV file; a str starting with "s3://" is an S3 object
+      str / os.PathLike         a local CSV file; a str starting with "s3://" is an S3 object, one
+                                starting with "census:" a Census Data API request (core/census.py)
       bytes / bytearray         the contents of an uploaded file
       file-like with .read()    an uploaded file (e.g. Streamlit's UploadedFile); .name is used in messages
 
@@ -48,6 +49,8 @@ def load_table(source: Any = None) -> pd.DataFrame:
         return read_csv_bytes(bytes(source))
     if isinstance(source, str) and source.strip().lower().startswith("s3://"):
         return read_s3_uri(source.strip())
+    if isinstance(source, str) and source.strip().lower().startswith(census.URI_SCHEME):
+        return census.fetch_table(census.parse_uri(source))
     if isinstance(source, (str, os.PathLike)):
         return read_csv_path(source)
     if hasattr(source, "read"):
