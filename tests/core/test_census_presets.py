@@ -52,7 +52,7 @@ def test_walkthrough_preset_marks_the_missing_income_of_loving_county(minnesota_
     loving = table.index[table["GEOID"] == "48301"][0]
     assert np.isnan(table.at[loving, "Income"]) and np.isnan(table.at[loving, "IncomeErr"])
     hits = table.attrs[census.ANNOTATIONS_ATTR]
-    assert hits["Income"] == {loving: -666666666} and hits["IncomeErr"] == {loving: -666666666}
+    assert hits["Income"] == {"48301": -666666666} and hits["IncomeErr"] == {"48301": -666666666}
     assert not np.isin(table.select_dtypes("number").to_numpy(), list(census.ANNOTATIONS)).any()
 
 
@@ -70,7 +70,7 @@ def test_recommended_preset_has_no_counts_and_a_margin_for_every_feature(minneso
 def test_share_margin_follows_the_census_formula():
     raw = pd.DataFrame({"GEOID": ["27001", "27003"], "A": [30.0, 0.0], "AErr": [4.0, 1.0],
                         "T": [100.0, 0.0], "TErr": [-1.0, 2.0]})
-    raw.attrs[census_presets.ANNOTATIONS_ATTR] = {"TErr": {0: census_presets.CONTROLLED}}
+    raw.attrs[census_presets.ANNOTATIONS_ATTR] = {"TErr": {"27001": census_presets.CONTROLLED}}
     raw.loc[0, "TErr"] = np.nan  # a controlled total: no sampling error
     preset = census_presets.Preset("t", "", (census_presets.Feature("AShare", "share", ("A",), ("T",)),), 2010, "")
     out = preset.derive(raw)

@@ -20,7 +20,7 @@ fetches again.
 
 The API's annotation values (-999999999, -888888888, -666666666, -555555555, -333333333,
 -222222222) become missing values, never numbers; which cells they hit is kept in
-frame.attrs[ANNOTATIONS_ATTR] ({column: {row position: code}}) for the cleaning report.
+frame.attrs[ANNOTATIONS_ATTR] ({column: {GEOID: code}}) for the cleaning report.
 
 As a data source (sources.load_table): `census:year=2022&geography=tract&state=MN&preset=recommended`
 (keys year, geography, state, county, preset or variables=B19013_001E,B01003_001E).
@@ -448,13 +448,13 @@ def _assemble(values: pd.DataFrame, name: pd.Series, request: CensusRequest) -> 
     for i, column in enumerate(reversed(columns)):  # County is the part before the state, Tract before it, …
         out[column] = [p[-2 - i] if len(p) >= 2 + i else None for p in parts]
     out = out[["GEOID", "State", "County", *[c for c in ("Tract", "BlockGroupName") if c in columns]]]
-    annotations: dict[str, dict[int, int | None]] = {}
+    annotations: dict[str, dict[str, int | None]] = {}
     numbers: dict[str, np.ndarray] = {}
     for base in request.variables:
         for code, column in ((f"{base}E", base), (f"{base}M", margin_column(base))):
             numbers[column], hits = _numbers(values[code].to_numpy(), code)
             if hits:
-                annotations[column] = hits
+                annotations[column] = {str(out.at[i, "GEOID"]): hit for i, hit in hits.items()}
     out = pd.concat([out, pd.DataFrame(numbers, index=out.index)], axis=1)
     out.attrs[ANNOTATIONS_ATTR] = annotations
     return out

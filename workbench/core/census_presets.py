@@ -76,7 +76,7 @@ class Preset:
         keys = [c for c in ("GEOID", "State", "County", "Tract", "BlockGroupName") if c in raw.columns]
         out = raw[keys].copy()
         annotations = raw.attrs.get(ANNOTATIONS_ATTR, {})
-        carried: dict[str, dict[int, Any]] = {}
+        carried: dict[str, dict[str, Any]] = {}
         for feature in self.features:
             estimate, moe = _build(feature, raw)
             out[feature.name] = estimate
@@ -108,8 +108,8 @@ def _margin(raw: pd.DataFrame, base: str) -> np.ndarray:
     """An input's MOE, a controlled estimate's (-555555555, now missing) counting as 0."""
     moe = raw[f"{base}Err"].to_numpy(dtype=np.float64).copy()
     hits = raw.attrs.get(ANNOTATIONS_ATTR, {}).get(f"{base}Err", {})
-    controlled = [i for i, code in hits.items() if code == CONTROLLED]
-    moe[controlled] = 0.0
+    controlled = [geoid for geoid, code in hits.items() if code == CONTROLLED]
+    moe[raw["GEOID"].astype(str).isin(controlled).to_numpy()] = 0.0
     return moe
 
 
@@ -130,17 +130,17 @@ def _build(feature: Feature, raw: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]
     raise ValueError(f"Unknown feature kind {feature.kind!r}.")
 
 
-def _union(annotations: Mapping[str, Mapping[int, Any]], bases: tuple[str, ...], *, margins: bool) -> dict[int, Any]:
-    """The positions where an input was an annotation (margins: also the inputs' margins, save
-    controlled ones), with the first input's code."""
-    hits: dict[int, Any] = {}
+def _union(annotations: Mapping[str, Mapping[str, Any]], bases: tuple[str, ...], *, margins: bool) -> dict[str, Any]:
+    """The units (GEOIDs) where an input was an annotation (margins: also the inputs' margins,
+    save controlled ones), with the first input's code."""
+    hits: dict[str, Any] = {}
     for base in bases:
         columns = [base] + ([f"{base}Err"] if margins else [])
         for column in columns:
-            for position, code in annotations.get(column, {}).items():
+            for geoid, code in annotations.get(column, {}).items():
                 if column.endswith("Err") and code == CONTROLLED:
                     continue
-                hits.setdefault(position, code)
+                hits.setdefault(geoid, code)
     return hits
 
 
