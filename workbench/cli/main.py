@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from backends.registry import DEFAULT_BACKEND, available_backends
+from workbench.cli import census as census_cli
 from workbench.core import scaling
 
 
@@ -26,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     segment = commands.add_parser("segment", help="run the whole pipeline: clean, scale, PCA, K-Means, labels")
-    segment.add_argument("--data", help="CSV path or s3://bucket/key (default: the walkthrough's dataset)")
+    segment.add_argument("--data", help="CSV path, s3://bucket/key or census:year=…&geography=… (docs/census.md; "
+                         "default: the walkthrough's dataset)")
     segment.add_argument("--backend", default=DEFAULT_BACKEND,
                          help=f"compute backend: {', '.join(available_backends())} ('local' = embedded)")
     segment.add_argument("--scaler", default="minmax", choices=sorted(scaling.SCALERS))
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = commands.add_parser("inspect", help="show what a model.tar.gz or model_algo-1 holds, as JSON")
     inspect.add_argument("path", type=Path)
+    census_cli.add_parser(commands)
     _add_runs_parser(commands)
     return parser
 
@@ -416,7 +419,8 @@ def _comparison_text(result, changes: int | None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = {"segment": _segment, "stream": _stream, "inspect": _inspect, "endpoints": _endpoints, "runs": _runs}[args.command]
+    handler = {"segment": _segment, "stream": _stream, "inspect": _inspect, "endpoints": _endpoints, "runs": _runs,
+               "census": census_cli.run}[args.command]
     try:
         return handler(args)
     except (ValueError, OSError, ImportError, RuntimeError) as exc:
