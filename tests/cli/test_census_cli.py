@@ -30,7 +30,7 @@ def run_cli(*args, workspace: Path | None = None):
     env = dict(os.environ)
     if workspace is not None:
         env["WORKBENCH_WORKSPACE"] = str(workspace)
-    return subprocess.run([sys.executable, "-m", "workbench", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "workbench", *map(str, args)], check=False, capture_output=True, text=True,
                           cwd=REPO, env=env, timeout=300)
 
 
