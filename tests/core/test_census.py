@@ -279,4 +279,5 @@ def test_load_table_reads_a_census_uri(census_api):
     assert (schema.id_column, schema.geography) == ("GEOID", "county")
     assert prepared.features == ["B01003_001", "B01003_001Err", "B19013_001", "B19013_001Err"]
     assert prepared.clean.frame["GEOID"].iloc[0] == "01001"
+    assert prepared.source_request == census.parse_uri(raw.attrs["source_description"].rsplit("(", 1)[1][:-1]).to_dict()
     assert KEY not in json.dumps(raw.attrs)

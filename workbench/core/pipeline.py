@@ -17,7 +17,7 @@ from backends.algorithms.pca import total_variance
 from backends.base import TrainingJob
 from backends.format import models
 from backends.registry import DEFAULT_BACKEND, get_backend
-from workbench.core import cleaning, parsing, recipes, scaling, sources
+from workbench.core import census, cleaning, parsing, recipes, scaling, sources
 from workbench.core import schema as schema_mod
 
 Progress = Callable[[str], None]
@@ -34,6 +34,7 @@ class PreparedData:
     fingerprint: str
     recipe: recipes.FeatureRecipe | None = None
     source_features: list[str] | None = None  # the table's columns chosen, before the recipe's rates
+    source_request: dict[str, Any] | None = None  # a Census Data API source's request (no key), for the manifest
 
     def recipe_record(self) -> dict[str, Any]:
         """What a manifest records to prepare the same features again:
@@ -105,7 +106,7 @@ def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, s
     X = fitted.transform(clean.feature_frame)
     description = str(raw.attrs.get(parsing.SOURCE_ATTR, "table"))
     return PreparedData(description, clean, fitted, X, cleaning.fingerprint(clean.feature_frame),
-                        recipe, source_features)
+                        recipe, source_features, raw.attrs.get(census.REQUEST_ATTR))
 
 
 def train_pca(
