@@ -281,3 +281,15 @@ def test_load_table_reads_a_census_uri(census_api):
     assert prepared.clean.frame["GEOID"].iloc[0] == "01001"
     assert prepared.source_request == census.parse_uri(raw.attrs["source_description"].rsplit("(", 1)[1][:-1]).to_dict()
     assert KEY not in json.dumps(raw.attrs)
+
+
+def test_settings_name_the_api_and_the_key(monkeypatch):
+    from workbench.core import settings
+
+    monkeypatch.delenv("WORKBENCH_CENSUS_API_URL", raising=False)
+    monkeypatch.delenv("CENSUS_API_KEY", raising=False)
+    assert settings.census_api_url() == "https://api.census.gov/data" and settings.census_api_key() is None
+    monkeypatch.setenv("WORKBENCH_CENSUS_API_URL", " http://127.0.0.1:8000/data/ ")
+    monkeypatch.setenv("CENSUS_API_KEY", " abc ")
+    assert settings.census_api_url() == "http://127.0.0.1:8000/data" and settings.census_api_key() == "abc"
+    assert "abc" not in repr(census.CensusClient())
