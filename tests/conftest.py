@@ -76,3 +76,22 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if {"local_mode_image", "local_backend"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture
+def census_api(monkeypatch, tmp_path):
+    """A stand-in Census Data API on localhost (tests/support/census_api.py), named by
+    WORKBENCH_CENSUS_API_URL, with a test key in CENSUS_API_KEY and a private cache. Yields the
+    stand-in: set its units and values, read its requests."""
+    from tests.support.census_api import CensusStandIn, Server
+
+    stand_in = CensusStandIn(units=[])
+    server = Server(stand_in).start()
+    monkeypatch.setenv("WORKBENCH_CENSUS_API_URL", server.url)
+    monkeypatch.setenv("CENSUS_API_KEY", "stand-in-key-0123456789")
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    stand_in.url = server.url
+    try:
+        yield stand_in
+    finally:
+        server.stop()

@@ -125,3 +125,18 @@ def test_membership_confidence_checks_its_models():
         margins.membership_confidence(frame.drop(columns=["Walk"]), scaler, pca, kmeans)
     with pytest.raises(ValueError, match="at least one draw"):
         margins.membership_confidence(frame, scaler, pca, kmeans, draws=0)
+
+
+def test_the_recommended_preset_turns_counts_into_rates(census):
+    from workbench.core import pipeline, recipes
+
+    raw, schema = census
+    recipe = margins.preset_recipe("recommended", schema.feature_columns)
+    assert recipe.rates == recipes.Rates("TotalPop", ("Men", "Women", "Citizen", "Employed"))
+    assert margins.preset_recipe("walkthrough", schema.feature_columns) is None
+    prepared = pipeline.prepare_table(raw, features=margins.feature_preset("recommended", schema.feature_columns),
+                                      recipe=recipe)
+    assert {"TotalPop", "Men", "Women", "Citizen", "Employed"}.isdisjoint(prepared.features)
+    assert "Women per TotalPop" in prepared.features and len(prepared.features) == 31
+    with pytest.raises(ValueError, match="Unknown feature preset"):
+        margins.preset_recipe("everything", schema.feature_columns)

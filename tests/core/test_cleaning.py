@@ -193,3 +193,60 @@ def test_census_with_injected_problems(census_raw):
     assert counts == {"incomplete": 2, "non_numeric": 1, "infinite": 1, "duplicate_id": 1, "constant_column": 1}
     assert len(result.features) == 34 and "Constant" not in result.features
     assert result.frame.index.is_unique
+
+
+# --------------------------------------------------------------------------- column screening
+
+
+def test_an_exact_duplicate_column_is_dropped_and_named():
+    raw = table("""\
+        CensusId,State,County,TotalPop,Income,Income copy,Poverty
+        1001,Alabama,Autauga,55221,51281,51281,12.9
+        1003,Alabama,Baldwin,195121,50254,50254,13.4
+        1005,Alabama,Barbour,26932,32964,32964,26.7
+        1007,Alabama,Bibb,22604,38678,38678,16.8
+    """)
+    result = cleaning.clean_table(raw)
+    assert result.features == ["TotalPop", "Income", "Poverty"]
+    record = result.report.drop("duplicate_column")
+    assert (record.count, record.columns, record.examples) == (1, ["Income copy"], ["Income copy (= Income)"])
+    assert "Income copy (= Income)" in result.report.summary()
+    assert result.report.to_dict()["drops"][-1]["reason"] == "duplicate_column"
+
+
+def test_near_duplicates_are_warned_of_not_dropped():
+    raw = table("""\
+        id,a,b,c
+        1,1.0,2.01,5
+        2,2.0,3.99,1
+        3,3.0,6.02,4
+        4,4.0,7.98,2
+    """)
+    result = cleaning.clean_table(raw)
+    assert result.features == ["a", "b", "c"]
+    (warning,) = result.report.warnings
+    assert (warning.kind, warning.columns) == ("near_duplicate", ["a", "b"]) and warning.value > 0.99
+    as_json = result.report.to_dict()["warnings"]
+    assert as_json[0]["columns"] == ["a", "b"] and "near-duplicates" in as_json[0]["detail"]
+    assert "Warning: a and b are near-duplicates" in result.report.summary()
+
+
+def test_the_walkthrough_counts_are_near_duplicates(census_raw):
+    pairs = {tuple(w.columns) for w in cleaning.clean_table(census_raw).report.warnings}
+    assert {("TotalPop", "Men"), ("TotalPop", "Women"), ("TotalPop", "Employed")} <= pairs
+
+
+def test_census_annotations_are_reported_by_row_and_column(census_api):
+    from tests.support.census_api import minnesota_counties
+    from workbench.core import census
+
+    census_api.units = minnesota_counties(5)
+    census_api.values = {"B19013_001E": {"27003": "-666666666"}, "B01003_001M": {"27007": "-222222222"}}
+    request = census.CensusRequest.create(2022, "county", state="MN", variables=["B01003_001", "B19013_001"])
+    raw = census.fetch_table(request, client=census.CensusClient(backoff=0.001))
+    result = cleaning.clean_table(raw.iloc[::-1])  # a reordered copy still matches by GEOID
+    record = result.report.drop("annotation")
+    assert record.count == 2 and set(record.columns) == {"B19013_001", "B01003_001Err"}
+    assert any("Minnesota-County 3 County (B19013_001: -666666666, the estimate cannot be computed" in e
+               for e in record.examples)
+    assert result.report.drop("incomplete") is None and result.report.rows_clean == 3

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from backends.format import models
-from workbench.runs import folders as runs
 from workbench.runs import manifest, segment
 
 

@@ -12,7 +12,6 @@ from backends.format.errors import ArtifactError
 from workbench.cli import main as cli
 from workbench.core import pipeline
 from workbench.runs import compare, importer, manifest, segment
-from workbench.runs import folders as runs
 from workbench.runs.store import RunStore
 
 

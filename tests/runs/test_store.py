@@ -22,7 +22,7 @@ from backends.base import TrainingJob
 from tests.support.sagemaker_harness import BUCKET, ROLE
 from workbench.cli import main as cli
 from workbench.core import pipeline
-from workbench.runs import folders, migrations, records, segment, store
+from workbench.runs import folders, migrations, records, segment
 from workbench.runs import folders as runs
 from workbench.runs import manifest as manifest_mod
 from workbench.runs.reattach import reattach

@@ -12,7 +12,10 @@ the county table a column ending in `Err` is the MOE of the column without the s
 Feature presets
   "recommended"  every numeric column except the `*Err` margins: a margin measures how
                  precise an estimate is (mostly: how small the county is), not what the
-                 county is like, so it should not shape the segments.
+                 county is like, so it should not shape the segments. Counts become rates:
+                 `preset_recipe` turns the walkthrough's Men, Women, Citizen and Employed
+                 into shares of TotalPop and drops TotalPop (county size), so size does not
+                 dominate the components.
   "walkthrough"  every numeric column, margins included: the SageMaker walkthrough's recipe
                  (34 features on the 2015 table), kept to reproduce it.
 
@@ -33,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from backends.format.models import KMeansModel, PCAModel
+from workbench.core.recipes import FeatureRecipe, recommended_rates
 from workbench.core.scaling import FittedScaler
 
 __all__ = [
@@ -52,6 +56,7 @@ __all__ = [
     "feature_preset",
     "margin_pairs",
     "membership_confidence",
+    "preset_recipe",
     "reliability_summary",
     "reliability_table",
     "standard_errors",
@@ -71,7 +76,8 @@ BANDS: tuple[tuple[str, str], ...] = (
 
 PRESETS: dict[str, str] = {
     "recommended": "Every numeric column except the *Err margins of error, which measure how precise an "
-                   "estimate is rather than what a county is like.",
+                   "estimate is rather than what a county is like; counts (Men, Women, Citizen, Employed) become "
+                   "rates of TotalPop, which is left out, so county size does not dominate.",
     "walkthrough": "Every numeric column, margins of error included: the SageMaker walkthrough's recipe.",
 }
 
@@ -96,6 +102,19 @@ def feature_preset(name: str, columns: Sequence[str]) -> list[str]:
     if name == "recommended":
         return [c for c in columns if not is_margin(c)]
     raise ValueError(f"Unknown feature preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+
+
+def preset_recipe(name: str, columns: Sequence[str]) -> FeatureRecipe | None:
+    """The feature recipe that goes with a preset's features: for "recommended", the known
+    counts among `columns` as rates of their total (recipes.recommended_rates); else None.
+    Prepare with both: pipeline.prepare_table(raw, features=feature_preset(name, columns),
+    recipe=preset_recipe(name, columns))."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown feature preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+    if name != "recommended":
+        return None
+    rates = recommended_rates(feature_preset(name, columns))
+    return FeatureRecipe(rates=rates) if rates is not None else None
 
 
 def _pairs_for(frame: pd.DataFrame, pairs: Mapping[str, str] | None) -> dict[str, str]:

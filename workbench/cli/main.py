@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from workbench.cli import cloud_commands, pipeline_commands, runs_commands
+from workbench.cli import census_commands, cloud_commands, pipeline_commands, runs_commands
 from workbench.cli.parser import build_parser
 
 COMMANDS = {
@@ -17,6 +17,7 @@ COMMANDS = {
     "inspect": cloud_commands.inspect,
     "endpoints": cloud_commands.endpoints,
     "runs": lambda args: runs_commands.ACTIONS[args.runs_command](args),
+    "census": census_commands.run,
 }
 
 

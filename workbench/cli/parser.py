@@ -50,7 +50,8 @@ def _add_model_options(command: argparse.ArgumentParser) -> None:
 
 def _add_segment(commands) -> None:
     segment = commands.add_parser("segment", help="run the whole pipeline: clean, scale, PCA, K-Means, labels")
-    segment.add_argument("--data", help="CSV path or s3://bucket/key (default: the walkthrough's dataset)")
+    segment.add_argument("--data", help="CSV path, s3://bucket/key or a census:… request (default: the walkthrough's "
+                         "dataset)")
     segment.add_argument("--backend", default=DEFAULT_BACKEND,
                          help=f"compute backend: {', '.join(available_backends())} ('local' = embedded)")
     segment.add_argument("--features", help="comma-separated features to use (default: every numeric column)")
@@ -165,6 +166,23 @@ def _add_runs(commands) -> None:
     reattach.add_argument("--force", action="store_true", help="even when another process seems to follow it")
 
 
+def _add_census(commands) -> None:
+    """`census`: ACS 5-year estimates from the Census Data API to a CSV (workbench/cli/census_commands.py)."""
+    from workbench.core import census_presets
+
+    census = commands.add_parser("census", help="fetch ACS 5-year estimates from the Census Data API to a CSV")
+    census.add_argument("--year", required=True, help="ACS 5-year release, e.g. 2022 (2009 on)")
+    census.add_argument("--geography", required=True, choices=("county", "tract", "block-group"))
+    census.add_argument("--state", help="FIPS (27) or USPS (MN) code; tracts and block groups without one: every state")
+    census.add_argument("--county", help="3-digit county FIPS within --state (053), or the 5-digit code")
+    what = census.add_mutually_exclusive_group(required=True)
+    what.add_argument("--preset", choices=sorted(census_presets.PRESETS), help="a feature preset (docs/census.md)")
+    what.add_argument("--variables", help="comma-separated estimates, e.g. B19013_001E,DP03_0062E (margins come along)")
+    census.add_argument("--out", type=Path, help="write the table to this CSV (default: standard output)")
+    census.add_argument("--json", action="store_true", help="print a summary of the fetch as JSON")
+    census.add_argument("--refresh", action="store_true", help="fetch again instead of reading the cache")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m workbench",
                                      description="The County Segmentation Workbench's headless CLI.")
@@ -175,4 +193,5 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="show what a model.tar.gz or model_algo-1 holds, as JSON")
     inspect.add_argument("path", type=Path)
     _add_runs(commands)
+    _add_census(commands)
     return parser

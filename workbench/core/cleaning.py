@@ -9,12 +9,14 @@ import difflib
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from workbench.core.census import ANNOTATIONS, ANNOTATIONS_ATTR
 from workbench.core.errors import DataError
 from workbench.core.schema import Schema, detect_schema
 
@@ -25,8 +27,8 @@ from workbench.core.schema import Schema, detect_schema
 class DropRecord:
     """Rows (or, for *_column reasons, feature columns) that cleaning dropped, and why.
 
-    reason: a stable key: "incomplete", "non_numeric", "infinite", "duplicate_id",
-            "empty_column" or "constant_column".
+    reason: a stable key: "annotation", "incomplete", "non_numeric", "infinite", "duplicate_id",
+            "empty_column", "constant_column" or "duplicate_column".
     count: how many rows (or columns) were dropped for this reason.
     examples: up to five human-readable examples, e.g. "Texas-Loving (missing Income, IncomeErr)".
     columns: the columns involved, most affected first.
@@ -45,10 +47,26 @@ class DropRecord:
 
 
 @dataclass(frozen=True)
+class CleanWarning:
+    """Something kept that the analyst should know about. kind: "near_duplicate" (two features
+    with |r| ≥ NEAR_DUPLICATE_R: together they weigh one thing twice); columns: the pair; detail:
+    one sentence for people."""
+
+    kind: str
+    columns: list[str]
+    detail: str
+    value: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "columns": list(self.columns), "detail": self.detail, "value": self.value}
+
+
+@dataclass(frozen=True)
 class CleanReport:
     rows_raw: int
     rows_clean: int
     drops: list[DropRecord] = field(default_factory=list)
+    warnings: list[CleanWarning] = field(default_factory=list)
 
     @property
     def rows_dropped(self) -> int:
@@ -61,10 +79,12 @@ class CleanReport:
     def summary(self) -> str:
         lines = [f"{self.rows_clean} of {self.rows_raw} rows kept."]
         lines += [f"- {d.detail} E.g. {'; '.join(d.examples)}." for d in self.drops]
+        lines += [f"- Warning: {w.detail}" for w in self.warnings]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows_raw": self.rows_raw, "rows_clean": self.rows_clean, "drops": [d.to_dict() for d in self.drops]}
+        return {"rows_raw": self.rows_raw, "rows_clean": self.rows_clean, "drops": [d.to_dict() for d in self.drops],
+                "warnings": [w.to_dict() for w in self.warnings]}
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,6 +165,9 @@ def clean_table(df: pd.DataFrame, schema: Schema | None = None, features: Sequen
         drops.append(DropRecord(reason, int(hit.sum()), examples, columns, detail.format(n=int(hit.sum()))))
         keep &= ~hit
 
+    drop_rows("annotation", _annotation_masks(df, keys + chosen),
+              lambda i, cols: f"{labels[i]} ({', '.join(_annotation_text(df, c, i) for c in cols)})",
+              "Dropped {n} row(s) where the Census Data API gave an annotation, not a number (now missing).")
     drop_rows("incomplete", {c: missing[c] for c in keys + chosen},
               lambda i, cols: f"{labels[i]} (missing {', '.join(cols)})",
               "Dropped {n} row(s) with missing values.")
@@ -187,17 +210,77 @@ def clean_table(df: pd.DataFrame, schema: Schema | None = None, features: Sequen
         if not chosen:
             raise DataError(f"Every chosen feature is constant ({', '.join(constant)}). Choose features that vary between counties.")
 
+    chosen, warnings = screen_columns(chosen, {c: numbers[c][keep] for c in chosen}, drops)
     columns: dict[str, Any] = {c: _tidy_key(key_values[c][keep]) for c in keys}
     columns.update({c: numbers[c][keep] for c in chosen})
     index = pd.Index(_unique_labels(labels[keep], key_values.get(schema.id_column), keep), name="label")
     frame = pd.DataFrame({c: np.asarray(v) for c, v in columns.items()}, index=index)
-    return CleanResult(frame, chosen, CleanReport(rows_raw, rows_clean, drops), schema)
+    return CleanResult(frame, chosen, CleanReport(rows_raw, rows_clean, drops, warnings), schema)
+
+
+# --------------------------------------------------------------------------- column screening
+
+NEAR_DUPLICATE_R = 0.99
+
+
+def screen_columns(chosen: list[str], values: dict[str, np.ndarray], drops: list[DropRecord]
+                   ) -> tuple[list[str], list[CleanWarning]]:
+    """Drop feature columns that repeat an earlier one exactly (recorded in `drops`, the first
+    copy kept), and warn of pairs with |r| ≥ NEAR_DUPLICATE_R among the rest. values: each
+    chosen column's kept rows."""
+    first_of: dict[bytes, str] = {}
+    repeats: dict[str, str] = {}
+    for column in chosen:
+        digest = hashlib.sha256(np.ascontiguousarray(values[column] + 0.0).tobytes()).digest()  # -0.0 == 0.0
+        if digest in first_of and np.array_equal(values[first_of[digest]], values[column]):
+            repeats[column] = first_of[digest]
+        else:
+            first_of.setdefault(digest, column)
+    if repeats:
+        described = [f"{c} (= {original})" for c, original in repeats.items()]
+        drops.append(DropRecord(
+            "duplicate_column", len(repeats), described[:_MAX_EXAMPLES], list(repeats),
+            f"Dropped {len(repeats)} feature column(s) that repeat another column exactly, so the variable counts "
+            f"once: {', '.join(described)}.",
+        ))
+        chosen = [c for c in chosen if c not in repeats]
+    return chosen, _near_duplicates(chosen, values)
+
+
+def _near_duplicates(chosen: list[str], values: dict[str, np.ndarray]) -> list[CleanWarning]:
+    if len(chosen) < 2 or len(values[chosen[0]]) < 3:
+        return []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.corrcoef(np.column_stack([values[c] for c in chosen]), rowvar=False)
+    warnings = []
+    for i, j in zip(*np.nonzero(np.triu(np.abs(np.nan_to_num(r)) >= NEAR_DUPLICATE_R, k=1))):
+        a, b = chosen[i], chosen[j]
+        warnings.append(CleanWarning(
+            "near_duplicate", [a, b],
+            f"{a} and {b} are near-duplicates (r = {r[i, j]:+.4f}): clustered together, they weigh one thing twice. "
+            "Keep one, or turn counts into rates of a total.", float(r[i, j])))
+    return warnings
+
+
+def _annotation_masks(df: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Per column, the rows whose value was a Census Data API annotation (census.fetch_table
+    lists them by GEOID, so a subset or reordering of the fetched table still matches)."""
+    hits = df.attrs.get(ANNOTATIONS_ATTR) or {}
+    if not hits or "GEOID" not in df.columns:
+        return {}
+    geoids = df["GEOID"].astype(str)
+    return {c: geoids.isin(list(hits[c])).to_numpy() for c in columns if hits.get(c)}
+
+
+def _annotation_text(df: pd.DataFrame, column: str, row: int) -> str:
+    code = (df.attrs.get(ANNOTATIONS_ATTR) or {}).get(column, {}).get(str(df.at[row, "GEOID"]))
+    return f"{column}: {code}, {ANNOTATIONS.get(code, 'no value')}" if code is not None else f"{column}: no value"
 
 
 def _choose_features(schema: Schema, features: Sequence[str] | None) -> list[str]:
     valid = list(schema.feature_columns)
     if not valid:
-        named = [c for c in (schema.id_column, *schema.name_columns, *schema.ignored_columns) if c]
+        named = [c for c in (schema.id_column, *schema.name_columns, *schema.ignored_columns, *schema.code_columns) if c]
         raise DataError(
             f"No numeric columns found (columns: {', '.join(map(str, named))}). Segmenting needs numeric "
             "features such as population counts or percentages. If the numbers are there, check the "

@@ -18,7 +18,7 @@ from backends.algorithms.pca import total_variance
 from backends.base import Backend, OnSubmit, TrainingJob
 from backends.format import models
 from backends.registry import DEFAULT_BACKEND, create_backend
-from workbench.core import cleaning, conventions, parsing, scaling, sources
+from workbench.core import census, cleaning, conventions, parsing, recipes, scaling, sources
 from workbench.core import schema as schema_mod
 
 Progress = Callable[[str], None]
@@ -33,6 +33,15 @@ class PreparedData:
     scaler: scaling.FittedScaler
     X: np.ndarray
     fingerprint: str
+    recipe: recipes.FeatureRecipe | None = None
+    source_features: list[str] | None = None  # the table's columns chosen, before the recipe's rates
+    source_request: dict[str, Any] | None = None  # a Census Data API source's request (no key), for the manifest
+
+    def recipe_record(self) -> dict[str, Any]:
+        """What a manifest records to prepare the same features again:
+        prepare_table(raw, features=record["source_features"], recipe=FeatureRecipe.from_dict(record["recipe"]))."""
+        return {"source_features": list(self.source_features or self.features),
+                "recipe": self.recipe.to_dict() if self.recipe is not None else None}
 
     @property
     def features(self) -> list[str]:
@@ -71,19 +80,34 @@ class KMeansStage:
         return np.bincount(self.labels, minlength=self.model.k).tolist()
 
 
-def prepare(source: Any = None, *, features: Sequence[str] | None = None, scaler: str = "minmax") -> PreparedData:
+def prepare(source: Any = None, *, features: Sequence[str] | None = None, scaler: str | None = None,
+            recipe: recipes.FeatureRecipe | None = None) -> PreparedData:
     """Load and clean a table, then scale its features. `source=None` is the default dataset."""
-    return prepare_table(sources.load_table(source), features=features, scaler=scaler)
+    return prepare_table(sources.load_table(source), features=features, scaler=scaler, recipe=recipe)
 
 
-def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, scaler: str = "minmax") -> PreparedData:
-    """`prepare` from a table already loaded: detect, clean, scale, fingerprint. (The app loads a
-    source once and prepares it for many feature and scaler choices.)"""
+def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, scaler: str | None = None,
+                  recipe: recipes.FeatureRecipe | None = None) -> PreparedData:
+    """`prepare` from a table already loaded: detect, clean, apply the recipe's rates, scale (after
+    the recipe's transforms), fingerprint. (The app loads a source once and prepares it for many
+    feature and scaler choices.) scaler: the recipe's, else "minmax"; naming another is an error."""
+    if recipe is not None and scaler is not None and scaler != recipe.scaler:
+        raise ValueError(f"The scaler {scaler!r} contradicts the recipe's {recipe.scaler!r}; name one.")
+    scaler = recipe.scaler if recipe is not None else (scaler or "minmax")
     clean = cleaning.clean_table(raw, schema_mod.detect_schema(raw), features=features)
-    fitted = scaling.fit_scaler(scaler, clean.feature_frame)
+    source_features = list(clean.features)
+    transforms: dict[str, str] = {}
+    if recipe is not None:
+        clean = recipes.apply_rates(clean, recipe)
+        transforms = dict(recipe.transforms)
+        unknown = [c for c in transforms if c not in clean.features]
+        if unknown:
+            raise ValueError(f"The recipe transforms {unknown}, which are not among the features ({', '.join(clean.features)}).")
+    fitted = scaling.fit_scaler(scaler, clean.feature_frame, transforms=transforms)
     X = fitted.transform(clean.feature_frame)
     description = str(raw.attrs.get(parsing.SOURCE_ATTR, "table"))
-    return PreparedData(description, clean, fitted, X, cleaning.fingerprint(clean.feature_frame))
+    return PreparedData(description, clean, fitted, X, cleaning.fingerprint(clean.feature_frame),
+                        recipe, source_features, raw.attrs.get(census.REQUEST_ATTR))
 
 
 def _backend(backend: Backend | str) -> Backend:

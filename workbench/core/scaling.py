@@ -6,8 +6,9 @@ training rows were; to_dict()/from_dict() carry it through JSON run manifests.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,10 +69,18 @@ class FittedScaler:
     features: tuple[str, ...]
     params: Mapping[str, np.ndarray]
     n_samples: int
+    # {feature: "log1p" | "asinh"}: applied before the scaler, at fit and at every transform.
+    transforms: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         recipe = _recipe(self.recipe)
         features = tuple(str(f) for f in self.features)
+        transforms = {str(k): str(v) for k, v in dict(self.transforms or {}).items()}
+        unknown = {k: v for k, v in transforms.items() if v not in TRANSFORMS or k not in features}
+        if unknown:
+            raise ScalingError(f"Transforms {unknown} are unknown or name no feature; use {', '.join(TRANSFORMS)} "
+                               "on the scaler's features.")
+        object.__setattr__(self, "transforms", transforms)
         missing = set(recipe.params) - set(self.params)
         if missing:
             raise ScalingError(f"A fitted {self.recipe} scaler needs the parameter(s) {sorted(missing)}.")
@@ -96,7 +105,7 @@ class FittedScaler:
 
         A DataFrame must hold every feature column (extra columns are ignored, order comes from
         self.features); an array must have exactly len(features) columns in that order."""
-        X = _feature_matrix(data, self.features)
+        X = _transformed(_feature_matrix(data, self.features), self.features, self.transforms)
         return self._estimator().transform(X).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,18 +115,22 @@ class FittedScaler:
             "features": list(self.features),
             "n_samples": int(self.n_samples),
             "params": {k: v.tolist() for k, v in self.params.items()},
+            "transforms": dict(self.transforms),
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "FittedScaler":
+    def from_dict(cls, data: Mapping[str, Any]) -> FittedScaler:
         try:
-            return cls(data["recipe"], tuple(data["features"]), dict(data["params"]), int(data["n_samples"]))
+            return cls(data["recipe"], tuple(data["features"]), dict(data["params"]), int(data["n_samples"]),
+                       dict(data.get("transforms") or {}))
         except (KeyError, TypeError) as exc:
             raise ScalingError(f"Not a saved scaler (needs recipe, features, params and n_samples): {exc!r}.") from exc
 
 
-def fit_scaler(recipe: str, data: pd.DataFrame | np.ndarray, features: Sequence[str] | None = None) -> FittedScaler:
-    """Fit the recipe on the feature columns of `data`.
+def fit_scaler(recipe: str, data: pd.DataFrame | np.ndarray, features: Sequence[str] | None = None,
+               transforms: Mapping[str, str] | None = None) -> FittedScaler:
+    """Fit the recipe on the feature columns of `data`, after `transforms` ({feature: "log1p" |
+    "asinh"}, see TRANSFORMS), which the fitted scaler then applies to every row it transforms.
 
     With a DataFrame, features defaults to all its columns (pass CleanResult.features for a cleaned
     frame, which also holds id and name columns). With an array, features names its columns
@@ -125,12 +138,33 @@ def fit_scaler(recipe: str, data: pd.DataFrame | np.ndarray, features: Sequence[
     if features is None:
         features = list(data.columns) if isinstance(data, pd.DataFrame) else [f"x{i}" for i in range(np.shape(data)[-1])]
     features = tuple(str(f) for f in features)
-    X = _feature_matrix(data, features)
+    transforms = dict(transforms or {})
+    X = _transformed(_feature_matrix(data, features), features, transforms)
     if X.shape[0] < 1:
         raise ScalingError("Cannot fit a scaler on zero rows.")
     estimator = make_scaler(recipe).fit(X)
     params = {k: getattr(estimator, k + "_") for k in _recipe(recipe).params}
-    return FittedScaler(recipe, features, params, int(X.shape[0]))
+    return FittedScaler(recipe, features, params, int(X.shape[0]), transforms)
+
+
+TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"log1p": np.log1p, "asinh": np.arcsinh}
+
+
+def _transformed(X: np.ndarray, features: Sequence[str], transforms: Mapping[str, str]) -> np.ndarray:
+    """X with each transformed feature's column re-expressed; log1p refuses values ≤ -1."""
+    if not transforms:
+        return X
+    X = X.copy()
+    for feature, name in transforms.items():
+        if name not in TRANSFORMS:
+            raise ScalingError(f"Unknown transform {name!r} for {feature}; choose {', '.join(TRANSFORMS)}.")
+        if feature not in features:
+            raise ScalingError(f"The transform {name} names {feature!r}, which is not a feature.")
+        j = list(features).index(feature)
+        if name == "log1p" and (X[:, j] <= -1).any():
+            raise ScalingError(f"log1p needs values above -1, and {feature} has {X[:, j].min():g}; use asinh for it.")
+        X[:, j] = TRANSFORMS[name](X[:, j])
+    return X
 
 
 def _feature_matrix(data: pd.DataFrame | np.ndarray, features: Sequence[str]) -> np.ndarray:

@@ -16,6 +16,9 @@ APP_NAME = "county-workbench"
 ENV_DEFAULT_DATA = "WORKBENCH_DEFAULT_DATA"
 ENV_WORKSPACE = "WORKBENCH_WORKSPACE"
 ENV_CACHE_DIR = "WORKBENCH_CACHE_DIR"
+ENV_CENSUS_API_URL = "WORKBENCH_CENSUS_API_URL"
+ENV_CENSUS_API_KEY = "CENSUS_API_KEY"
+DEFAULT_CENSUS_API_URL = "https://api.census.gov/data"
 
 
 def _env_path(name: str) -> Path | None:
@@ -37,3 +40,14 @@ def workspace_dir() -> Path:
 def cache_dir() -> Path:
     """Where downloads are cached (WORKBENCH_CACHE_DIR, else the user cache dir)."""
     return _env_path(ENV_CACHE_DIR) or platformdirs.user_cache_path(APP_NAME)
+
+
+def census_api_url() -> str:
+    """The Census Data API's base URL (WORKBENCH_CENSUS_API_URL, else the official one), no trailing /."""
+    return (os.environ.get(ENV_CENSUS_API_URL, "").strip() or DEFAULT_CENSUS_API_URL).rstrip("/")
+
+
+def census_api_key() -> str | None:
+    """The Census Data API key (CENSUS_API_KEY), or None; small requests work without one.
+    Never log, record or print it."""
+    return os.environ.get(ENV_CENSUS_API_KEY, "").strip() or None

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from workbench.core import settings
+from workbench.core import census, settings
 from workbench.core.errors import DataError
 from workbench.core.parsing import _parse_csv
 
@@ -48,6 +48,9 @@ def read_source(source: Any = None, *, client: Any = None) -> SourceBytes:
       str / os.PathLike         a local file; a str starting with "s3://" is an S3 object
       bytes / bytearray         the contents of an upload
       file-like with .read()    an upload (e.g. Streamlit's UploadedFile); .name is used in messages
+
+    (A "census:" URI is a Census Data API request, which gives a table rather than bytes:
+    load_table fetches it through workbench.core.census.)
     """
     if source is None:
         return read_default(client=client)
@@ -78,7 +81,7 @@ def reference(source: Any) -> str | None:
     upload, which the workbench does not keep."""
     if source is None:
         return "default"
-    if isinstance(source, str) and source.strip().lower().startswith("s3://"):
+    if isinstance(source, str) and (source.strip().lower().startswith("s3://") or is_census(source)):
         return source.strip()
     if isinstance(source, (str, os.PathLike)):
         return str(Path(source).expanduser().resolve())
@@ -86,9 +89,16 @@ def reference(source: Any) -> str | None:
 
 
 def load_table(source: Any = None) -> pd.DataFrame:
-    """A raw table from any supported source (see read_source); its attrs say where it came from."""
+    """A raw table from any supported source (see read_source) or a Census Data API request
+    (a "census:" URI); its attrs say where it came from."""
+    if is_census(source):
+        return census.fetch_table(census.parse_uri(source))
     found = read_source(source)
     return _parse_csv(found.data, what=found.what, description=found.description)
+
+
+def is_census(source: Any) -> bool:
+    return isinstance(source, str) and source.strip().lower().startswith(census.URI_SCHEME)
 
 
 def read_csv_path(path: str | os.PathLike) -> pd.DataFrame:
