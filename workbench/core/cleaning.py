@@ -109,9 +109,10 @@ def clean_table(df: pd.DataFrame, schema: Schema | None = None, features: Sequen
     """Keep the rows and feature columns a segmentation can use, and report what was dropped.
 
     features: the feature columns to use (default: all of schema.feature_columns); kept in table order.
-    Rows are dropped, each for the first reason that applies: missing values in the id, name or
-    chosen feature columns; non-numeric feature values; infinite values; an id seen earlier (the first
-    row with an id is kept). Then feature columns that are entirely blank or constant are dropped.
+    Rows are dropped, each for the first reason that applies: a Census Data API annotation in the
+    id, name or chosen feature columns; missing values there; non-numeric feature values; infinite
+    values; an id seen earlier (the first row with an id is kept). Then feature columns that are
+    entirely blank or constant are dropped, and exact duplicates screened out.
     """
     schema = schema or detect_schema(df)
     rows_raw = len(df)
@@ -126,96 +127,139 @@ def clean_table(df: pd.DataFrame, schema: Schema | None = None, features: Sequen
     chosen = _choose_features(schema, features)
     df = df.reset_index(drop=True)  # positions, whatever index the caller's frame had
     keys = [c for c in (schema.id_column, *schema.name_columns) if c is not None]
+    parsed = _Parsed.of(df, keys, chosen)
     drops: list[DropRecord] = []
+    chosen = _drop_empty_columns(chosen, parsed.missing, drops)
+    labels = _labels(parsed.key_values, schema, rows_raw)
+    rows = _RowDropper(rows_raw, drops)
+    _drop_rows(rows, df, schema, keys, chosen, parsed, labels)
+    keep = rows.keep
+    chosen = _drop_constant_columns(chosen, parsed.numbers, keep, drops)
+    chosen, warnings = screen_columns(chosen, {c: parsed.numbers[c][keep] for c in chosen}, drops)
+    columns: dict[str, Any] = {c: _tidy_key(parsed.key_values[c][keep]) for c in keys}
+    columns.update({c: parsed.numbers[c][keep] for c in chosen})
+    index = pd.Index(_unique_labels(labels[keep], parsed.key_values.get(schema.id_column), keep), name="label")
+    frame = pd.DataFrame({c: np.asarray(v) for c, v in columns.items()}, index=index)
+    return CleanResult(frame, chosen, CleanReport(rows_raw, rows.kept, drops, warnings), schema)
 
-    key_values = {c: _blank_to_na(df[c]) for c in keys}
-    missing = {c: key_values[c].isna().to_numpy() for c in keys}
-    numbers: dict[str, np.ndarray] = {}
-    non_numeric: dict[str, np.ndarray] = {}
-    for c in chosen:
-        raw = _blank_to_na(df[c])
-        numbers[c] = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-        missing[c] = raw.isna().to_numpy()
-        non_numeric[c] = np.isnan(numbers[c]) & ~missing[c]
 
-    # A feature column with no values at all would drop every row; drop the column instead.
+@dataclass
+class _Parsed:
+    """The key columns with blanks as missing, and the chosen features as numbers with their masks."""
+
+    key_values: dict[str, pd.Series]
+    missing: dict[str, np.ndarray]
+    numbers: dict[str, np.ndarray]
+    non_numeric: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, df: pd.DataFrame, keys: list[str], chosen: list[str]) -> _Parsed:
+        key_values = {c: _blank_to_na(df[c]) for c in keys}
+        missing = {c: key_values[c].isna().to_numpy() for c in keys}
+        numbers: dict[str, np.ndarray] = {}
+        non_numeric: dict[str, np.ndarray] = {}
+        for c in chosen:
+            raw = _blank_to_na(df[c])
+            numbers[c] = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            missing[c] = raw.isna().to_numpy()
+            non_numeric[c] = np.isnan(numbers[c]) & ~missing[c]
+        return cls(key_values, missing, numbers, non_numeric)
+
+
+def _drop_empty_columns(chosen: list[str], missing: dict[str, np.ndarray], drops: list[DropRecord]) -> list[str]:
+    """A feature column with no values at all would drop every row; drop the column instead."""
     empty = [c for c in chosen if missing[c].all()]
-    if empty:
-        chosen = [c for c in chosen if c not in empty]
-        drops.append(DropRecord("empty_column", len(empty), empty[:_MAX_EXAMPLES], empty,
-                                f"Dropped {len(empty)} feature column(s) with no values."))
-        if not chosen:
-            raise DataError(f"Every chosen feature column is blank ({', '.join(empty)}). Choose columns that hold numbers.")
+    if not empty:
+        return chosen
+    drops.append(DropRecord("empty_column", len(empty), empty[:_MAX_EXAMPLES], empty,
+                            f"Dropped {len(empty)} feature column(s) with no values."))
+    chosen = [c for c in chosen if c not in empty]
+    if not chosen:
+        raise DataError(f"Every chosen feature column is blank ({', '.join(empty)}). Choose columns that hold numbers.")
+    return chosen
 
-    labels = _labels(key_values, schema, rows_raw)
-    keep = np.ones(rows_raw, dtype=bool)
-    rows_lost_to: Counter[str] = Counter()  # column -> rows it caused to be dropped, for advice
 
-    def drop_rows(reason: str, masks: dict[str, np.ndarray], describe, detail: str) -> None:
+class _RowDropper:
+    """The rows still kept, and a DropRecord for each reason rows were dropped."""
+
+    def __init__(self, rows_raw: int, drops: list[DropRecord]):
+        self.rows_raw = rows_raw
+        self.keep = np.ones(rows_raw, dtype=bool)
+        self.drops = drops
+        self.lost_to: Counter[str] = Counter()  # column -> rows it caused to be dropped, for advice
+
+    @property
+    def kept(self) -> int:
+        return int(self.keep.sum())
+
+    def drop(self, reason: str, masks: dict[str, np.ndarray], describe, detail: str) -> None:
         """Drop the still-kept rows flagged in any mask; describe(row, columns) makes an example."""
-        nonlocal keep
-        masks = {c: m & keep for c, m in masks.items()}
-        hit = np.logical_or.reduce(list(masks.values())) if masks else np.zeros(rows_raw, bool)
+        masks = {c: m & self.keep for c, m in masks.items()}
+        hit = np.logical_or.reduce(list(masks.values())) if masks else np.zeros(self.rows_raw, bool)
         if not hit.any():
             return
         counts = {c: int(m.sum()) for c, m in masks.items() if m.any()}
-        rows_lost_to.update(counts)
+        self.lost_to.update(counts)
         columns = sorted(counts, key=counts.get, reverse=True)
         examples = [describe(i, [c for c in columns if masks[c][i]]) for i in np.flatnonzero(hit)[:_MAX_EXAMPLES]]
-        drops.append(DropRecord(reason, int(hit.sum()), examples, columns, detail.format(n=int(hit.sum()))))
-        keep &= ~hit
+        self.drops.append(DropRecord(reason, int(hit.sum()), examples, columns, detail.format(n=int(hit.sum()))))
+        self.keep &= ~hit
 
-    drop_rows("annotation", _annotation_masks(df, keys + chosen),
+    def check_enough(self) -> None:
+        if self.kept == 0:
+            worst = ", ".join(f"{c} ({n} rows)" for c, n in self.lost_to.most_common(3))
+            raise DataError(
+                f"All {self.rows_raw} rows were dropped.\n{CleanReport(self.rows_raw, 0, self.drops).summary()}\n"
+                f"Fix the data, or exclude the columns causing it (mainly {worst})."
+            )
+        if self.kept < 2:
+            raise DataError(
+                f"Only {self.kept} row is left after cleaning; segmenting needs at least 2.\n"
+                f"{CleanReport(self.rows_raw, self.kept, self.drops).summary()}\n"
+                "Fix the data or exclude the columns with problems."
+            )
+
+
+def _drop_rows(rows: _RowDropper, df: pd.DataFrame, schema: Schema, keys: list[str], chosen: list[str],
+               parsed: _Parsed, labels: np.ndarray) -> None:
+    """Each row dropped for the first reason that applies, in the order the docstring of clean_table gives."""
+    numbers = parsed.numbers
+    rows.drop("annotation", _annotation_masks(df, keys + chosen),
               lambda i, cols: f"{labels[i]} ({', '.join(_annotation_text(df, c, i) for c in cols)})",
               "Dropped {n} row(s) where the Census Data API gave an annotation, not a number (now missing).")
-    drop_rows("incomplete", {c: missing[c] for c in keys + chosen},
+    rows.drop("incomplete", {c: parsed.missing[c] for c in keys + chosen},
               lambda i, cols: f"{labels[i]} (missing {', '.join(cols)})",
               "Dropped {n} row(s) with missing values.")
-    drop_rows("non_numeric", {c: non_numeric[c] for c in chosen},
+    rows.drop("non_numeric", {c: parsed.non_numeric[c] for c in chosen},
               lambda i, cols: f"{labels[i]} ({', '.join(f'{c}={df.at[i, c]!r}' for c in cols)})",
               "Dropped {n} row(s) with non-numeric values in numeric columns.")
-    drop_rows("infinite", {c: np.isinf(numbers[c]) for c in chosen},
+    rows.drop("infinite", {c: np.isinf(numbers[c]) for c in chosen},
               lambda i, cols: f"{labels[i]} ({', '.join(f'{c}={numbers[c][i]}' for c in cols)})",
               "Dropped {n} row(s) with infinite values.")
     if schema.id_column is not None:
-        ids = key_values[schema.id_column]
-        duplicate = np.zeros(rows_raw, dtype=bool)
-        duplicate[keep] = ids[keep].duplicated(keep="first").to_numpy()
-        drop_rows("duplicate_id", {schema.id_column: duplicate},
+        ids = parsed.key_values[schema.id_column]
+        duplicate = np.zeros(rows.rows_raw, dtype=bool)
+        duplicate[rows.keep] = ids[rows.keep].duplicated(keep="first").to_numpy()
+        rows.drop("duplicate_id", {schema.id_column: duplicate},
                   lambda i, cols: f"{labels[i]} ({schema.id_column}={ids.iat[i]})",
                   "Dropped {n} row(s) whose id repeats an earlier row's (the first was kept).")
+    rows.check_enough()
 
-    rows_clean = int(keep.sum())
-    if rows_clean == 0:
-        worst = ", ".join(f"{c} ({n} rows)" for c, n in rows_lost_to.most_common(3))
-        raise DataError(
-            f"All {rows_raw} rows were dropped.\n{CleanReport(rows_raw, 0, drops).summary()}\n"
-            f"Fix the data, or exclude the columns causing it (mainly {worst})."
-        )
-    if rows_clean < 2:
-        raise DataError(
-            f"Only {rows_clean} row is left after cleaning; segmenting needs at least 2.\n"
-            f"{CleanReport(rows_raw, rows_clean, drops).summary()}\n"
-            "Fix the data or exclude the columns with problems."
-        )
 
+def _drop_constant_columns(chosen: list[str], numbers: dict[str, np.ndarray], keep: np.ndarray,
+                           drops: list[DropRecord]) -> list[str]:
     constant = [c for c in chosen if np.ptp(numbers[c][keep]) == 0]
-    if constant:
-        chosen = [c for c in chosen if c not in constant]
-        drops.append(DropRecord(
-            "constant_column", len(constant),
-            [f"{c} (always {numbers[c][keep][0]:g})" for c in constant[:_MAX_EXAMPLES]], constant,
-            f"Dropped {len(constant)} feature column(s) with the same value in every row; they cannot separate counties.",
-        ))
-        if not chosen:
-            raise DataError(f"Every chosen feature is constant ({', '.join(constant)}). Choose features that vary between counties.")
-
-    chosen, warnings = screen_columns(chosen, {c: numbers[c][keep] for c in chosen}, drops)
-    columns: dict[str, Any] = {c: _tidy_key(key_values[c][keep]) for c in keys}
-    columns.update({c: numbers[c][keep] for c in chosen})
-    index = pd.Index(_unique_labels(labels[keep], key_values.get(schema.id_column), keep), name="label")
-    frame = pd.DataFrame({c: np.asarray(v) for c, v in columns.items()}, index=index)
-    return CleanResult(frame, chosen, CleanReport(rows_raw, rows_clean, drops, warnings), schema)
+    if not constant:
+        return chosen
+    drops.append(DropRecord(
+        "constant_column", len(constant),
+        [f"{c} (always {numbers[c][keep][0]:g})" for c in constant[:_MAX_EXAMPLES]], constant,
+        f"Dropped {len(constant)} feature column(s) with the same value in every row; they cannot separate counties.",
+    ))
+    chosen = [c for c in chosen if c not in constant]
+    if not chosen:
+        raise DataError(f"Every chosen feature is constant ({', '.join(constant)}). Choose features that vary between counties.")
+    return chosen
 
 
 # --------------------------------------------------------------------------- column screening
