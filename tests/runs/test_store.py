@@ -293,7 +293,7 @@ def test_rerun_settings_repeat_a_run_on_another_backend(walkthrough):
     result, workspace = walkthrough
     settings = segment.rerun_settings(RunStore(workspace=workspace), result.run_id)
     assert settings == {"source": settings["source"], "features": result.prepared.features, "scaler": "minmax",
-                        "n_components": 6, "top": 3, "k": 4, "seed": 2}
+                        "recipe": None, "n_components": 6, "top": 3, "k": 4, "seed": 2}
     assert Path(settings["source"]).is_file()
 
 

@@ -55,6 +55,11 @@ def _add_segment(commands) -> None:
     segment.add_argument("--backend", default=DEFAULT_BACKEND,
                          help=f"compute backend: {', '.join(available_backends())} ('local' = embedded)")
     segment.add_argument("--features", help="comma-separated features to use (default: every numeric column)")
+    segment.add_argument("--rates", metavar="TOTAL:A,B,…", help="make the counts A, B, … rates of TOTAL (e.g. "
+                         "TotalPop:Men,Women,Citizen,Employed); the total is dropped unless --keep-total")
+    segment.add_argument("--keep-total", action="store_true", help="with --rates: keep the total as a feature")
+    segment.add_argument("--transform", action="append", metavar="FEATURE=log1p|asinh",
+                         help="re-express a skewed feature before scaling (repeatable)")
     _add_model_options(segment)
     segment.add_argument("--workspace", type=Path, help="where runs are kept (default: WORKBENCH_WORKSPACE)")
     segment.add_argument("--out", type=Path, help="write the labeled counties to this CSV")

@@ -33,6 +33,29 @@ def backend_settings(args) -> dict[str, Any]:
     return given
 
 
+def feature_recipe(args):
+    """The --rates / --keep-total / --transform flags as a feature recipe (None without them)."""
+    if not (args.rates or args.transform):
+        if args.keep_total:
+            raise ValueError("--keep-total goes with --rates TOTAL:A,B,….")
+        return None
+    from workbench.core.recipes import FeatureRecipe, Rates
+
+    rates = None
+    if args.rates:
+        total, _, counts = args.rates.partition(":")
+        if not total.strip() or not feature_list(counts):
+            raise ValueError(f"--rates takes TOTAL:A,B,… (e.g. TotalPop:Men,Women), not {args.rates!r}.")
+        rates = Rates(total.strip(), tuple(feature_list(counts)), keep_total=args.keep_total)
+    transforms = {}
+    for item in args.transform or []:
+        feature, _, how = item.partition("=")
+        if not feature.strip() or not how.strip():
+            raise ValueError(f"--transform takes FEATURE=log1p or FEATURE=asinh, not {item!r}.")
+        transforms[feature.strip()] = how.strip()
+    return FeatureRecipe(rates=rates, transforms=transforms, scaler=args.scaler)
+
+
 def progress_printer(args):
     return None if args.json else (lambda message: print(message, file=sys.stderr))
 
@@ -42,8 +65,10 @@ def segment(args) -> int:
 
     backends_registry.canonical_name(args.backend)  # an unknown backend is refused before any work
     settings = backend_settings(args)
+    recipe = feature_recipe(args)
     result = run_segmentation(
-        args.data, features=feature_list(args.features), scaler=args.scaler, n_components=args.components,
+        args.data, features=feature_list(args.features), scaler=None if recipe else args.scaler, recipe=recipe,
+        n_components=args.components,
         top=args.top, k=args.k, seed=args.seed, backend=args.backend, backend_settings=settings,
         workspace=args.workspace, progress=progress_printer(args),
     )

@@ -22,7 +22,7 @@ from backends.algorithms.pca import total_variance
 from backends.base import TrainingJob
 from backends.format import models as models_mod
 from backends.format.errors import ArtifactError
-from workbench.core import cleaning, pipeline, scaling, schema, sources
+from workbench.core import cleaning, pipeline, recipes, scaling, schema, sources
 from workbench.core.errors import DataError
 from workbench.runs.records import RegistryError, RunRecord
 from workbench.runs.store import RunStore
@@ -129,15 +129,19 @@ def knows_its_data(record: RunRecord) -> bool:
 
 
 def prepare_like(raw: pd.DataFrame, record: RunRecord, where: str = "The table") -> pipeline.PreparedData:
-    """`raw` cleaned with the run's features and scaled with the run's own fitted scaler, checked
-    against the run's fingerprint."""
-    features = list(record.features or [])
-    missing = [f for f in features if f not in raw.columns]
+    """`raw` prepared as the run prepared its own table — its chosen columns, its recipe's rates,
+    its own fitted scaler (with its transforms) — and checked against the run's fingerprint."""
+    made = record.recipe or {}
+    recipe = recipes.FeatureRecipe.from_dict(made["recipe"]) if made.get("recipe") else None
+    wanted = list(made.get("source_features") or record.features or [])
+    missing = [f for f in wanted if f not in raw.columns]
     if missing:
         raise ApplyError(f"{where} is not the table run {record.run_id} was trained on: it lacks the feature(s) "
                          f"{', '.join(missing[:6])}{'…' if len(missing) > 6 else ''}.")
     try:
-        clean = cleaning.clean_table(raw, schema.detect_schema(raw), features=features or None)
+        clean = cleaning.clean_table(raw, schema.detect_schema(raw), features=wanted or None)
+        if recipe is not None:
+            clean = recipes.apply_rates(clean, recipe)
     except (DataError, ValueError) as exc:
         raise ApplyError(f"{where} cannot be cleaned with run {record.run_id}'s features: {exc}") from None
     fingerprint = cleaning.fingerprint(clean.feature_frame)
@@ -149,7 +153,8 @@ def prepare_like(raw: pd.DataFrame, record: RunRecord, where: str = "The table")
     except scaling.ScalingError as exc:
         raise ApplyError(f"Run {record.run_id}'s recorded scaler cannot scale {where.lower()}: {exc}") from None
     description = str(raw.attrs.get("source_description", record.source or "table"))
-    return pipeline.PreparedData(description, clean, fitted, X, fingerprint)
+    return pipeline.PreparedData(description, clean, fitted, X, fingerprint, recipe, wanted or None,
+                                 record.source_request)
 
 
 def _check_fingerprint(record: RunRecord, fingerprint: str, where: str) -> None:

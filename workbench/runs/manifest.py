@@ -9,7 +9,11 @@ Schema 2 (written by workbench.runs.writer for every run):
     source            where the data came from, for people; source_ref what reloads it
                       ("default", a path or an s3:// URI; absent for uploads)
     data_fingerprint  sha256 of the cleaned feature table (workbench.core.cleaning.fingerprint)
-    features, scaler  the feature recipe: the chosen columns and the fitted scaler's parameters
+    features, scaler  the features trained on and the fitted scaler (recipe, parameters, transforms)
+    recipe            how they were made: {"source_features": the table's columns chosen,
+                      "recipe": rates and transforms (workbench.core.recipes), or null}
+    geography         the data's level: state, county, tract or block group
+    census_request    a Census Data API source's request (year, geography, variables; never the key)
     settings          n_components, top, k (and pca_seed, kmeans_seed for app trainings)
     top_components    = settings.top
     library_versions  python, numpy, pandas, scipy, scikit-learn, boto3, streamlit, sagemaker
@@ -49,6 +53,9 @@ def build(run: RunRecord, **extra: Any) -> dict[str, Any]:
         "data_fingerprint": run.data_fingerprint,
         "features": run.features,
         "scaler": run.scaler,
+        "recipe": run.recipe,
+        "geography": run.geography,
+        "census_request": run.source_request,
         "settings": run.settings,
         "top_components": run.top,
         "parent_run_id": run.parent_run_id,

@@ -84,6 +84,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX names_by_run ON names (run_id, target, position, edit_id)",
     ),
+    # 2: the feature recipe (the table's columns chosen, and the rates and transforms made of them),
+    # the data's geography level, and a Census Data API source's request (never its key)
+    (
+        "ALTER TABLE runs ADD COLUMN recipe TEXT",
+        "ALTER TABLE runs ADD COLUMN geography TEXT",
+        "ALTER TABLE runs ADD COLUMN source_request TEXT",
+    ),
 )
 
 

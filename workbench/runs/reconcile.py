@@ -104,7 +104,9 @@ class ReconcileMixin:
                        source_ref=manifest.get("source_ref"), data_fingerprint=manifest.get("data_fingerprint"),
                        features=manifest.get("features"), scaler=scaler, seed=manifest.get("seed"),
                        settings=settings_, library_versions=manifest.get("library_versions") or {},
-                       parent_run_id=manifest.get("parent_run_id"), created_at=manifest.get("created"))
+                       parent_run_id=manifest.get("parent_run_id"), created_at=manifest.get("created"),
+                       recipe=manifest.get("recipe"), geography=manifest.get("geography"),
+                       source_request=manifest.get("census_request"))
         for alg in algorithms:
             part = manifest[alg]
             details = {k: v for k, v in part.items() if k not in ("job_name", "hyperparameters", "artifact")}

@@ -139,6 +139,9 @@ class RunRecord:
     timings: dict[str, float] = field(default_factory=dict)
     cost_usd: float | None = None
     n_counties: int | None = None
+    recipe: dict[str, Any] | None = None  # {"source_features": [...], "recipe": FeatureRecipe.to_dict() or None}
+    geography: str | None = None  # the data's level: state, county, tract or block group
+    source_request: dict[str, Any] | None = None  # a Census Data API source's request (no key)
     run_dir: Path | None = None
     error: str | None = None
     owner_pid: int | None = None

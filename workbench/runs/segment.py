@@ -18,6 +18,7 @@ import pandas as pd
 from backends.registry import DEFAULT_BACKEND, create_backend
 from workbench.core import conventions, sources
 from workbench.core.pipeline import KMeansStage, PCAStage, PreparedData, Progress, labeled_table, prepare, project
+from workbench.core.recipes import FeatureRecipe
 from workbench.runs import writer as writer_mod
 from workbench.runs.records import RegistryError
 from workbench.runs.store import RunStore
@@ -47,8 +48,13 @@ class SegmentationResult:
             "rows_raw": report.rows_raw,
             "rows_clean": report.rows_clean,
             "dropped": [drop.to_dict() for drop in report.drops],
+            "warnings": [warning.to_dict() for warning in report.warnings],
+            "ignored": list(self.prepared.clean.schema.ignored_columns),
+            "id_column": self.prepared.clean.schema.id_column,
+            "geography": self.prepared.clean.schema.geography,
             "features": self.prepared.features,
             "scaler": self.prepared.scaler.recipe,
+            "recipe": self.prepared.recipe.to_dict() if self.prepared.recipe is not None else None,
             "explained_variance_ratio": [float(r) for r in self.pca.explained_variance_ratio[: self.top]],
             "sse": self.kmeans.sse,
             "cluster_sizes": self.kmeans.cluster_sizes,
@@ -65,7 +71,8 @@ def run_segmentation(
     source: Any = None,
     *,
     features: Sequence[str] | None = None,
-    scaler: str = conventions.DEFAULT_SCALER,
+    scaler: str | None = None,
+    recipe=None,
     n_components: int = conventions.WALKTHROUGH_COMPONENTS,
     top: int = conventions.WALKTHROUGH_TOP,
     k: int = conventions.WALKTHROUGH_K,
@@ -80,11 +87,13 @@ def run_segmentation(
 ) -> SegmentationResult:
     """The whole walkthrough in one call; the run lands in `workspace/runs/<run_id>`.
 
+    `recipe` (workbench.core.recipes.FeatureRecipe) makes counts rates and transforms skewed
+    features before scaling; `scaler` defaults to the recipe's, else min-max.
     `backend_settings` configure the backend (the SageMaker settings: instance type, role,
     bucket…); they are never recorded. Timings cover every stage to the written files."""
     started = time.perf_counter()
     timings: dict[str, float] = {}
-    prepared = prepare(source, features=features, scaler=scaler)
+    prepared = prepare(source, features=features, scaler=scaler, recipe=recipe)
     timings["prepare"] = time.perf_counter() - started
     if not 1 <= top <= n_components:
         raise ValueError(f"--top must be between 1 and the number of components ({n_components}); got {top}.")
@@ -120,10 +129,14 @@ def rerun_settings(store: RunStore, ref: str, *, source: Any = ...) -> dict[str,
             raise RegistryError(f"Run {run.run_id} came from {run.source or 'unknown data'}, which cannot be "
                                 "loaded again by itself (an upload); pass the data (source=…) to re-run it.")
         source = None if run.source_ref == "default" else run.source_ref
+    made = run.recipe or {}
+    recipe = FeatureRecipe.from_dict(made["recipe"]) if made.get("recipe") else None
+    features = made.get("source_features") or run.features
     return {
         "source": source,
-        "features": list(run.features) if run.features else None,
-        "scaler": run.scaler_recipe or conventions.DEFAULT_SCALER,
+        "features": list(features) if features else None,
+        "recipe": recipe,
+        "scaler": None if recipe is not None else (run.scaler_recipe or conventions.DEFAULT_SCALER),
         "n_components": run.n_components or conventions.WALKTHROUGH_COMPONENTS,
         "top": run.top or conventions.WALKTHROUGH_TOP,
         "k": run.k or conventions.WALKTHROUGH_K,

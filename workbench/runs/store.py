@@ -177,7 +177,7 @@ class RunStore(ReconcileMixin):
     def _record(self, row: sqlite3.Row, jobs: list[JobRecord], current: dict[tuple[str, int], str]) -> RunRecord:
         data = {k: v for k, v in dict(row).items() if k in _RUN_FIELDS}
         for key, default in (("features", None), ("scaler", None), ("settings", {}), ("library_versions", {}),
-                             ("timings", {})):
+                             ("timings", {}), ("recipe", None), ("source_request", None)):
             data[key] = _loads(data[key], default)
         data["run_dir"] = self._load_path(data["run_dir"])
         record = RunRecord(**data, jobs={j.algorithm: j for j in jobs})
@@ -413,6 +413,9 @@ class RunStore(ReconcileMixin):
         settings: Mapping[str, Any] | None = None,
         library_versions: Mapping[str, str] | None = None,
         created_at: str | None = None,
+        recipe: Mapping[str, Any] | None = None,
+        geography: str | None = None,
+        source_request: Mapping[str, Any] | None = None,
     ) -> str:
         """Record a run as InProgress, owned by this process, before anything is written or submitted."""
         if kind not in KINDS:
@@ -424,13 +427,14 @@ class RunStore(ReconcileMixin):
             conn.execute(
                 """INSERT INTO runs (run_id, name, kind, origin, backend, status, parent_run_id, created_at,
                        updated_at, source, source_ref, data_fingerprint, features, scaler, seed, settings,
-                       library_versions, timings, owner_pid, owner_host)
-                   VALUES (?, ?, ?, ?, ?, 'InProgress', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?)""",
+                       library_versions, timings, owner_pid, owner_host, recipe, geography, source_request)
+                   VALUES (?, ?, ?, ?, ?, 'InProgress', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, ?, ?)""",
                 (run_id, (name or "").strip(), kind, origin, backend, parent_run_id, created, stamp, source,
                  source_ref, data_fingerprint, _dumps(list(features) if features is not None else None),
                  _dumps(dict(scaler) if scaler is not None else None), seed, _dumps(dict(settings or {})),
                  _dumps(dict(library_versions if library_versions is not None else folders.library_versions())),
-                 *owners.this_process()))
+                 *owners.this_process(), _dumps(dict(recipe) if recipe is not None else None), geography,
+                 _dumps(dict(source_request) if source_request is not None else None)))
             if name:
                 self._record_edits(conn, run_id, [("run", 0, name.strip())])
         return run_id

@@ -79,7 +79,9 @@ class RunWriter:
         }
         if prepared is not None:
             self._begin.update(source=prepared.source_description, data_fingerprint=prepared.fingerprint,
-                               features=list(prepared.features), scaler=prepared.scaler.to_dict())
+                               features=list(prepared.features), scaler=prepared.scaler.to_dict(),
+                               recipe=prepared.recipe_record(), geography=prepared.clean.schema.geography,
+                               source_request=prepared.source_request)
 
     @classmethod
     def resume(cls, store: RunStore, run: RunRecord) -> RunWriter:
