@@ -24,6 +24,19 @@ def cached(key: tuple) -> Any:
     return _memo().get(key)
 
 
+def on_demand(where: Any, label: str, button_key: str, key: tuple, compute: Callable[[], Any], failed: str,
+              disabled: bool = False, primary: bool = False) -> Any:
+    """The result cached under `key`, or computed now when its button is pressed (None until then)."""
+    from workbench.app.errors import shows_errors
+
+    found = None if disabled else cached(key)
+    if where.button(label, key=button_key, icon=":material/play_arrow:", disabled=disabled,
+                    type="primary" if primary else "secondary"):
+        with shows_errors(failed, stop=False):
+            found = compute()
+    return found
+
+
 def _with_progress(title: str, compute: Callable[[Callable[[float, str], None]], Any]) -> Any:
     """Run compute(progress) inside st.status with a progress bar; progress(fraction, message)."""
     with st.status(f"{title}…", expanded=True) as status:

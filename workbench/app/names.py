@@ -100,6 +100,34 @@ def _record(run_id: str | None, target: str, names: Sequence[str]) -> None:
         st.warning(f"The names were not saved to run `{run_id}`: {exc}", icon=":material/warning:")
 
 
+def editor(kind: str, run: TrainedRun, table, *, count: int, suggestions: list[str], disabled: list[str],
+           column_config: dict, buttons_key: str) -> None:
+    """The names editor of a run's components or clusters, with "use suggestions" and "clear" buttons.
+    Names that cannot be used (a clash, a reserved name) are refused with the reason and not stored."""
+    from workbench.app.errors import shows_errors
+
+    current = component_names if kind == COMPONENT else cluster_names
+    store = set_component_names if kind == COMPONENT else set_cluster_names
+
+    def fill() -> None:
+        store(run, naming.fill_blanks(current(run), suggestions))
+        bump_editor()
+
+    def clear() -> None:
+        store(run, [""] * count)
+        bump_editor()
+
+    edited = st.data_editor(table, key=editor_key(kind, run), hide_index=True, num_rows="fixed", disabled=disabled,
+                            column_config=column_config)
+    with shows_errors("These names cannot be used", stop=False):
+        store(run, [value if isinstance(value, str) else "" for value in edited["name"].tolist()])
+    left, right, _ = st.columns([2, 1, 3])
+    left.button("Use suggestions for blank names", key=f"{buttons_key}_fill", on_click=fill,
+                icon=":material/auto_fix_high:", width="stretch")
+    right.button("Clear names", key=f"{buttons_key}_clear", on_click=clear, icon=":material/backspace:",
+                 width="stretch")
+
+
 def bump_editor() -> None:
     """Give the name editors a fresh key, so a reset is not undone by their pending edits."""
     st.session_state["editor_version"] = st.session_state.get("editor_version", 0) + 1

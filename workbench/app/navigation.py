@@ -12,36 +12,28 @@ from workbench.app.data import clean_table, prepared
 from workbench.app.errors import USER_ERRORS, shows_errors
 from workbench.core import pipeline
 
-PAGE_FILES = {
-    "data": ("app/pages/data_source.py", "Data", ":material/table_view:"),
-    "features": ("app/pages/features.py", "Features", ":material/tune:"),
-    "pca": ("app/pages/pca.py", "PCA", ":material/stacked_line_chart:"),
-    "names": ("app/pages/name_components.py", "Name components", ":material/label:"),
-    "clusters": ("app/pages/clusters.py", "Clusters", ":material/bubble_chart:"),
-    "explore": ("app/pages/explore.py", "Explore", ":material/travel_explore:"),
-    "export": ("app/pages/export.py", "Export", ":material/download:"),
-    "choose_k": ("app/pages/choose_k.py", "Choose k", ":material/insights:"),
-    "profiles": ("app/pages/profiles.py", "Profiles", ":material/person_search:"),
-    "map": ("app/pages/county_map.py", "County map", ":material/map:"),
-    "endpoints": ("app/pages/endpoints.py", "Endpoints", ":material/cloud:"),
-    "runs": ("app/pages/runs.py", "Runs", ":material/history:"),
-    "compare": ("app/pages/compare.py", "Compare", ":material/compare_arrows:"),
-}
+# The sidebar's sections and their pages: (short name, title, icon); the page's file is
+# app/pages/<short name>.py unless FILES names another.
 SECTIONS = {
-    "Prepare": ("data", "features"),
-    "Reduce": ("pca", "names"),
-    "Segment": ("clusters", "explore", "export"),
-    "Understand": ("choose_k", "profiles", "map"),
-    "Runs": ("runs", "compare"),
-    "Cloud": ("endpoints",),
+    "Prepare": (("data", "Data", "table_view"), ("features", "Features", "tune")),
+    "Reduce": (("pca", "PCA", "stacked_line_chart"), ("names", "Name components", "label")),
+    "Segment": (("clusters", "Clusters", "bubble_chart"), ("explore", "Explore", "travel_explore"),
+                ("export", "Export", "download")),
+    "Understand": (("choose_k", "Choose k", "insights"), ("profiles", "Profiles", "person_search"),
+                   ("map", "County map", "map")),
+    "Runs": (("runs", "Runs", "history"), ("compare", "Compare", "compare_arrows")),
+    "Cloud": (("endpoints", "Endpoints", "cloud"),),
 }
+FILES = {"data": "data_source", "names": "name_components", "map": "county_map"}
+PAGE_FILES = {name: (f"app/pages/{FILES.get(name, name)}.py", title, f":material/{icon}:")
+              for pages in SECTIONS.values() for name, title, icon in pages}
 
 
 def navigation() -> Any:
     """st.navigation over every page, in the sidebar's sections (built on every rerun by the entry point)."""
     pages = {name: st.Page(path, title=title, icon=icon, url_path=name, default=(name == "data"))
              for name, (path, title, icon) in PAGE_FILES.items()}
-    return st.navigation({section: [pages[name] for name in names] for section, names in SECTIONS.items()})
+    return st.navigation({section: [pages[name] for name, _, _ in entries] for section, entries in SECTIONS.items()})
 
 
 def link(name: str, label: str | None = None) -> None:

@@ -28,6 +28,26 @@ def number(key: str, label: str, *, where: Any = None, help: str | None = None, 
     return wrong
 
 
+def training_settings(algorithm: str, own_key: str, own_label: str, *, own_help: str, backend_help: str,
+                      seed_help: str) -> list[str]:
+    """A training's settings: backend, its own number (num_components or k), seed, SageMaker's other
+    hyperparameters and the backend's settings form. Returns what is wrong with them."""
+    backend, own, seed = st.columns(3)
+    backend.selectbox("Backend", backend_options(), key=f"{algorithm}_backend", help=backend_help)
+    wrong = [number(own_key, own_label, where=own, help=own_help),
+             number(f"{algorithm}_seed", "Seed", where=seed, help=seed_help)]
+    with st.expander("More hyperparameters (SageMaker's names and defaults)"):
+        hyperparameter_controls(algorithm)
+    backend_settings_form(st.session_state[f"{algorithm}_backend"])
+    return [problem for problem in wrong if problem]
+
+
+def train_button(label: str, key: str, wrong: list[str]) -> bool:
+    """The primary button that starts a training; disabled while a setting is wrong."""
+    return st.button(label, key=key, type="primary", icon=":material/play_arrow:", disabled=bool(wrong),
+                     help="Fix the settings marked in red first." if wrong else None)
+
+
 def hyperparameter_controls(algorithm: str) -> None:
     """One widget per hyperparameter that has no dedicated control, with SageMaker's meaning as help."""
     skip = PCA_OWN if algorithm == "pca" else KMEANS_OWN

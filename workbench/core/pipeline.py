@@ -110,27 +110,22 @@ def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, s
                         recipe, source_features, raw.attrs.get(census.REQUEST_ATTR))
 
 
-def _backend(backend: Backend | str) -> Backend:
-    """A configured backend object, or the named backend with its default settings."""
-    return create_backend(backend) if isinstance(backend, str) else backend
+def _train(algorithm: str, X: np.ndarray, hp: dict[str, Any], options: dict[str, Any]) -> tuple[TrainingJob, Any]:
+    """Run one job on a configured backend (or the named one with its default settings); (job, model)."""
+    backend = options.pop("backend")
+    backend = create_backend(backend) if isinstance(backend, str) else backend
+    hp.update(options.pop("hyperparameters") or {})
+    job = backend.train(algorithm, X, hp, **options)
+    return job, (models.load_pca if algorithm == "pca" else models.load_kmeans)(job.artifact_path)
 
 
-def train_pca(
-    X: np.ndarray,
-    n_components: int,
-    *,
-    backend: Backend | str = DEFAULT_BACKEND,
-    seed: int = conventions.DEFAULT_SEED,
-    output_dir: Path,
-    hyperparameters: dict[str, Any] | None = None,
-    progress: Progress | None = None,
-    on_submit: OnSubmit | None = None,
-) -> PCAStage:
+def train_pca(X: np.ndarray, n_components: int, *, backend: Backend | str = DEFAULT_BACKEND,
+              seed: int = conventions.DEFAULT_SEED, output_dir: Path, hyperparameters: dict[str, Any] | None = None,
+              progress: Progress | None = None, on_submit: OnSubmit | None = None) -> PCAStage:
     hp = {"feature_dim": X.shape[1], "num_components": n_components,
           "mini_batch_size": conventions.pca_mini_batch(len(X))}
-    hp.update(hyperparameters or {})
-    job = _backend(backend).train_pca(X, hp, seed=seed, output_dir=output_dir, progress=progress, on_submit=on_submit)
-    model = models.load_pca(job.artifact_path)
+    job, model = _train("pca", X, hp, dict(backend=backend, seed=seed, output_dir=output_dir,
+                                           hyperparameters=hyperparameters, progress=progress, on_submit=on_submit))
     return PCAStage(job, model, total_variance(X, model.mean))
 
 
@@ -140,22 +135,12 @@ def project(pca: PCAStage, X: np.ndarray, top: int) -> np.ndarray:
     return pca.model.top(top).transform(X)
 
 
-def train_kmeans(
-    scores: np.ndarray,
-    k: int,
-    *,
-    backend: Backend | str = DEFAULT_BACKEND,
-    seed: int = conventions.DEFAULT_SEED,
-    output_dir: Path,
-    hyperparameters: dict[str, Any] | None = None,
-    progress: Progress | None = None,
-    on_submit: OnSubmit | None = None,
-) -> KMeansStage:
-    hp = {"k": k, "feature_dim": scores.shape[1]}
-    hp.update(hyperparameters or {})
-    job = _backend(backend).train_kmeans(scores, hp, seed=seed, output_dir=output_dir, progress=progress,
-                                         on_submit=on_submit)
-    model = models.load_kmeans(job.artifact_path)
+def train_kmeans(scores: np.ndarray, k: int, *, backend: Backend | str = DEFAULT_BACKEND,
+                 seed: int = conventions.DEFAULT_SEED, output_dir: Path, hyperparameters: dict[str, Any] | None = None,
+                 progress: Progress | None = None, on_submit: OnSubmit | None = None) -> KMeansStage:
+    job, model = _train("kmeans", scores, {"k": k, "feature_dim": scores.shape[1]},
+                        dict(backend=backend, seed=seed, output_dir=output_dir, hyperparameters=hyperparameters,
+                             progress=progress, on_submit=on_submit))
     labels, distances = model.assign(scores)
     return KMeansStage(job, model, labels, distances)
 

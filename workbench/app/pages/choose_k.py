@@ -5,7 +5,6 @@ import streamlit as st
 from workbench.analysis import choosing_k
 from workbench.app import computations, navigation, widgets
 from workbench.app.current import kept, scores
-from workbench.app.errors import shows_errors
 
 st.title("Choose k")
 st.caption("K-Means is fitted for every k in the range on the kept component scores, and each clustering is "
@@ -33,10 +32,10 @@ valid = not any(wrong)
 k_values = list(range(int(k_min), int(k_max) + 1)) if valid else []
 n_reps, n_seed = st.session_state["choosek_reps"], st.session_state["choosek_seed"]
 
-found = computations.cached(computations.k_selection_key(pca_run, k_values, n_reps, n_seed)) if valid else None
-if st.button("Evaluate k", key="choosek_run", type="primary", icon=":material/play_arrow:", disabled=not valid):
-    with shows_errors("Choosing k failed"):
-        found = computations.evaluate_k(prep, pca_run, k_values, n_reps, n_seed)
+found = computations.on_demand(st, "Evaluate k", "choosek_run",
+                               computations.k_selection_key(pca_run, k_values, n_reps, n_seed),
+                               lambda: computations.evaluate_k(prep, pca_run, k_values, n_reps, n_seed),
+                               "Choosing k failed", disabled=not valid, primary=True)
 
 if found is None:
     if valid:

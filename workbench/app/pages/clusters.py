@@ -21,19 +21,14 @@ st.caption(f"K-Means groups the {len(component_scores):,} counties by their scor
            + ", ".join(f"**{name}**" for name in component_names) + ".")
 
 # --- Settings -----------------------------------------------------------------------------
-backend, k_column, seed = st.columns(3)
-backend.selectbox("Backend", widgets.backend_options(), key="kmeans_backend",
-                  help="Where training runs. embedded: SageMaker's K-Means emulated in-process.")
-wrong = [widgets.number("kmeans_k", "k (clusters)", where=k_column,
-                        help=f"The number of clusters, 1 to {len(component_scores):,}. The walkthrough uses 7."),
-         widgets.number("kmeans_seed", "Seed", where=seed, help="Same seed, data and settings → same clusters.")]
-with st.expander("More hyperparameters (SageMaker's names and defaults)"):
-    widgets.hyperparameter_controls("kmeans")
-widgets.backend_settings_form(st.session_state["kmeans_backend"])
+wrong = widgets.training_settings(
+    "kmeans", "kmeans_k", "k (clusters)",
+    own_help=f"The number of clusters, 1 to {len(component_scores):,}. The walkthrough uses 7.",
+    backend_help="Where training runs. embedded: SageMaker's K-Means emulated in-process.",
+    seed_help="Same seed, data and settings → same clusters.")
 
 run = current_kmeans(pca_run)
-if st.button("Train K-Means", key="kmeans_train", type="primary", icon=":material/play_arrow:", disabled=any(wrong),
-             help="Fix the settings marked in red first." if any(wrong) else None):
+if widgets.train_button("Train K-Means", "kmeans_train", wrong):
     with shows_errors("K-Means training failed"):
         run = training.train_kmeans(pca_run, top, component_scores, prep)
     if run.reused:
@@ -65,22 +60,9 @@ suggestions = naming.suggest_cluster_names(stage.model.centroids, component_name
 sizes = summaries.cluster_sizes(stage.labels, stage.model.k, naming.pad_names(names.cluster_names(run), stage.model.k))
 
 
-def _fill_suggestions():
-    names.set_cluster_names(run, naming.fill_blanks(names.cluster_names(run), suggestions))
-    names.bump_editor()
-
-
-def _clear_names():
-    names.set_cluster_names(run, [""] * stage.model.k)
-    names.bump_editor()
-
-
-edited = st.data_editor(
-    sizes.assign(share=sizes["share"] * 100, suggested=suggestions),
-    key=names.editor_key("cluster", run),
-    hide_index=True,
-    num_rows="fixed",
-    disabled=["cluster", "counties", "share", "suggested"],
+names.editor(
+    names.CLUSTER, run, sizes.assign(share=sizes["share"] * 100, suggested=suggestions), count=stage.model.k,
+    suggestions=suggestions, disabled=["cluster", "counties", "share", "suggested"], buttons_key="clusters",
     column_config={
         "cluster": st.column_config.NumberColumn("cluster", width="small"),
         "name": st.column_config.TextColumn("name", help="Your name for this cluster", max_chars=60),
@@ -89,12 +71,6 @@ edited = st.data_editor(
         "suggested": st.column_config.TextColumn("suggested"),
     },
 )
-with shows_errors("These names cannot be used", stop=False):
-    names.set_cluster_names(run, [value if isinstance(value, str) else "" for value in edited["name"].tolist()])
-fill, clear, _ = st.columns([2, 1, 3])
-fill.button("Use suggestions for blank names", key="clusters_fill", on_click=_fill_suggestions,
-            icon=":material/auto_fix_high:", width="stretch")
-clear.button("Clear names", key="clusters_clear", on_click=_clear_names, icon=":material/backspace:", width="stretch")
 
 labels = names.cluster_labels(run)
 

@@ -4,39 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.app import navigation
 from workbench.app.errors import USER_ERRORS
-from workbench.app.runs_handle import runs_handle
+from workbench.app.runs_handle import require_runs
 from workbench.runs import compare as cmp
-from workbench.runs import records
 
-ACTION_ERRORS = (*USER_ERRORS, records.RegistryError)
+ACTION_ERRORS = USER_ERRORS  # a registry action's errors, meant for the analyst
 
 st.title("Compare runs")
 st.caption("Pick two runs: the principal angles and component matches say how far their PCA agrees; the adjusted "
            "Rand index, the matched clusters and the counties that move say how far their clusters agree.")
 
-handle = runs_handle()
-if handle.error:
-    st.error(f"**The run registry could not be opened:** {handle.error}", icon=":material/error:")
-    st.stop()
-reg = handle.store
-
-flash = st.session_state.pop("compare_flash", None)
-if flash:
-    kind, message = flash
-    (st.success if kind == "success" else st.error)(message)
-
-try:
-    listed = reg.list_runs()
-except ACTION_ERRORS as exc:
-    st.error(f"**The runs could not be listed:** {exc}", icon=":material/error:")
-    st.stop()
-if listed.empty:
-    st.info("No runs yet in this workspace. Create one with `./run cli segment` in a shell, "
-            "or train PCA and K-Means in the app.", icon=":material/info:")
-    navigation.link("pca", "Train in the app")
-    st.stop()
+reg, listed = require_runs("compare_flash")
 
 labels = dict(zip(listed["run_id"], listed["display_name"]))
 ids = list(labels)

@@ -5,7 +5,6 @@ from workbench.analysis import naming, summaries
 from workbench.app import names, navigation
 from workbench.app.chart_specs import chart
 from workbench.app.current import kept
-from workbench.app.errors import shows_errors
 from workbench.charts import stages as charts
 
 st.title("Name components")
@@ -19,24 +18,11 @@ stage = run.stage
 suggestions = names.suggested_component_names(prep, run)
 
 
-def _fill_suggestions():
-    names.set_component_names(run, naming.fill_blanks(names.component_names(run), suggestions))
-    names.bump_editor()
-
-
-def _clear_names():
-    names.set_component_names(run, [""] * top)
-    names.bump_editor()
-
-
 table = naming.naming_table(stage.model.v, prep.features, stage.explained_variance_ratio,
                             names.component_names(run), suggestions)
-edited = st.data_editor(
-    table.assign(variance=table["variance"] * 100),
-    key=names.editor_key("component", run),
-    hide_index=True,
-    num_rows="fixed",
-    disabled=["component", "suggested", "strongest weights", "variance"],
+names.editor(
+    names.COMPONENT, run, table.assign(variance=table["variance"] * 100), count=top, suggestions=suggestions,
+    disabled=["component", "suggested", "strongest weights", "variance"], buttons_key="names",
     column_config={
         "component": st.column_config.TextColumn("component", width="small"),
         "name": st.column_config.TextColumn("name", help="Your name for this component", max_chars=60),
@@ -46,13 +32,6 @@ edited = st.data_editor(
                                                   help="The component's exact share of the total variance"),
     },
 )
-with shows_errors("These names cannot be used", stop=False):
-    names.set_component_names(run, [value if isinstance(value, str) else "" for value in edited["name"].tolist()])
-
-fill, clear, _ = st.columns([2, 1, 3])
-fill.button("Use suggestions for blank names", key="names_fill", on_click=_fill_suggestions,
-            icon=":material/auto_fix_high:", width="stretch")
-clear.button("Clear names", key="names_clear", on_click=_clear_names, icon=":material/backspace:", width="stretch")
 
 component_names = names.component_columns(run)
 st.markdown("**In use:** " + " · ".join(f"`{name}`" for name in component_names))

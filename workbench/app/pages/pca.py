@@ -15,19 +15,14 @@ prep = navigation.require_prepared()
 n_features = len(prep.features)
 
 # --- Settings -----------------------------------------------------------------------------
-backend, components, seed = st.columns(3)
-backend.selectbox("Backend", widgets.backend_options(), key="pca_backend",
-                  help="Where training runs. embedded: SageMaker's PCA emulated in-process, no AWS account needed.")
-wrong = [widgets.number("pca_num_components", "num_components", where=components,
-                        help=f"Components to compute (at most the {n_features} features). The walkthrough uses 33."),
-         widgets.number("pca_seed", "Seed", where=seed, help="Same seed, data and settings → same model.")]
-with st.expander("More hyperparameters (SageMaker's names and defaults)"):
-    widgets.hyperparameter_controls("pca")
-widgets.backend_settings_form(st.session_state["pca_backend"])
+wrong = widgets.training_settings(
+    "pca", "pca_num_components", "num_components",
+    own_help=f"Components to compute (at most the {n_features} features). The walkthrough uses 33.",
+    backend_help="Where training runs. embedded: SageMaker's PCA emulated in-process, no AWS account needed.",
+    seed_help="Same seed, data and settings → same model.")
 
 run = current_pca(prep)
-if st.button("Train PCA", key="pca_train", type="primary", icon=":material/play_arrow:", disabled=any(wrong),
-             help="Fix the settings marked in red first." if any(wrong) else None):
+if widgets.train_button("Train PCA", "pca_train", wrong):
     with shows_errors("PCA training failed"):
         run = training.train_pca(prep)
     if run.reused:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from workbench.analysis import portraits, stability
 from workbench.analysis import profiles as profiles_mod
-from workbench.app import computations, derived, names, navigation
+from workbench.app import computations, derived, names, navigation, widgets
 from workbench.app.chart_specs import chart
 from workbench.app.current import kept
 from workbench.app.errors import shows_errors
@@ -66,12 +66,12 @@ st.subheader("How stable is each cluster?")
 st.caption("Counties are resampled with replacement, reclustered with the same k, and each cluster matched to "
            "its best bootstrap counterpart (Jaccard). Below 0.6 unstable, 0.75 and above stable.")
 reps_column, stab_button = st.columns([1, 2])
-reps_column.number_input("Resamples", min_value=1, max_value=200, step=1, key="prof_reps")
-reps = int(st.session_state["prof_reps"])
-stab = computations.cached(computations.stability_key(run, reps, 0))
-if stab_button.button("Compute stability", key="prof_stability_run", icon=":material/play_arrow:"):
-    with shows_errors("Stability failed", stop=False):
-        stab = computations.bootstrap_stability(prep, pca_run, run, reps, 0)
+wrong = widgets.number("prof_reps", "Resamples", where=reps_column)
+reps = st.session_state["prof_reps"]
+stab = computations.on_demand(stab_button, "Compute stability", "prof_stability_run",
+                              computations.stability_key(run, reps, 0),
+                              lambda: computations.bootstrap_stability(prep, pca_run, run, reps, 0),
+                              "Stability failed", disabled=bool(wrong))
 if stab is not None:
     per_cluster = stab.with_names(labels)
     st.markdown(f"Mean stability **{stab.mean:.2f}** ({stability.stability_band(stab.mean)}), "
@@ -86,14 +86,14 @@ st.caption("Each county's ACS estimates are redrawn from their 90% margins of er
            "draw goes through the same scaling, PCA and nearest centroid. Confidence = share of draws that keep "
            "the county in its cluster.")
 draws_column, threshold_column, conf_button = st.columns([1, 1, 1])
-draws_column.number_input("Draws per county", min_value=1, max_value=2000, step=10, key="prof_draws")
+wrong = widgets.number("prof_draws", "Draws per county", where=draws_column, step=10)
 threshold_column.slider("Uncertain below", 0.5, 1.0, step=0.05, key="prof_threshold")
-draws = int(st.session_state["prof_draws"])
+draws = st.session_state["prof_draws"]
 threshold = float(st.session_state["prof_threshold"])
-confidence = computations.cached(computations.confidence_key(run, draws, 0))
-if conf_button.button("Compute confidence", key="prof_confidence_run", icon=":material/play_arrow:"):
-    with shows_errors("Membership confidence failed", stop=False):
-        confidence = computations.membership_confidence(prep, pca_run, run, draws, 0)
+confidence = computations.on_demand(conf_button, "Compute confidence", "prof_confidence_run",
+                                    computations.confidence_key(run, draws, 0),
+                                    lambda: computations.membership_confidence(prep, pca_run, run, draws, 0),
+                                    "Membership confidence failed", disabled=bool(wrong))
 if confidence is not None:
     for note in confidence.notes:
         st.warning(note, icon=":material/warning:")

@@ -8,45 +8,19 @@ import streamlit as st
 
 from workbench.app import navigation, opening, widgets
 from workbench.app.errors import USER_ERRORS
-from workbench.app.runs_handle import runs_handle
+from workbench.app.runs_handle import require_runs, runs_handle
 from workbench.runs import manifest, records, segment
 
 # Errors a registry action can raise whose message is meant for the analyst.
-ACTION_ERRORS = (*USER_ERRORS, records.RegistryError)
+ACTION_ERRORS = USER_ERRORS
 
 st.title("Runs")
 st.caption("Every run recorded in this workspace's registry: filter them, look inside one, open it, rename it, "
            "delete it, or run the same settings again on another backend.")
 
-handle = runs_handle()
-if handle.error:
-    st.error(f"**The run registry could not be opened:** {handle.error}", icon=":material/error:")
-    st.stop()
-reg = handle.store
-
-for job_id, state in sorted(handle.reattached.items()):
+reg, everything = require_runs("runs_flash")
+for job_id, state in sorted(runs_handle().reattached.items()):
     st.info(f"Cloud job {job_id} left in flight by an earlier session: {state}", icon=":material/sync:")
-
-flash = st.session_state.pop("runs_flash", None)
-if flash:
-    kind, message = flash
-    (st.success if kind == "success" else st.error)(message)
-
-
-def no_runs_help() -> None:
-    st.info("No runs yet in this workspace. Create one with `./run cli segment` in a shell, "
-            "or train PCA and K-Means in the app.", icon=":material/info:")
-    navigation.link("pca", "Train in the app")
-
-
-try:
-    everything = reg.list_runs()
-except ACTION_ERRORS as exc:
-    st.error(f"**The runs could not be listed:** {exc}", icon=":material/error:")
-    st.stop()
-if everything.empty:
-    no_runs_help()
-    st.stop()
 
 # ---- filters and the list ------------------------------------------------------------------
 backends = sorted(set(widgets.backend_options()) | set(everything["backend"].dropna()))
