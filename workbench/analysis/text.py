@@ -1,0 +1,66 @@
+"""Text typed by the analyst (cluster and component names, portraits), made safe to show.
+
+A name is plain text wherever it appears. Streamlit renders st.markdown, st.caption,
+st.title, st.info and widget labels as Markdown (GitHub-flavoured, plus its own
+`:color[…]`, `:material/…:`, emoji shortcodes and `$…$` maths), and HTML pages parse
+what they are given: a name like `=HYPERLINK("http://x","y")`, `![x](http://host/p.png)`,
+`**bold**` or `<!--` must show as typed, not as a link, an image, bold type or the start
+of a comment that swallows the rest of the page.
+
+* `markdown` — for any text placed inside Markdown (Streamlit or a .md file).
+* `html` — for text placed in HTML (element content or a quoted attribute).
+* `script_json` — for JSON placed inside an HTML <script> element.
+
+Vega-Lite draws titles, axis labels and legends as SVG or canvas text, which is already
+plain; its tooltips escape HTML (vega-tooltip's default), so chart inputs need no escaping.
+"""
+from __future__ import annotations
+
+import html as _html
+import json
+import re
+import string
+from typing import Any
+
+__all__ = ["html", "markdown", "script_json"]
+
+# CommonMark lets a backslash escape any ASCII punctuation character, and then shows the
+# character literally; escaping all of them covers GFM's and Streamlit's extensions too.
+_MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in string.punctuation})
+# GFM turns bare web and e-mail addresses into links whatever their backslashes; an
+# invisible word joiner (U+2060) after "www", inside "://" and after "@" stops it.
+_WORD_JOINER = "\u2060"
+_WWW = re.compile(r"(?i)www(?=\\\.)")
+
+
+def _one_line(text: Any) -> str:
+    value = "" if text is None else str(text)
+    return re.sub(r"[\r\n]+", " ", value).strip()
+
+
+def markdown(text: Any) -> str:
+    """`text` as Markdown that renders as exactly that text, on one line.
+
+    Every ASCII punctuation character is backslash-escaped (so no emphasis, link, image,
+    heading, list, table, HTML, entity, shortcode, colour or maths can start), bare web
+    and e-mail addresses get an invisible word joiner (so GFM does not link them), and
+    line breaks become spaces and the ends are trimmed (a name is one line; a break could
+    start a heading, four leading spaces a code block; HTML shows neither anyway).
+    """
+    escaped = _one_line(text).translate(_MARKDOWN_ESCAPES)
+    escaped = _WWW.sub(lambda found: found.group(0) + _WORD_JOINER, escaped)
+    return escaped.replace("\\:\\/", "\\:" + _WORD_JOINER + "\\/").replace("\\@", "\\@" + _WORD_JOINER)
+
+
+def html(text: Any) -> str:
+    """`text` for HTML element content or a quoted attribute: & < > " ' as entities."""
+    return _html.escape("" if text is None else str(text), quote=True)
+
+
+def script_json(value: Any) -> str:
+    """JSON for inside a <script> element: <, > and & as \\u escapes, so no `</script>`,
+    `<!--` or `<script` in the data can end or change the element (JSON.parse reads them
+    back as the same characters)."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
