@@ -82,10 +82,11 @@ def test_times_are_local_with_their_age_in_words():
 
 def test_formatted_table_formats_numbers_by_kind():
     frame = pd.DataFrame({"County": ["A", "B"], "TotalPop": [10040000, 55221], "Income": [51281.4, np.nan],
-                          "Poverty": [12.345, 0.5], "kept": [True, False]})
+                          "Poverty": [12.345, 0.5], "kept": [True, False], "county_share": [0.0912, 0.0004]})
     shown = fmt.formatted_table(frame)
     assert shown["TotalPop"].tolist() == ["10,040,000", "55,221"]
     assert shown["Income"].tolist() == ["$51,281", "—"]
     assert shown["Poverty"].tolist() == ["12.35", "0.5"]
+    assert shown["county_share"].tolist() == ["9.1%", "<0.1%"]
     assert shown["County"].tolist() == ["A", "B"] and shown["kept"].tolist() == [True, False]
     assert frame["TotalPop"].dtype.kind == "i"  # the input is left alone

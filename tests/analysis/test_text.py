@@ -84,6 +84,11 @@ def test_markdown_escaping_breaks_bare_addresses_and_line_breaks():
     escaped = text.markdown("www.x.org me@x.org http://x.org")
     assert re.search(r"www\u2060", escaped) and "@\u2060" in escaped and ":\u2060" in escaped
     assert text.markdown("two\r\nlines\nhere") == "two lines here"
+    # Streamlit replaces :material/icon: unless its colons and slash are escaped (checked in Chromium).
+    assert text.markdown(":material/home:") == "\\:material\\/home\\:"
+    # What does not start Markdown stays as typed, so a Markdown file reads well.
+    assert text.markdown("St. Louis (city), 12.5% = \"ok\"?") == "St. Louis (city), 12.5% = \"ok\"?"
+    assert text.markdown("- a - b") == "\\- a - b" and text.markdown("12. x 3.") == "12\\. x 3."
     assert text.markdown(None) == "" and text.markdown(7) == "7"
 
 
@@ -105,3 +110,12 @@ def test_script_json_cannot_end_the_script_element():
     assert json.loads(payload) == value
     with pytest.raises(ValueError):
         text.script_json({"x": float("nan")})  # not JSON: refused rather than written as NaN
+
+
+def test_markdown_block_keeps_lines_and_paragraphs_literal():
+    portrait = "# Not a heading\n    not code\n\n- not a list **x**\r\n\n\n"
+    rendered = _rendered(text.markdown_block(portrait))
+    assert rendered.tags == ["p", "br", "p"]
+    assert [part.strip() for part in rendered.parts if part.strip()] == ["# Not a heading", "not code",
+                                                                       "- not a list **x**"]
+    assert text.markdown_block("") == text.markdown_block(None) == ""

@@ -168,8 +168,11 @@ def when(value: Any, now: datetime | None = None, tz: tzinfo | None = None) -> s
 def _column_format(name: str, values: pd.Series) -> Any:
     numeric = pd.to_numeric(values, errors="coerce")
     finite = numeric[np.isfinite(numeric)]
-    if "income" in str(name).lower() or str(name).lower().endswith(("usd", "dollars", "cost")):
+    lowered = str(name).lower()
+    if "income" in lowered or lowered.endswith(("usd", "dollars", "cost")):
         return dollars
+    if lowered.endswith("share") and len(finite) and bool(((finite >= 0) & (finite <= 1)).all()):
+        return lambda share: percent(share, 1)
     if len(finite) and bool((finite == finite.round()).all()):
         return count
     return number
@@ -177,8 +180,9 @@ def _column_format(name: str, values: pd.Series) -> Any:
 
 def formatted_table(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
     """A copy of `frame` with its numeric columns (or `columns`) as text for people: counts
-    and whole numbers with separators, income-like columns (by name) in dollars, the rest
-    with four significant digits; missing values as a dash."""
+    and whole numbers with separators, income-like columns (by name) in dollars, shares
+    (columns named *share, within 0..1) as percentages, the rest with four significant
+    digits; missing values as a dash."""
     out = frame.copy()
     chosen = list(columns) if columns is not None else [c for c in frame.columns
                                                          if pd.api.types.is_numeric_dtype(frame[c])

@@ -7,7 +7,8 @@ what they are given: a name like `=HYPERLINK("http://x","y")`, `![x](http://host
 `**bold**` or `<!--` must show as typed, not as a link, an image, bold type or the start
 of a comment that swallows the rest of the page.
 
-* `markdown` — for any text placed inside Markdown (Streamlit or a .md file).
+* `markdown` — for any text placed inside Markdown (Streamlit or a .md file);
+  `markdown_block` for text of several lines (a portrait).
 * `html` — for text placed in HTML (element content or a quoted attribute).
 * `script_json` — for JSON placed inside an HTML <script> element.
 
@@ -19,18 +20,20 @@ from __future__ import annotations
 import html as _html
 import json
 import re
-import string
 from typing import Any
 
-__all__ = ["html", "markdown", "script_json"]
+__all__ = ["html", "markdown", "markdown_block", "script_json"]
 
-# CommonMark lets a backslash escape any ASCII punctuation character, and then shows the
-# character literally; escaping all of them covers GFM's and Streamlit's extensions too.
-_MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in string.punctuation})
+# CommonMark shows a backslash-escaped ASCII punctuation character literally. These start
+# Markdown anywhere in a line (emphasis, code, links, images, HTML, entities, tables,
+# strike-through, maths, headings, quotes, Streamlit's :colour[…] and :material/icons:); list
+# markers ("-", "+", "1.", "1)") only at the start of a line, so they are escaped only there.
+_ANYWHERE = str.maketrans({c: "\\" + c for c in "\\`*_[]<>&|~$!#:{}/"})
+_LINE_START = re.compile(r"^([-+=]|\d+(?=[.)]))")
 # GFM turns bare web and e-mail addresses into links whatever their backslashes; an
 # invisible word joiner (U+2060) after "www", inside "://" and after "@" stops it.
 _WORD_JOINER = "\u2060"
-_WWW = re.compile(r"(?i)www(?=\\\.)")
+_WWW = re.compile(r"(?i)\bwww(?=\.)")
 
 
 def _one_line(text: Any) -> str:
@@ -41,15 +44,27 @@ def _one_line(text: Any) -> str:
 def markdown(text: Any) -> str:
     """`text` as Markdown that renders as exactly that text, on one line.
 
-    Every ASCII punctuation character is backslash-escaped (so no emphasis, link, image,
-    heading, list, table, HTML, entity, shortcode, colour or maths can start), bare web
-    and e-mail addresses get an invisible word joiner (so GFM does not link them), and
-    line breaks become spaces and the ends are trimmed (a name is one line; a break could
-    start a heading, four leading spaces a code block; HTML shows neither anyway).
+    The punctuation that starts Markdown is backslash-escaped (so no emphasis, link, image,
+    heading, list, quote, table, HTML, entity, shortcode, colour or maths can start; the
+    rest, such as "." and "(", stays as typed, so a .md file reads well), bare web and
+    e-mail addresses get an invisible word joiner (so GFM does not link them), and line
+    breaks become spaces and the ends are trimmed (a name is one line; a break could start
+    a heading, four leading spaces a code block; HTML shows neither anyway).
     """
-    escaped = _one_line(text).translate(_MARKDOWN_ESCAPES)
+    escaped = _one_line(text).translate(_ANYWHERE)
+    escaped = _LINE_START.sub(lambda found: found.group(0) + "\\" if found.group(0)[0].isdigit()
+                              else "\\" + found.group(0), escaped)
     escaped = _WWW.sub(lambda found: found.group(0) + _WORD_JOINER, escaped)
-    return escaped.replace("\\:\\/", "\\:" + _WORD_JOINER + "\\/").replace("\\@", "\\@" + _WORD_JOINER)
+    return escaped.replace("\\:\\/\\/", "\\:" + _WORD_JOINER + "\\/\\/").replace("@", "@" + _WORD_JOINER)
+
+
+def markdown_block(text: Any) -> str:
+    """Several lines of plain text (a portrait) as Markdown that renders as that text: each
+    line escaped as by `markdown`, line breaks kept as hard breaks, blank lines as paragraphs."""
+    paragraphs = re.split(r"\n\s*\n", ("" if text is None else str(text)).replace("\r\n", "\n").replace("\r", "\n"))
+    blocks = ["  \n".join(markdown(line) for line in paragraph.split("\n") if line.strip())
+              for paragraph in paragraphs]
+    return "\n\n".join(block for block in blocks if block)
 
 
 def html(text: Any) -> str:
