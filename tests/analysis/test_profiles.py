@@ -136,5 +136,6 @@ def test_count_columns_are_the_population_and_what_grows_with_it():
     features = list(frame.columns)
     assert profiles.count_columns(frame, features, "TotalPop") == ["TotalPop", "Men"]
     assert profiles.count_columns(frame, features, None) == []
+    assert profiles.count_columns(frame, features) == ["TotalPop", "Men"]  # the population found by name
     built = profiles.build_profile(frame, np.repeat([0, 1], 100))
     assert built.population_column == "TotalPop" and built.counts == ["TotalPop", "Men"]

@@ -71,10 +71,13 @@ def detect_population_column(columns: Sequence[str]) -> str | None:
 COUNT_CORRELATION = 0.9  # Spearman ρ with the population at or above which a whole-numbered feature is a count
 
 
-def count_columns(frame: pd.DataFrame, features: Sequence[str], population_column: str | None) -> list[str]:
+def count_columns(frame: pd.DataFrame, features: Sequence[str], population_column: str | None = "auto") -> list[str]:
     """The features that count people: the population column itself and every feature of
     whole numbers between 0 and the population that rises with it almost in step (Spearman
-    ρ ≥ COUNT_CORRELATION). [] without a population column."""
+    ρ ≥ COUNT_CORRELATION). population_column: "auto" finds it by name
+    (detect_population_column). [] without a population column."""
+    if population_column == "auto":
+        population_column = detect_population_column([str(c) for c in frame.columns])
     if population_column is None or population_column not in frame.columns:
         return []
     population = pd.to_numeric(frame[population_column], errors="coerce")
