@@ -129,3 +129,13 @@ def test_rejects_bad_k(blobs):
         choosing_k.evaluate_k(blobs[:10], [1, 2], stability_reps=0)
     with pytest.raises(ValueError, match="between 2 and"):
         choosing_k.evaluate_k(blobs[:10], [10], stability_reps=0)
+
+
+def test_a_small_sample_says_its_recommendation_is_weak():
+    X, _ = make_blobs(24, centers=3, n_features=2, cluster_std=0.4, center_box=(-8, 8), random_state=0)
+    small = choosing_k.evaluate_k(X, range(2, 5), stability_reps=0)
+    assert small.weak_recommendation.startswith("Only 24 rows")
+    assert f"k = {small.recommended}" in small.weak_recommendation
+    assert choosing_k.KSelection.from_dict(small.to_dict()).weak_recommendation == small.weak_recommendation
+    X, _ = make_blobs(30, centers=3, n_features=2, cluster_std=0.4, center_box=(-8, 8), random_state=0)
+    assert choosing_k.evaluate_k(X, range(2, 5), stability_reps=0).weak_recommendation is None

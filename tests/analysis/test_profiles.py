@@ -121,3 +121,21 @@ def test_build_profile_on_the_census(census_csv):
     assert set(flagged["flag"]) <= {"high", "low"}
     with pytest.raises(ValueError, match="population column"):
         profiles.build_profile(clean.frame, labels, features=clean.features, population_column="Pop")
+
+
+def test_count_columns_are_the_population_and_what_grows_with_it():
+    rng = np.random.default_rng(0)
+    population = rng.integers(1_000, 1_000_000, 200).astype(float)
+    frame = pd.DataFrame({
+        "TotalPop": population,
+        "Men": np.round(population * rng.uniform(0.47, 0.53, 200)),  # a count: grows with the population
+        "Poverty": rng.uniform(5, 40, 200).round(1),  # a rate
+        "Rank": rng.permutation(200).astype(float),  # whole numbers, but not with the population
+        "Visits": np.round(population * 3.0),  # grows with it, but more than one per person: not people
+    })
+    features = list(frame.columns)
+    assert profiles.count_columns(frame, features, "TotalPop") == ["TotalPop", "Men"]
+    assert profiles.count_columns(frame, features, None) == []
+    assert profiles.count_columns(frame, features) == ["TotalPop", "Men"]  # the population found by name
+    built = profiles.build_profile(frame, np.repeat([0, 1], 100))
+    assert built.population_column == "TotalPop" and built.counts == ["TotalPop", "Men"]

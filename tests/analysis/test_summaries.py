@@ -148,3 +148,27 @@ def test_histogram_bins_in_log_space_keep_units_and_drop_non_positive():
     assert bins["bin_start"].iloc[0] == pytest.approx(1.0)
     assert bins["bin_end"].iloc[-1] == pytest.approx(1000.0)
     assert bins["bin_end"].iloc[0] == pytest.approx(10.0)
+
+
+def test_county_in_units_beside_its_cluster_and_all_counties(small):
+    frame, labels = small  # Income 10..50, Walk 1, 1, 3, 3, 7; clusters {0, 1}, {2, 3}, {4}
+    table = summaries.county_in_units(frame, ["Income", "Walk"], labels, 2)  # the county with Income 30, Walk 3
+    assert table["feature"].tolist() == ["Income", "Walk"]
+    assert table["county"].tolist() == [30.0, 3.0]
+    assert table["cluster_mean"].tolist() == [35.0, 3.0]
+    assert table["overall_mean"].tolist() == [30.0, 3.0]
+    assert table["vs_cluster"].tolist() == [-5.0, 0.0] and table["vs_overall"].tolist() == [0.0, 0.0]
+    assert table["percentile"].tolist() == [50.0, 60.0]  # Walk: 2 below, 2 equal of 5
+    top = summaries.county_in_units(frame, ["Income"], labels, 4)
+    assert top["percentile"].iloc[0] == 90.0 and top["vs_overall_sd"].iloc[0] == pytest.approx(20 / np.std(
+        frame["Income"], ddof=1))
+    constant = summaries.county_in_units(frame.assign(Flat=1.0), ["Flat"], labels, 0)
+    assert np.isnan(constant["vs_overall_sd"].iloc[0])
+
+
+def test_county_in_units_refuses_a_county_or_labels_that_do_not_fit(small):
+    frame, labels = small
+    with pytest.raises(ValueError, match="No county 99"):
+        summaries.county_in_units(frame, ["Income"], labels, 99)
+    with pytest.raises(ValueError, match="one label per county"):
+        summaries.county_in_units(frame, ["Income"], labels[:3], 0)

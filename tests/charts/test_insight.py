@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import vl_convert
 from sklearn.datasets import make_blobs
 
+from tests.support import chart_labels
 from workbench.analysis import choosing_k, profiles, stability
 from workbench.charts import insight as charts
 
@@ -47,8 +49,9 @@ def test_k_selection_chart(selection):
     assert spec["resolve"]["scale"]["y"] == "independent"
     filters = [t["filter"] for layer in spec["spec"]["layer"] for t in layer.get("transform", [])]
     assert "datum.is_recommended" in filters and "datum.is_knee && datum.metric === 'sse'" in filters
-    assert f"recommended k = {selection.recommended}" in spec["title"]["text"]
-    assert " ".join(spec["title"]["subtitle"]) == selection.reason
+    assert f"recommended k = {selection.recommended}" in " ".join(spec["title"]["text"])
+    assert " ".join(spec["title"]["subtitle"]) == selection.reason  # 120 rows: not a small sample
+    assert spec["spec"]["layer"][0]["encoding"]["x"]["axis"]["values"] == [2, 3, 4, 5]  # every k labelled
     _compiles(chart)
 
 
@@ -101,8 +104,15 @@ def test_confidence_histogram():
     assert set(bins["cluster_name"]) == {"x", "cluster 1"}
     chart = charts.confidence_histogram(table, ["x"], threshold=0.8, log=True)
     spec = chart.to_dict()
-    assert "2 of 5 counties" in spec["title"]["subtitle"]
-    assert spec["layer"][0]["encoding"]["y"]["scale"]["type"] == "symlog"
+    assert "2 of 5 counties" in " ".join(spec["title"]["subtitle"])
+    bars = spec["spec"]["layer"][0]
+    # Small multiples, one per cluster, on a log count axis: no stacking, no symlog.
+    assert spec["facet"]["row"]["field"] == "panel" and "stack" not in bars["encoding"]["y"]
+    assert bars["encoding"]["y"]["scale"]["type"] == "log" and bars["encoding"]["y"]["axis"]["values"] == [1]
+    assert bars["encoding"]["y2"] == {"datum": 0.5}  # a bar of one county starts below 1
+    assert {r["kept"] for r in _rows(spec) if r["bin_end"] <= 0.8} == {"uncertain"}
+    linear = charts.confidence_histogram(table, ["x"], log=False).to_dict()
+    assert "type" not in linear["spec"]["layer"][0]["encoding"]["y"].get("scale", {})
     _compiles(chart)
 
 
@@ -111,3 +121,98 @@ def test_separation_chart(profile):
     rows = _rows(chart.to_dict())
     assert len(rows) == 1 and rows[0]["r2"] == profile.separation["r2"].max()
     _compiles(chart)
+
+
+def test_a_small_sample_says_so_under_the_title():
+    X, _ = make_blobs(24, centers=3, n_features=2, cluster_std=0.4, center_box=(-8, 8), random_state=0)
+    small = choosing_k.evaluate_k(X, range(2, 5), stability_reps=0)
+    subtitle = " ".join(charts.k_selection_chart(small).to_dict()["title"]["subtitle"])
+    assert small.weak_recommendation in subtitle
+
+
+# --- Every label shown, on the census (the issue's measure) --------------------------------
+# As in test_stages: drawn as the app draws them, at their share of a 700 or 1400 px page.
+
+PAGES = (700, 1400)
+KS = (7, 12)
+
+
+def _shown(spec: dict, width: int, **expected) -> None:
+    found = chart_labels.problems(spec, width, **expected)
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("k", KS)
+def test_every_label_shows_on_the_profiles_page(census_run, k, page):
+    run = census_run(k)
+    profile, names = run.named_profile, run.cluster_names
+    _shown(charts.index_heatmap(profile.index).to_dict(), page, axes={"Y-axis": run.features, "X-axis": names})
+    _shown(charts.separation_chart(profile.separation).to_dict(), page // 2,
+           axes={"Y-axis": list(profile.separation["feature"].head(15))})
+    _shown(charts.separation_chart(profile.separation, top=None).to_dict(), page // 2, axes={"Y-axis": run.features})
+    for feature in ("Income", "Poverty", "TotalPop"):
+        _shown(charts.box_plot_chart(profile.boxes, feature).to_dict(), page // 2, axes={"Y-axis": names},
+               titles=[feature])
+    _shown(charts.stability_chart(run.stability.with_names(names)).to_dict(), page, axes={"Y-axis": names})
+    spec = charts.confidence_histogram(run.confidence.table, names, threshold=0.8).to_dict()
+    _shown(spec, page, headers=names)
+    counts = chart_labels.labels(chart_labels.render(spec, page)).axis("Y-axis")
+    assert {label.text for label in counts} >= {"1", "10", "100"}  # a log axis with readable ticks
+
+
+@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("k", KS)
+def test_every_label_shows_on_the_choose_k_page(census_run, k, page):
+    selection = census_run(k).selection
+    spec = charts.k_selection_chart(selection).to_dict()
+    metrics = list(dict.fromkeys(selection.long()["label"]))
+    _shown(spec, page, headers=metrics, titles=[f"recommended k = {selection.recommended}"])
+    shown = chart_labels.labels(chart_labels.render(spec, page)).texts("X-axis")
+    assert sorted(set(shown), key=int) == [str(k) for k in range(2, k + 1)]  # every evaluated k
+
+
+def test_no_row_limit_at_any_k(census_run):
+    """k × features above 5,000 rows (k ≥ 148 on the census) raised Altair's MaxRowsError."""
+    k = 200
+    run = census_run(k)
+    profile, names = run.named_profile, run.cluster_names
+    assert len(profile.index) > 5000
+    built = [
+        charts.index_heatmap(profile.index),
+        charts.separation_chart(profile.separation),
+        charts.box_plot_chart(profile.boxes, "Income"),
+        charts.stability_chart(run.stability.with_names(names)),
+        charts.confidence_histogram(run.confidence.table, names),
+    ]
+    for chart in built:
+        assert vl_convert.vegalite_to_vega(json.dumps(chart.to_dict()))["marks"]
+    # Beyond SMALL_MULTIPLES clusters, membership confidence is one histogram of every county.
+    spec = built[-1].to_dict()
+    assert {row["panel"] for row in _rows(spec)} == {"all clusters"}
+    assert sum(row["counties"] for row in _rows(spec)) == len(run.confidence.table)
+    box = chart_labels.labels(chart_labels.render(built[2].to_dict(), 1400))
+    assert sorted(box.texts("Y-axis")) == sorted(names)  # 200 rows, every one labelled
+
+
+HOSTILE = ['=HYPERLINK("http://x","y")', "![x](http://host/p.png)", "<!--", "**bold**", "</script>&amp;"]
+
+
+def test_names_reach_the_drawing_as_plain_text(profile):
+    """Vega draws titles, axis labels and legends as text: a name shows exactly as typed
+    (the SVG parses, and its text is the name), nothing is interpreted."""
+    boxes = profile.boxes.assign(cluster_name=profile.boxes["cluster"].map(dict(enumerate(HOSTILE))))
+    spec = charts.box_plot_chart(boxes, "Income").to_dict()
+    drawn = chart_labels.labels(chart_labels.render(spec, 700))
+    assert sorted(drawn.texts("Y-axis")) == sorted(HOSTILE[:3])
+    per_cluster = pd.DataFrame({"cluster": range(5), "cluster_name": HOSTILE, "mean_jaccard": [0.9] * 5,
+                                "band": ["stable"] * 5})
+    stability_spec = charts.stability_chart(per_cluster).to_dict()
+    assert sorted(chart_labels.labels(chart_labels.render(stability_spec, 700)).texts("Y-axis")) == sorted(HOSTILE)
+    table = pd.DataFrame({"cluster": [0, 1, 2, 3, 4], "confidence": [1.0, 0.5, 0.9, 0.2, 1.0]})
+    confidence = charts.confidence_histogram(table, HOSTILE).to_dict()
+    headers = " | ".join(label.text for label in chart_labels.labels(chart_labels.render(confidence, 700)).titles)
+    assert all(name in headers for name in HOSTILE)
+    # Tooltips carry the name as data; Vega's tooltip handler escapes HTML (vega-tooltip's default).
+    tooltips = stability_spec["layer"][2]["encoding"]["tooltip"]
+    assert {"field": "cluster_name", "type": "nominal", "title": "cluster"} in tooltips

@@ -230,6 +230,16 @@ class KSelection:
                              "is_recommended": bool(row["is_recommended"])})
         return pd.DataFrame(rows)
 
+    @property
+    def weak_recommendation(self) -> str | None:
+        """Why the recommendation is weak, in words, when it rests on fewer than about 30 rows
+        (the scores that rank k are then noisy); None otherwise, or when the rows are unknown."""
+        rows = len(next(iter(self.labels.values()))) if self.labels else None
+        if rows is None or rows >= 30:
+            return None
+        return (f"Only {rows} rows: with fewer than about 30, the scores that rank k are noisy, so the "
+                f"recommended k = {self.recommended} is weak evidence; treat it as a hint and check the clusters.")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able (NaN as None); from_dict restores it."""
         def clean(records):

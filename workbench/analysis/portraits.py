@@ -7,8 +7,10 @@ A draft reads, for example:
     140, Unemployment 125; low White 60, Income 78.
 
 — the cluster's highest index scores at or above 120 and its lowest at or below 80, most
-extreme first (see profiles.py). Margin-of-error columns (`*Err`) are left out of the
-draft: they describe the precision of the estimates, not the counties.
+extreme first (see profiles.py). The draft leads with rates and shares: count columns
+(TotalPop, Men, Employed, …; profiles.count_columns) are left out, since they say how big
+the counties are, which the size already says; so are margin-of-error columns (`*Err`),
+which describe the precision of the estimates, not the counties.
 
 Reports
 -------
@@ -18,10 +20,12 @@ with the CSV. `html_report` returns one self-contained HTML page: charts as inli
 (rendered offline by vl-convert-python), or, without it, as Vega-Lite specs with
 vega-embed loaded from a CDN (which needs a network to view). No network is used to build
 either report.
+
+Every name and text in a report is plain text (text.markdown / text.html / text.script_json),
+and every number is written for people (formatting): 173,631,000, not 1.736e+08.
 """
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -31,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.analysis import margins, profiles
+from workbench.analysis import formatting, margins, profiles, text
 
 __all__ = [
     "Report",
@@ -60,6 +64,7 @@ def draft_portrait(
     n_high: int = 4,
     n_low: int = 2,
     skip_margins: bool = True,
+    skip_counts: bool = True,
     name: str | None = None,
 ) -> str:
     """One cluster's draft description from its profile (see the module doc)."""
@@ -77,6 +82,8 @@ def draft_portrait(
     scores = profile.index[(profile.index["cluster"] == cluster) & profile.index["index"].notna()]
     if skip_margins:
         scores = scores[~scores["feature"].map(margins.is_margin)]
+    if skip_counts:
+        scores = scores[~scores["feature"].isin(profile.counts)]
     high = scores[scores["index"] >= profiles.HIGH].sort_values("index", ascending=False, kind="stable").head(n_high)
     low = scores[scores["index"] <= profiles.LOW].sort_values("index", ascending=True, kind="stable").head(n_low)
     parts = []
@@ -123,9 +130,16 @@ class Report:
     notes: Sequence[str] = ()
 
 
-def _slug(text: str) -> str:
-    slug = re.sub(r"[^0-9a-z]+", "-", text.lower()).strip("-")
+def _slug(title: str) -> str:
+    slug = re.sub(r"[^0-9a-z]+", "-", title.lower()).strip("-")
     return slug or "chart"
+
+
+def _fact(value: Any) -> str:
+    """A fact's value for people: numbers with separators (3,218), text as it is."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
+    return formatting.number(value)
 
 
 def png_available() -> bool:
@@ -142,14 +156,10 @@ def _chart_spec(chart: Any) -> dict[str, Any]:
 
 
 def _markdown_table(frame: pd.DataFrame, max_rows: int = 50) -> str:
-    frame = frame.head(max_rows)
+    frame = formatting.formatted_table(frame.head(max_rows))
 
     def cell(value: Any) -> str:
-        if isinstance(value, float):
-            text = "" if not np.isfinite(value) else f"{value:,.4g}"
-        else:
-            text = str(value)
-        return text.replace("|", "\\|").replace("\n", " ")
+        return text.markdown(value)  # escapes "|" too
 
     header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
@@ -162,31 +172,31 @@ def markdown_report(report: Report, *, images: bool | None = None, image_dir: st
     (needs vl-convert-python), False leaves them out (a note lists them), None = when available."""
     images = png_available() if images is None else images
     files: dict[str, bytes] = {}
-    lines = [f"# {report.title}", ""]
+    md = text.markdown
+    lines = [f"# {md(report.title)}", ""]
     if report.intro:
-        lines += [report.intro.strip(), ""]
+        lines += [text.markdown_block(report.intro), ""]
     if report.facts:
-        lines += [f"- **{key}**: {value}" for key, value in report.facts.items()] + [""]
+        lines += [f"- **{md(key)}**: {md(_fact(value))}" for key, value in report.facts.items()] + [""]
     lines += ["## Segment portraits", ""]
     names = list(report.cluster_names) + [""] * (len(report.portraits) - len(report.cluster_names))
-    for i, text in enumerate(report.portraits):
-        title = names[i] or f"cluster {i}"
-        lines += [f"### {title}", "", text.strip(), ""]
+    for i, portrait in enumerate(report.portraits):
+        lines += [f"### {md(names[i] or f'cluster {i}')}", "", text.markdown_block(portrait), ""]
     for title, chart in report.charts.items():
-        lines += [f"## {title}", ""]
+        lines += [f"## {md(title)}", ""]
         if images:
             import vl_convert
 
             name = f"{image_dir}/{_slug(title)}.png"
             files[name] = vl_convert.vegalite_to_png(json.dumps(_chart_spec(chart)), scale=2)
-            lines += [f"![{title}]({name})", ""]
+            lines += [f"![{md(title)}]({name})", ""]
         else:
-            lines += ["*(Chart not included: install vl-convert-python to export charts as images, "
-                      "or use the HTML report.)*", ""]
+            lines += [("*(Chart not included: install vl-convert-python to export charts as images, "
+                      "or use the HTML report.)*"), ""]
     for title, table in report.tables.items():
-        lines += [f"## {title}", "", _markdown_table(table), ""]
+        lines += [f"## {md(title)}", "", _markdown_table(table), ""]
     if report.notes:
-        lines += ["## Notes", ""] + [f"- {note}" for note in report.notes] + [""]
+        lines += ["## Notes", ""] + [f"- {md(note)}" for note in report.notes] + [""]
     files = {"report.md": "\n".join(lines).encode("utf-8"), **files}
     return files
 
@@ -209,7 +219,7 @@ def html_report(report: Report, *, svg: bool | None = None) -> str:
     chart as inline SVG (offline; needs vl-convert-python); False embeds Vega-Lite specs for
     vega-embed from a CDN; None = SVG when available."""
     svg = png_available() if svg is None else svg
-    esc = html.escape
+    esc = text.html
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{esc(report.title)}</title>",
              f"<style>{_CSS}</style>"]
     if not svg and report.charts:
@@ -220,12 +230,13 @@ def html_report(report: Report, *, svg: bool | None = None) -> str:
     if report.intro:
         parts += [f"<p>{esc(p)}</p>" for p in report.intro.strip().split("\n\n")]
     if report.facts:
-        parts.append("<ul>" + "".join(f"<li><b>{esc(str(k))}</b>: {esc(str(v))}</li>" for k, v in report.facts.items())
+        parts.append("<ul>" + "".join(f"<li><b>{esc(k)}</b>: {esc(_fact(v))}</li>" for k, v in report.facts.items())
                      + "</ul>")
     parts.append("<h2>Segment portraits</h2>")
     names = list(report.cluster_names) + [""] * (len(report.portraits) - len(report.cluster_names))
-    for i, text in enumerate(report.portraits):
-        parts.append(f"<div class='portrait'><h3>{esc(names[i] or f'cluster {i}')}</h3><p>{esc(text.strip())}</p></div>")
+    for i, portrait in enumerate(report.portraits):
+        body = "<br>".join(esc(line.strip()) for line in portrait.strip().splitlines())
+        parts.append(f"<div class='portrait'><h3>{esc(names[i] or f'cluster {i}')}</h3><p>{body}</p></div>")
     for n, (title, chart) in enumerate(report.charts.items()):
         parts.append(f"<h2>{esc(title)}</h2><figure>")
         spec = _chart_spec(chart)
@@ -235,13 +246,11 @@ def html_report(report: Report, *, svg: bool | None = None) -> str:
             parts.append(vl_convert.vegalite_to_svg(json.dumps(spec)))
         else:
             div = f"chart-{n}"
-            payload = json.dumps(spec).replace("</", "<\\/")
-            parts.append(f"<div id='{div}'></div><script>vegaEmbed('#{div}', {payload}, "
+            parts.append(f"<div id='{div}'></div><script>vegaEmbed('#{div}', {text.script_json(spec)}, "
                          "{actions: false});</script>")
         parts.append("</figure>")
     for title, table in report.tables.items():
-        parts += [f"<h2>{esc(title)}</h2>", table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:,.4g}",
-                                                          border=0)]
+        parts += [f"<h2>{esc(title)}</h2>", formatting.formatted_table(table).to_html(index=False, na_rep="", border=0)]
     if report.notes:
         parts += ["<h2>Notes</h2><ul>"] + [f"<li>{esc(note)}</li>" for note in report.notes] + ["</ul>"]
     parts.append("</body></html>")

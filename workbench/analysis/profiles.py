@@ -11,6 +11,10 @@
   with its p-value (scikit-learn's f_classif). F = [R²/(k−1)] / [(1−R²)/(n−k)], so both rank
   features alike; R² reads as a share, F as a test (with thousands of counties almost every
   p-value is tiny, so rank by R²).
+* **Count columns**: features that count people (Men, Employed, …) grow with a county's
+  population and say how big it is, not what it is like; they are the population column
+  and every whole-numbered feature that rises almost in step with it (Spearman ρ ≥ 0.9).
+  Portraits and suggested names lead with the rates and shares instead.
 * **Box plots**: Tukey five-number summaries per cluster and feature in original units
   (whiskers at the most extreme values within 1.5 IQR of the box), so a chart carries a few
   rows per cluster instead of every county.
@@ -22,7 +26,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -35,6 +39,7 @@ __all__ = [
     "box_stats",
     "build_profile",
     "cluster_shares",
+    "count_columns",
     "detect_population_column",
     "index_matrix",
     "index_scores",
@@ -61,6 +66,35 @@ def detect_population_column(columns: Sequence[str]) -> str | None:
             if re.fullmatch(pattern, _normalise(column)):
                 return column
     return None
+
+
+COUNT_CORRELATION = 0.9  # Spearman ρ with the population at or above which a whole-numbered feature is a count
+
+
+def count_columns(frame: pd.DataFrame, features: Sequence[str], population_column: str | None = "auto") -> list[str]:
+    """The features that count people: the population column itself and every feature of
+    whole numbers between 0 and the population that rises with it almost in step (Spearman
+    ρ ≥ COUNT_CORRELATION). population_column: "auto" finds it by name
+    (detect_population_column). [] without a population column."""
+    if population_column == "auto":
+        population_column = detect_population_column([str(c) for c in frame.columns])
+    if population_column is None or population_column not in frame.columns:
+        return []
+    population = pd.to_numeric(frame[population_column], errors="coerce")
+    found = []
+    for feature in features:
+        if feature == population_column:
+            found.append(feature)
+            continue
+        values = pd.to_numeric(frame[feature], errors="coerce")
+        both = values.notna() & population.notna()
+        if both.sum() < 3 or values[both].nunique() < 2:
+            continue
+        v, p = values[both], population[both]
+        whole = bool((v == v.round()).all()) and bool((v >= 0).all()) and bool((v <= p * 1.01).all())
+        if whole and v.corr(p, method="spearman") >= COUNT_CORRELATION:
+            found.append(feature)
+    return found
 
 
 def _names(names: Sequence[str] | None, k: int) -> list[str]:
@@ -241,6 +275,7 @@ class ClusterProfile:
     shares: pd.DataFrame  # cluster_shares
     separation: pd.DataFrame  # separating_variables
     boxes: pd.DataFrame  # box_stats
+    counts: list[str] = field(default_factory=list)  # count_columns: features that count people
 
     def cluster(self, cluster: int) -> pd.DataFrame:
         """One cluster's index scores, highest first."""
@@ -283,6 +318,7 @@ def build_profile(
         shares=cluster_shares(labels, k, population=population, names=cluster_names),
         separation=separating_variables(frame, labels, features=features, k=k),
         boxes=box_stats(frame, labels, features=features, k=k, names=cluster_names),
+        counts=count_columns(frame, features, population_column),
     )
 
 

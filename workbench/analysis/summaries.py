@@ -249,6 +249,46 @@ def county_vs_centroid(row: pd.Series, centroid: np.ndarray, component_names: Se
     return frame
 
 
+def county_in_units(
+    frame: pd.DataFrame, features: Sequence[str], labels: np.ndarray, county: object
+) -> pd.DataFrame:
+    """One county's census values in original units beside its cluster's mean and the mean
+    of all counties, one row per feature (in `features` order).
+
+    frame: the cleaned table (CleanResult.frame), one row per county, `labels` its clusters;
+    county: the county's index label in frame. Columns: feature, county, cluster_mean,
+    overall_mean, vs_cluster (county − cluster mean), vs_overall (county − overall mean),
+    vs_overall_sd (vs_overall in the feature's standard deviations over all counties; NaN
+    for a constant feature) and percentile (share of counties below it plus half of those
+    equal, × 100; 50 is the median county).
+    """
+    if county not in frame.index:
+        raise ValueError(f"No county {county!r} in the table; pick one of its rows.")
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if labels.shape[0] != len(frame):
+        raise ValueError(f"{labels.shape[0]} cluster labels for {len(frame)} counties; give one label per county.")
+    values = frame[list(features)].to_numpy(dtype=np.float64)
+    position = frame.index.get_indexer([county])[0]
+    own = values[position]
+    members = values[labels == labels[position]]
+    overall = np.nanmean(values, axis=0)
+    sd = np.nanstd(values, axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vs_sd = np.where(sd > 0, (own - overall) / np.where(sd > 0, sd, 1.0), np.nan)
+    present = np.isfinite(values).sum(axis=0)
+    below = (values < own).sum(axis=0) + 0.5 * (values == own).sum(axis=0)
+    return pd.DataFrame({
+        "feature": list(features),
+        "county": own,
+        "cluster_mean": np.nanmean(members, axis=0),
+        "overall_mean": overall,
+        "vs_cluster": own - np.nanmean(members, axis=0),
+        "vs_overall": own - overall,
+        "vs_overall_sd": vs_sd,
+        "percentile": np.where(present > 0, below / np.maximum(present, 1) * 100.0, np.nan),
+    })
+
+
 def search_rows(table: pd.DataFrame, query: str, columns: Sequence[str]) -> pd.DataFrame:
     """Rows where any of `columns` contains `query` (case-insensitive); all rows for a blank query."""
     query = (query or "").strip()
