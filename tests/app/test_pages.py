@@ -32,16 +32,17 @@ def test_data_page_renders_cleaning_report_preview_and_feature_view(app_env):
     assert at.title[0].value == "Data"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Rows read"] == "3,220"
-    assert metrics["Counties kept"] == "3,218"
+    assert metrics["Rows kept"] == "3,218"
     assert metrics["Numeric features"] == "34"
     assert any("missing values" in w.value for w in at.warning)  # the two blank rows, reported
     preview = table(at, "CensusId", "Income")
     assert len(preview) == 100 and {"CensusId", "State", "County", "Income"} <= set(preview.columns)
     assert at.selectbox(key="hist_feature").value == "TotalPop"
+    stats = table(at, "statistic", "value").set_index("statistic")["value"]
+    assert stats["max"] == "10,038,388" and "e+" not in " ".join(stats)  # numbers for people, not 1.004e+07
     at.selectbox(key="hist_feature").select("Income").run()
     stats = table(at, "statistic", "value").set_index("statistic")["value"]
-    assert stats["count"] == 3218 and stats["missing"] == 0
-    assert stats["min"] < stats["median"] < stats["max"]
+    assert stats["count"] == "3,218" and stats["missing"] == "0"
     assert not problems(at)
 
 
@@ -73,9 +74,13 @@ def test_features_page_presets_drop_and_restore_the_margins_of_error(app_env):
     at.button(key="features_recommended").click().run()
     chosen = at.multiselect(key="feature_select").value
     assert len(chosen) == 32 and not [f for f in chosen if f.endswith("Err")]
-    assert len(table(at, "feature", "min", "max")) == 32
+    scaled = list(table(at, "feature", "min", "max")["feature"])
+    # …and its counts become rates of the population, which is no longer a feature itself.
+    assert len(scaled) == 31 and "Men per TotalPop" in scaled and "TotalPop" not in scaled and "Men" not in scaled
+    assert at.session_state["recipe_total"] == "TotalPop"
     at.button(key="features_all").click().run()
-    assert len(at.multiselect(key="feature_select").value) == 34
+    assert len(at.multiselect(key="feature_select").value) == 34 and not at.session_state["recipe_total"]
+    assert len(table(at, "feature", "min", "max")) == 34
     assert not problems(at)
 
 

@@ -8,6 +8,7 @@ not retried on every rerun.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ import streamlit as st
 
 from workbench.app.errors import USER_ERRORS
 from workbench.app.source import DEFAULT_SOURCE, Source
-from workbench.core import cleaning, pipeline, schema, sources
+from workbench.core import cleaning, pipeline, recipes, schema, sources
 from workbench.core.errors import DataError
 
 
@@ -34,6 +35,32 @@ def remember_upload(uploaded) -> Source:
     return Source("upload", uploaded.name, digest)
 
 
+def typed_source(location: str) -> Source:
+    """The source of a path or s3:// URI typed on the Data page."""
+    location = (location or "").strip()
+    if not location:
+        raise DataError("Enter a file path or an s3:// URI, then press Load.")
+    return Source("path", location)
+
+
+def schema_lines(schema) -> list[str]:
+    """What the schema detection found, for the cleaning report (names shown as plain text)."""
+    from workbench.analysis import text
+
+    def listed(columns) -> str:
+        return text.markdown(", ".join(columns)) or "—"
+
+    lines = [f"Id column: **{text.markdown(schema.id_column or '—')}**"
+             + (f" ({text.markdown(schema.geography)} level; {text.markdown(schema.id_evidence)})"
+                if schema.geography else "")
+             + f" · name columns: **{listed(schema.name_columns)}**"]
+    if schema.code_columns:
+        lines.append(f"Other geography codes, not features: {listed(schema.code_columns)}")
+    if schema.ignored_columns:
+        lines.append(f"Ignored (not numeric): {listed(schema.ignored_columns)}")
+    return lines
+
+
 def _payload(source: Source) -> tuple[Any, str | None]:
     """What the one source reader (workbench.core.sources) reads for a source: (None | bytes | path/URI, name)."""
     if source.kind == "default":
@@ -46,7 +73,7 @@ def _payload(source: Source) -> tuple[Any, str | None]:
     location = source.location.strip()
     if not location:
         raise DataError("Enter a file path or an s3:// URI on the Data page, then press Load.")
-    return location, None
+    return location, None  # a path, an s3:// URI or a census: request: the one source reader reads them
 
 
 @dataclass(frozen=True)
@@ -86,8 +113,11 @@ def _clean(key: str, _raw) -> Outcome:
 
 
 @st.cache_resource(show_spinner="Scaling the features…", max_entries=16)
-def _prepare(key: str, features: tuple[str, ...], scaler: str, _raw) -> Outcome:
-    return _attempt(lambda: pipeline.prepare_table(_raw, features=list(features), scaler=scaler))
+def _prepare(key: str, features: tuple[str, ...], recipe: str, _raw) -> Outcome:
+    made = recipes.FeatureRecipe.from_dict(json.loads(recipe))
+    if made.rates is None and not made.transforms:  # only a scaler: what the CLI records too
+        return _attempt(lambda: pipeline.prepare_table(_raw, features=list(features), scaler=made.scaler))
+    return _attempt(lambda: pipeline.prepare_table(_raw, features=list(features), recipe=made))
 
 
 def reload_data() -> None:
@@ -126,8 +156,20 @@ def prepared() -> pipeline.PreparedData:
     features = chosen_features()
     if not features:
         raise DataError("No features are chosen. Choose at least one on the Features page.")
-    return _prepare(source.cache_key(), tuple(features), st.session_state.get("scaler", "minmax"),
+    return _prepare(source.cache_key(), tuple(features), json.dumps(feature_recipe().to_dict(), sort_keys=True),
                     raw_table(source)).get()
+
+
+def feature_recipe() -> recipes.FeatureRecipe:
+    """The Features page's recipe: counts as rates of a total (when chosen), transforms, the scaler."""
+    state = st.session_state
+    rates = None
+    if state.get("recipe_total") and state.get("recipe_counts"):
+        rates = recipes.Rates(state["recipe_total"], tuple(state["recipe_counts"]),
+                              keep_total=bool(state.get("recipe_keep_total")))
+    transforms = {**{f: "log1p" for f in state.get("recipe_log1p") or []},
+                  **{f: "asinh" for f in state.get("recipe_asinh") or []}}
+    return recipes.FeatureRecipe(rates=rates, transforms=transforms, scaler=state.get("scaler", "minmax"))
 
 
 def current_prepared() -> pipeline.PreparedData | None:

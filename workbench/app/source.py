@@ -12,12 +12,14 @@ SOURCE_LABELS = {
     "default": "Walkthrough dataset (ACS 2015 counties)",
     "upload": "Upload a CSV",
     "path": "Path or s3:// URI",
+    "census": "Census Data API (ACS 5-year)",
 }
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where the table comes from: kind is "default", "upload" or "path" (a path or s3:// URI)."""
+    """Where the table comes from: kind is "default", "upload", "path" (a path or s3:// URI) or
+    "census" (a Census Data API request, its census: URI as the location)."""
 
     kind: str
     location: str = ""  # the path/URI, or the uploaded file's name
@@ -29,6 +31,10 @@ class Source:
             return "the walkthrough's dataset"
         if self.kind == "upload":
             return f"upload {self.location}"
+        if self.kind == "census":
+            from workbench.core import census
+
+            return census.parse_uri(self.location).describe()
         return self.location
 
     @property
@@ -41,7 +47,7 @@ class Source:
         """What lets a recorded run load its data again: "default", a path or s3:// URI; None for uploads."""
         if self.kind == "default":
             return "default"
-        if self.kind == "path" and self.location.strip():
+        if self.kind in ("path", "census") and self.location.strip():
             return sources.reference(self.location.strip())
         return None
 
@@ -52,7 +58,7 @@ class Source:
             return "default:" + (_file_stamp(local) if local else sources.DEFAULT_URI)
         if self.kind == "upload":
             return f"upload:{self.digest}"
-        if self.location.strip().lower().startswith("s3://"):
+        if self.kind == "census" or self.location.strip().lower().startswith("s3://"):
             return f"s3:{self.location.strip()}"
         return "path:" + _file_stamp(Path(self.location).expanduser())
 

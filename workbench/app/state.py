@@ -108,6 +108,15 @@ def _features_check(value: Any, context: Context) -> str | None:
     return None
 
 
+def _chosen_or_blank(value: Any, context: Context) -> str | None:
+    return None if not value or value in context.table_features else f"The table has no column {value!r}."
+
+
+def _all_chosen(value: Any, context: Context) -> str | None:
+    unknown = [v for v in value or [] if v not in context.table_features]
+    return f"The table has no column {', '.join(map(repr, unknown[:3]))}." if unknown else None
+
+
 def _one_of(choices: Callable[[Context], tuple]) -> Callable[[Any, Context], str | None]:
     def check(value: Any, context: Context) -> str | None:
         options = choices(context)
@@ -149,8 +158,19 @@ _ALL_FEATURES = (lambda c: list(c.table_features))  # noqa: E731
 INPUTS: tuple[Input, ...] = (
     Input("source_kind", "default"),
     Input("source_path", ""),
+    Input("census_year", 2022, check=whole_number(lambda c: 2010, lambda c: 2100, "The year")),
+    Input("census_geography", "county"),
+    Input("census_state", ""),
+    Input("census_preset", "recommended"),
+    Input("census_refresh", False),
     Input("feature_select", _ALL_FEATURES, label="The feature choice", resets_on=("table",), check=_features_check),
     Input("scaler", conventions.DEFAULT_SCALER),
+    # The feature recipe (workbench.core.recipes): counts as rates of a total, skewed features re-expressed.
+    Input("recipe_total", "", label="The rates' total", resets_on=("table",), check=_chosen_or_blank),
+    Input("recipe_counts", lambda c: [], label="The counts made rates", resets_on=("table",), check=_all_chosen),
+    Input("recipe_keep_total", False),
+    Input("recipe_log1p", lambda c: [], label="The log1p features", resets_on=("table",), check=_all_chosen),
+    Input("recipe_asinh", lambda c: [], label="The asinh features", resets_on=("table",), check=_all_chosen),
     Input("hist_feature", lambda c: c.table_features[0] if c.table_features else None, resets_on=("table",),
           quiet=True),
     Input("hist_bins", 30),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.analysis import naming, summaries
+from workbench.analysis import formatting, naming, profiles, summaries, text
 from workbench.app import derived, names, navigation, training, widgets
 from workbench.app.chart_specs import chart
 from workbench.app.current import current_kmeans, kept, scores
@@ -18,7 +18,7 @@ top = kept(pca_run)
 component_names = names.component_columns(pca_run)
 component_scores = scores(prep, pca_run)
 st.caption(f"K-Means groups the {len(component_scores):,} counties by their scores on the {top} kept components: "
-           + ", ".join(f"**{name}**" for name in component_names) + ".")
+           + ", ".join(f"**{text.markdown(name)}**" for name in component_names) + ".")
 
 # --- Settings -----------------------------------------------------------------------------
 wrong = widgets.training_settings(
@@ -45,7 +45,8 @@ if run.settings != training.kmeans_settings():
                "**Train K-Means** to apply them.")
 
 stage = run.stage
-st.success(f"**{stage.job.job_name}** · k = {stage.model.k} · SSE {stage.sse:.4f} · {stage.job.seconds:.2f} s",
+st.success(f"**{stage.job.job_name}** · k = {stage.model.k} · SSE {formatting.number(stage.sse)} · "
+           f"{formatting.duration(stage.job.seconds)}",
            icon=":material/check_circle:")
 st.caption(f"Artifact: `{stage.job.artifact_path}`")
 if run.run_id:
@@ -54,9 +55,11 @@ if run.run_id:
 
 # --- Names --------------------------------------------------------------------------------
 st.subheader("Name the clusters")
-st.caption("Blank names stay “cluster 0”, “cluster 1”, …; names must be unique. Suggestions come from each "
-           "centroid's most extreme components.")
-suggestions = naming.suggest_cluster_names(stage.model.centroids, component_names)
+st.caption("Blank names stay “cluster 0”, “cluster 1”, …; names must be unique. Suggestions come from the "
+           "features on which each cluster differs most from all counties (rates and shares, not raw counts).")
+cluster_table = derived.profiles(prep, run)
+suggestions = naming.suggest_cluster_names_from_profiles(
+    cluster_table, skip=profiles.count_columns(prep.clean.frame, prep.features))
 sizes = summaries.cluster_sizes(stage.labels, stage.model.k, naming.pad_names(names.cluster_names(run), stage.model.k))
 
 
@@ -75,7 +78,7 @@ names.editor(
 labels = names.cluster_labels(run)
 
 # --- Sizes and centroids ------------------------------------------------------------------
-sizes_column, heatmap_column = st.columns([2, 3])
+sizes_column, heatmap_column = st.columns(2)
 chart(charts.cluster_sizes_chart, summaries.cluster_sizes(stage.labels, stage.model.k, labels),
       key="clusters_sizes_chart", where=sizes_column)
 chart(charts.centroid_heatmap, summaries.centroid_long(stage.model.centroids, component_names, labels),
@@ -85,12 +88,11 @@ chart(charts.centroid_heatmap, summaries.centroid_long(stage.model.centroids, co
 st.subheader("Cluster profiles in original units")
 st.caption("Each cluster's mean of every feature against the mean of all counties. Bars are in standard "
            "deviations so that dollars, counts and percentages compare; the table gives the original units.")
-profiles = derived.profiles(prep, run)
 pick, how_many = st.columns([2, 1])
 cluster = pick.selectbox("Cluster", list(range(stage.model.k)), key="profile_cluster",
                          format_func=lambda i: f"{labels[i]} ({sizes['counties'][i]:,} counties)")
 shown = how_many.slider("Features shown", 1, len(prep.features), key="profile_features")
-profile = summaries.cluster_profile(profiles, cluster)
+profile = summaries.cluster_profile(cluster_table, cluster)
 chart_column, table_column = st.columns([1, 1])
 chart(charts.profile_chart, profile, labels[cluster], top=shown, key="clusters_profile_chart", where=chart_column)
 table_column.dataframe(
@@ -106,5 +108,5 @@ table_column.dataframe(
     key="clusters_profile_table",
 )
 with st.expander("All clusters at once"):
-    chart(charts.profile_heatmap, profiles, tuple(prep.features), key="clusters_profile_heatmap")
+    chart(charts.profile_heatmap, cluster_table, tuple(prep.features), key="clusters_profile_heatmap")
 navigation.link("explore", "Next: explore the counties")

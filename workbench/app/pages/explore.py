@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench.analysis import summaries
+from workbench.analysis import formatting, summaries, text
 from workbench.app import derived, names, navigation
 from workbench.app.chart_specs import chart
 from workbench.charts import stages as charts
@@ -35,7 +35,7 @@ counties = dict(zip(table.index, summaries.county_labels(table, name_columns)))
 from_map = st.session_state.pop("map_county_pending", None)  # a county clicked on the County map
 if from_map in counties:
     st.session_state["lookup_county"] = from_map
-    st.toast(f"Selected on the map: {counties[from_map]}", icon=":material/map:")
+    st.toast(f"Selected on the map: {text.markdown(counties[from_map])}", icon=":material/map:")
 if st.session_state.get("lookup_county") not in counties:
     st.session_state["lookup_county"] = None
 choice = st.selectbox("County", list(counties), index=None, key="lookup_county", format_func=counties.get,
@@ -44,15 +44,20 @@ if choice is not None:
     row = table.loc[choice]
     cluster = int(row["cluster"])
     with st.container(border=True):
-        st.markdown(f"**{counties[choice]}** is in **{labels[cluster]}** (cluster {cluster}), "
-                    f"at distance {row['distance_to_cluster']:.3f} from its centroid.")
+        st.markdown(f"**{text.markdown(counties[choice])}** is in **{text.markdown(labels[cluster])}** (cluster "
+                    f"{cluster}), at distance {formatting.number(row['distance_to_cluster'])} from its centroid.")
+        st.markdown("**Its census values**, in original units, beside its cluster's mean and the mean of all counties")
+        st.dataframe(
+            formatting.formatted_table(summaries.county_in_units(prep.clean.frame, prep.features, stage.labels, choice)),
+            hide_index=True, key="lookup_values")
+        st.markdown("**Its component scores** beside its cluster's centroid")
         st.dataframe(
             summaries.county_vs_centroid(row, stage.model.centroids[cluster], component_names),
             hide_index=True,
             column_config={name: st.column_config.NumberColumn(name, format="%+.3f") for name in component_names},
             key="lookup_scores",
         )
-        st.button(f"Browse {labels[cluster]}", key="lookup_browse", on_click=_show_cluster, args=(cluster,),
+        st.button(f"Browse {text.markdown(labels[cluster])}", key="lookup_browse", on_click=_show_cluster, args=(cluster,),
                   icon=":material/arrow_downward:")
 
 # --- Browse a cluster ---------------------------------------------------------------------

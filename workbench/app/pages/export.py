@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from workbench.analysis import text
 from workbench.app import derived, names, navigation
 from workbench.app.current import kept
 
@@ -21,11 +22,11 @@ table = derived.labeled(prep, pca_run, run)
 
 with st.container(border=True):
     st.markdown(
-        f"**Source:** {prep.source_description}  \n"
+        f"**Source:** {text.markdown(prep.source_description)}  \n"
         f"**Counties:** {len(table):,} · **features:** {len(prep.features)} scaled with {prep.scaler.recipe}  \n"
         f"**PCA:** {pca_run.job_name}, {kept(pca_run)} of {pca_run.stage.model.n_components} components kept: "
-        + ", ".join(f"`{name}`" for name in component_names) + "  \n"
-        f"**K-Means:** {run.job_name}, k = {run.stage.model.k}: " + ", ".join(f"`{name}`" for name in labels)
+        + ", ".join(text.markdown(name) for name in component_names) + "  \n"
+        f"**K-Means:** {run.job_name}, k = {run.stage.model.k}: " + ", ".join(text.markdown(name) for name in labels)
     )
 
 DESCRIPTIONS = {
@@ -39,8 +40,8 @@ for filename, payload in files.items():
     kind = filename.rsplit("-", 1)[-1].removesuffix(".csv")
     title, description = DESCRIPTIONS[kind]
     with st.container(border=True):
-        text, button = st.columns([4, 1], vertical_alignment="center")
-        text.markdown(f"**{title}** · `{filename}` · {len(payload) / 1024:,.0f} KB  \n{description}")
+        about, button = st.columns([4, 1], vertical_alignment="center")
+        about.markdown(f"**{title}** · `{filename}` · {len(payload) / 1024:,.0f} KB  \n{description}")
         button.download_button("Download CSV", data=payload, file_name=filename, mime="text/csv",
                                key=f"export_{kind}", on_click="ignore", icon=":material/download:", width="stretch")
 

@@ -1,7 +1,7 @@
 """Name components: the analyst names each kept component; names follow into every later chart and export."""
 import streamlit as st
 
-from workbench.analysis import naming, summaries
+from workbench.analysis import naming, summaries, text
 from workbench.app import names, navigation
 from workbench.app.chart_specs import chart
 from workbench.app.current import kept
@@ -34,7 +34,7 @@ names.editor(
 )
 
 component_names = names.component_columns(run)
-st.markdown("**In use:** " + " · ".join(f"`{name}`" for name in component_names))
+st.markdown("**In use:** " + " · ".join(text.markdown(name) for name in component_names))
 
 st.subheader("The components, as named")
 makeup = summaries.component_makeup(stage.model.v, prep.features, component_names,

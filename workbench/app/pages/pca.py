@@ -1,7 +1,7 @@
 """PCA: set the backend and hyperparameters, train, then read the explained variance and makeup."""
 import streamlit as st
 
-from workbench.analysis import summaries
+from workbench.analysis import formatting, summaries
 from workbench.app import names, navigation, training, widgets
 from workbench.app.chart_specs import chart
 from workbench.app.current import current_pca, kept
@@ -42,7 +42,7 @@ if run.settings != training.pca_settings():
 stage = run.stage
 job = stage.job
 st.success(f"**{job.job_name}** · {job.backend} backend · {stage.model.n_components} components of "
-           f"{stage.model.feature_dim} features · {job.seconds:.2f} s", icon=":material/check_circle:")
+           f"{stage.model.feature_dim} features · {formatting.duration(job.seconds)}", icon=":material/check_circle:")
 st.caption(f"Artifact: `{job.artifact_path}`")
 if run.run_id:
     st.caption(f"Recorded as run `{run.run_id}` in the run registry (see the Runs page)"
