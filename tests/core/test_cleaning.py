@@ -193,3 +193,11 @@ def test_census_with_injected_problems(census_raw):
     assert counts == {"incomplete": 2, "non_numeric": 1, "infinite": 1, "duplicate_id": 1, "constant_column": 1}
     assert len(result.features) == 34 and "Constant" not in result.features
     assert result.frame.index.is_unique
+
+
+def test_cleaning_keeps_the_tab_or_quote_that_neutralises_a_formula():
+    raw = sources.load_table(b'CensusId,State,County,Pop,Income\n1,A,"\t=1+1",1,5\n2,B,\'=2+2,2,6\n'
+                             b'3,C,"  Bibb  ",3,7\n4,D,"\t ",4,8\n')
+    result = cleaning.clean_table(raw)
+    assert result.frame["County"].tolist() == ["\t=1+1", "'=2+2", "Bibb"]
+    assert result.report.drop("incomplete").count == 1  # a cell of only whitespace is blank
