@@ -171,7 +171,7 @@ def test_thousands_separators_currency_and_percent_are_read_and_reported():
 
 
 def test_decimal_commas_in_a_semicolon_file_are_read():
-    raw = sources.load_table("id;County;a;b\n1;X;1,5;1.234,5\n2;Y;3,25;2\n3;Z;5;7 000,25\n".encode())
+    raw = sources.load_table(b"id;County;a;b\n1;X;1,5;1.234,5\n2;Y;3,25;2\n3;Z;5;7 000,25\n")
     assert raw["a"].tolist() == [1.5, 3.25, 5.0]
     assert raw["b"].tolist() == [1234.5, 2.0, 7000.25]
     assert parsing.parse_report(raw)["number_formats"]["a"] == "decimal commas"

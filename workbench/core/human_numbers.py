@@ -13,8 +13,6 @@ numbers stay as they are, for cleaning to report.
 """
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
