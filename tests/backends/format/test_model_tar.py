@@ -67,3 +67,25 @@ def test_an_artifact_file_is_read_byte_for_byte_within_its_limit(tmp_path):
         read_artifact_file(path, max_bytes=10)
     with pytest.raises(ArtifactError, match="does not exist"):
         read_artifact_file(tmp_path / "missing.tar.gz")
+
+
+def test_bombs_stay_small_in_memory_under_a_3_gb_cap():
+    # The issue's cases: a 147-byte sparse tar (peaked at 4.2 GB) and a 46 MB gzip of zeros (8.4 GB).
+    result = hostile.run_capped("""
+        from backends.format.errors import ArtifactError
+        from backends.format.model_tar import read_model_tar
+        from tests.support import hostile
+        bombs = {"sparse": hostile.sparse_tar_gz((2 << 30) - 1), "zeros": hostile.zeros_gzip(2900 * (16 << 20))}
+        for name, bomb in bombs.items():
+            try:
+                read_model_tar(bomb)
+                emit([name, len(bomb), "read"])
+            except ArtifactError as exc:
+                emit([name, len(bomb), str(exc)])
+        emit(["peak", peak_rss()])
+    """, memory_bytes=3 << 30, timeout=120)
+    assert result["returncode"] == 0, result["stderr"][-3000:]
+    outcomes = {name: (size, message) for name, size, message in result["emitted"][:2]}
+    assert "sparse file" in outcomes["sparse"][1] and outcomes["sparse"][0] < 200
+    assert "more bytes than its members declare" in outcomes["zeros"][1] and outcomes["zeros"][0] > 45_000_000
+    assert result["emitted"][2][1] < 600 << 20, f"peak RSS {result['emitted'][2][1] / 2**20:.0f} MB"
