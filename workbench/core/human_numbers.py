@@ -43,6 +43,8 @@ def parse(series: pd.Series, *, decimal_comma: bool | None) -> tuple[pd.Series, 
     if values.empty:
         return None
     text = values.astype(str)
+    if 2 * int(text.str.contains(r"\d", regex=True).sum()) < len(values):
+        return None  # mostly without digits (names, say): a text column, decided cheaply
     if decimal_comma is None:
         decimal_comma = bool(text.str.contains(_DECIMAL_COMMA_EVIDENCE, regex=True).any())
     parts = text.str.extract(_COMMA if decimal_comma else _POINT)
