@@ -17,7 +17,7 @@ from backends.algorithms.pca import total_variance
 from backends.base import TrainingJob
 from backends.format import models
 from backends.registry import DEFAULT_BACKEND, get_backend
-from workbench.core import cleaning, parsing, scaling, sources
+from workbench.core import cleaning, names, parsing, scaling, sources
 from workbench.core import schema as schema_mod
 
 Progress = Callable[[str], None]
@@ -146,18 +146,25 @@ def labeled_table(
     component_names: Sequence[str] | None = None,
     cluster_names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per county: id, State, County, component scores, cluster (and its name), distance."""
+    """One row per county: id, State, County, component scores, cluster (and its name), distance.
+
+    The names are checked first (workbench.core.names): none may be a key column, an added
+    column, another name or contain control characters (InvalidName, a ValueError).
+    """
     frame = prepared.clean.frame
     schema = prepared.clean.schema
+    keys = [column for column in (schema.id_column, *schema.name_columns) if column]
+    columns = component_columns(scores.shape[1], component_names)
+    names.check_component_names(columns, key_columns=keys)
     out = pd.DataFrame(index=frame.index)
-    for column in [schema.id_column, *schema.name_columns]:
-        if column:
-            out[column] = frame[column].to_numpy()
-    for i, name in enumerate(component_columns(scores.shape[1], component_names)):
+    for column in keys:
+        out[column] = frame[column].to_numpy()
+    for i, name in enumerate(columns):
         out[name] = scores[:, i]
     out["cluster"] = kmeans.labels
     if cluster_names is not None:
-        names = list(cluster_names) + [""] * (kmeans.model.k - len(cluster_names))
-        out["cluster_name"] = [names[label] or f"cluster {label}" for label in kmeans.labels]
+        chosen = names.check_cluster_names(list(cluster_names) + [""] * (kmeans.model.k - len(cluster_names)),
+                                           key_columns=keys)
+        out["cluster_name"] = [chosen[label] or f"cluster {label}" for label in kmeans.labels]
     out["distance_to_cluster"] = kmeans.distances
     return out
