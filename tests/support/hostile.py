@@ -95,6 +95,10 @@ def run_capped(code: str, *, memory_bytes: int = 3 << 30, timeout: float = 60.0,
         def emit(obj):
             print("@@" + _json.dumps(obj), flush=True)
         def peak_rss():
+            # VmHWM: this program's own peak; ru_maxrss would include the parent's RSS at fork.
+            for _line in open("/proc/self/status"):
+                if _line.startswith("VmHWM:"):
+                    return int(_line.split()[1]) * 1024
             return _resource.getrusage(_resource.RUSAGE_SELF).ru_maxrss * 1024
     """)
 
