@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import boto3.exceptions
 import botocore.exceptions
 import numpy as np
 from sagemaker.amazon.common import read_records, write_numpy_to_dense_tensor
@@ -131,7 +132,7 @@ class SageMakerCloudBackend(Backend):
             # record_set writes one S3 object per estimator instance (instance_count of them) and a
             # manifest listing them; the channel's distribution decides who reads which.
             records = estimator.record_set(X, distribution=distribution)
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, boto3.exceptions.Boto3Error) as exc:
             raise BackendError(f"Could not upload the training data to S3: {sagemaker_common.aws_message(exc)}") from None
         record = sagemaker_common.job_record(job_name, algorithm, self.name, settings, region=region, seed=seed)
         _write_record(output_dir, record)
@@ -155,7 +156,7 @@ class SageMakerCloudBackend(Backend):
         try:
             description = client.describe_training_job(TrainingJobName=job_name)
             tags = client.list_tags(ResourceArn=description["TrainingJobArn"]).get("Tags", [])
-        except botocore.exceptions.ClientError as exc:
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise BackendError(f"Cannot re-attach to training job {job_name}: {sagemaker_common.aws_message(exc)}") from None
         algorithm = _algorithm_of(description, tags)
         hp = dict(description.get("HyperParameters") or {})
@@ -210,7 +211,7 @@ class SageMakerCloudBackend(Backend):
         try:
             description = client.describe_training_job(TrainingJobName=job_name)
             tags = client.list_tags(ResourceArn=description["TrainingJobArn"]).get("Tags", [])
-        except botocore.exceptions.ClientError as exc:
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise BackendError(f"No training job {job_name}: {sagemaker_common.aws_message(exc)}") from None
         if description["TrainingJobStatus"] != "Completed":
             raise BackendError(f"Training job {job_name} is {description['TrainingJobStatus']}, not Completed.")

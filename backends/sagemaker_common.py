@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import sys
 import time
@@ -36,6 +37,7 @@ _excepthook = sys.excepthook
 _root_logger = logging.getLogger()
 _root_state = (list(_root_logger.handlers), _root_logger.level)
 import boto3  # noqa: E402
+import boto3.exceptions  # noqa: E402
 import botocore.exceptions  # noqa: E402
 import sagemaker  # noqa: E402
 import sagemaker.experiments.run  # noqa: E402,F401  (imported now, so its basicConfig runs here)
@@ -94,8 +96,11 @@ NO_ROLE = (
 
 
 def boto_session(settings: SageMakerSettings, *, need_credentials: bool = True) -> boto3.Session:
+    # AWS_REGION first, as the AWS CLI and newer SDKs read it; the pinned boto3 reads only
+    # AWS_DEFAULT_REGION (and then the profile's region) by itself.
+    region = settings.region or os.environ.get("AWS_REGION", "").strip() or None
     try:
-        session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
+        session = boto3.Session(profile_name=settings.profile, region_name=region)
     except botocore.exceptions.ProfileNotFound:
         raise BackendError(f"The AWS profile named in the settings does not exist in your AWS config. {NO_CREDENTIALS}") from None
     if not session.region_name:
@@ -130,19 +135,48 @@ def resolve_bucket(settings: SageMakerSettings, session: sagemaker.Session, prog
     progress("No bucket set: using the SDK's default bucket sagemaker-<region>-<account>.")
     try:
         return session.default_bucket()
-    except botocore.exceptions.ClientError as exc:
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise BackendError(f"Could not find or create the default SageMaker bucket: {aws_message(exc)} "
                            "Set the bucket setting (--bucket, WORKBENCH_SAGEMAKER_BUCKET).") from None
 
 
-def aws_message(exc: BaseException) -> str:
-    """The human part of an AWS error."""
+# What an AWS error may carry that is never to be shown or stored: bucket names (in s3:// URIs,
+# in virtual-hosted S3 endpoint URLs, in URL paths) and role ARNs.
+_S3_URI = re.compile(r"s3://[^\s'\"]*")
+_ROLE_ARN = re.compile(r"arn:aws[\w-]*:(?:iam|sts)::\d{12}:(?:role|assumed-role)/[\w+=,.@/-]+")
+_URL = re.compile(r"(https?)://([^/\s'\"]+)[^\s'\"]*")
+
+
+def _host_without_bucket(host: str) -> str:
+    match = re.search(r"(?:^|\.)(s3[.-].*)$", host)
+    return match.group(1) if match else host
+
+
+def redact(text: str, hide: tuple[str | None, ...] = ()) -> str:
+    """`text` without bucket names or role ARNs (and without any of `hide`)."""
+    for secret in hide:
+        if secret:
+            text = text.replace(secret, "<hidden>")
+    text = _S3_URI.sub("s3://<bucket>/…", text)
+    text = _ROLE_ARN.sub("<the execution role>", text)
+    return _URL.sub(lambda m: f"{m.group(1)}://{_host_without_bucket(m.group(2))}", text)
+
+
+def aws_message(exc: BaseException, hide: tuple[str | None, ...] = ()) -> str:
+    """The human part of an AWS error, one line, with no bucket name or role ARN in it."""
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'Error')}: {error.get('Message', str(exc))}"
+        return redact(f"{error.get('Code', 'Error')}: {error.get('Message', str(exc))}", hide)
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return NO_CREDENTIALS
-    return str(exc)
+    if isinstance(exc, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
+        where = getattr(exc, "kwargs", {}).get("endpoint_url") or ""
+        host = _URL.match(where)
+        service = f" ({_host_without_bucket(host.group(2))})" if host else ""
+        return f"could not connect to AWS{service}: no network, or a proxy or firewall in the way."
+    if isinstance(exc, boto3.exceptions.Boto3Error) and isinstance(exc.__context__, botocore.exceptions.ClientError):
+        return aws_message(exc.__context__, hide)  # S3UploadFailedError: "Failed to upload … to bucket/key: …"
+    return redact(" ".join(str(exc).split()), hide)
 
 
 # ---------------------------------------------------------------------------------------
@@ -311,7 +345,7 @@ def wait_for_training_job(client, job_name: str, progress: Progress, poll_second
     def describe() -> dict[str, Any]:
         try:
             return client.describe_training_job(TrainingJobName=job_name)
-        except botocore.exceptions.ClientError as exc:
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
             raise BackendError(f"Could not follow training job {job_name}: {aws_message(exc)}") from None
 
     return _poll(describe, describe_line, lambda d: d["TrainingJobStatus"] in TERMINAL_TRAINING, progress,

@@ -64,7 +64,7 @@ def list_workbench_endpoints(settings: SageMakerSettings | None = None, **overri
                     kind=values.get(f"{TAG_KEY}:kind"),
                     algorithm=values.get(f"{TAG_KEY}:algorithm"),
                 ))
-    except botocore.exceptions.ClientError as exc:
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise BackendError(f"Could not list SageMaker endpoints: {aws_message(exc)}") from None
     return found
 
@@ -117,12 +117,12 @@ def delete_workbench_endpoint(name: str, settings: SageMakerSettings | None = No
     try:
         arn = client.describe_endpoint(EndpointName=name)["EndpointArn"]
         tags = client.list_tags(ResourceArn=arn).get("Tags", [])
-    except botocore.exceptions.ClientError as exc:
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise BackendError(f"No endpoint {name!r} to delete: {aws_message(exc)}") from None
     if not is_workbench(tags):
         raise BackendError(f"Endpoint {name!r} was not created by the workbench (it lacks the "
                            f"{TAG_KEY}={TAG_VALUE} tag); delete it in the SageMaker console if you mean to.")
     try:
         return delete_endpoint_resources(client, name)
-    except botocore.exceptions.ClientError as exc:
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
         raise BackendError(f"Could not delete endpoint {name!r}: {aws_message(exc)}") from None

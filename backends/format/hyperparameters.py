@@ -390,3 +390,23 @@ def check_kmeans_against_data(hp: Mapping[str, Any], n_rows: int, n_features: in
         )
     if problems:
         raise HyperparameterError(problems)
+
+
+# --- the random seed ------------------------------------------------------------------------
+# SageMaker's integer fields (such as a tuning job's RandomSeed) are 32-bit, and the registry
+# stores the seed as SQLite's 64-bit INTEGER: a non-negative int32 fits everywhere.
+MAX_SEED = 2**31 - 1
+
+
+def validate_seed(seed: Any) -> int:
+    """The seed as an int in 0..MAX_SEED, else HyperparameterError (one line)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        try:
+            seed = _parse_int(seed)
+        except _Invalid:
+            raise HyperparameterError(f"The seed must be a whole number from 0 to {MAX_SEED:,}, "
+                                      f"not {str(seed)[:40]!r}.") from None
+    if not 0 <= int(seed) <= MAX_SEED:
+        raise HyperparameterError(f"The seed must be a whole number from 0 to {MAX_SEED:,}; "
+                                  f"{str(int(seed))[:40]}{'…' if len(str(int(seed))) > 40 else ''} is out of range.")
+    return int(seed)

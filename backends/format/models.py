@@ -10,6 +10,7 @@ model_algo-1 (path or bytes).
 """
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,50 @@ from typing import Union
 import numpy as np
 
 from backends.format.errors import ArtifactError
-from backends.format.model_tar import GZIP_MAGIC, MODEL_MEMBER, Source, _read_source, read_model_tar, write_model_tar
+from backends.format.model_tar import (
+    GZIP_MAGIC,
+    MAX_MEMBER_BYTES,
+    MAX_MEMBERS,
+    MAX_TOTAL_BYTES,
+    MODEL_MEMBER,
+    Source,
+    _read_members,
+    open_source,
+    write_model_tar,
+)
 from backends.format.ndarray import Arrays, load_ndarrays, save_ndarrays
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _where(array: np.ndarray, flat: int) -> str:
+    index = np.unravel_index(flat, array.shape)
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def finite_float32(values, name: str) -> np.ndarray:
+    """`values` as float32, refused (ArtifactError naming the array and the index) when any is
+    NaN or infinite, or a float64 beyond float32's range that would silently become Inf."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "fiub":
+        raise ArtifactError(f"Array {name} holds {array.dtype} values, not numbers.")
+    if array.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(array))
+        if bad.size:
+            raise ArtifactError(
+                f"Array {name} holds {float(array.flat[bad[0]])} at index {_where(array, bad[0])} "
+                f"({bad.size:,} non-finite value(s) in all); a model must hold finite numbers only. "
+                "Re-train it on data without missing or infinite values."
+            )
+        if array.dtype.itemsize > 4:
+            over = np.flatnonzero(np.abs(array) > _FLOAT32_MAX)
+            if over.size:
+                raise ArtifactError(
+                    f"Array {name} holds {float(array.flat[over[0]]):.7g} at index {_where(array, over[0])}, "
+                    f"outside float32's range (±{_FLOAT32_MAX:.4g}); SageMaker models are float32."
+                )
+    out = array.astype(np.float32)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,9 +79,9 @@ class PCAModel:
     s: np.ndarray
 
     def __post_init__(self):
-        mean = np.asarray(self.mean, dtype=np.float32).reshape(-1)
-        v = np.asarray(self.v, dtype=np.float32)
-        s = np.asarray(self.s, dtype=np.float32).reshape(-1)
+        mean = finite_float32(self.mean, "mean").reshape(-1)
+        v = finite_float32(self.v, "v")
+        s = finite_float32(self.s, "s").reshape(-1)
         if v.ndim != 2 or v.shape[0] != mean.shape[0] or v.shape[1] != s.shape[0]:
             raise ArtifactError(
                 f"PCA arrays do not fit together: mean {mean.shape}, v {v.shape}, s {s.shape}; "
@@ -82,11 +125,12 @@ class PCAModel:
         missing = {"mean", "v", "s"} - set(arrays)
         if missing:
             raise ArtifactError(f"PCA artifact lacks the array(s) {sorted(missing)}; it holds {sorted(arrays)}.")
-        s = np.asarray(arrays["s"]).reshape(-1)
-        v = np.asarray(arrays["v"])
+        # Checked as stored (smallest component first), so that the index points into the file.
+        finite = {name: finite_float32(arrays[name], name) for name in ("s", "v", "mean")}
+        s, v = finite["s"].reshape(-1), finite["v"]
         if v.ndim != 2:
             raise ArtifactError(f"PCA array v must be 2-d, got shape {v.shape}.")
-        return cls(mean=np.asarray(arrays["mean"]).reshape(-1), v=v[:, ::-1], s=s[::-1])
+        return cls(mean=finite["mean"].reshape(-1), v=v[:, ::-1], s=s[::-1])
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,7 +140,7 @@ class KMeansModel:
     centroids: np.ndarray
 
     def __post_init__(self):
-        c = np.asarray(self.centroids, dtype=np.float32)
+        c = finite_float32(self.centroids, "centroids")
         if c.ndim != 2 or c.shape[0] < 1:
             raise ArtifactError(f"K-Means centroids must be a (k, d) array, got shape {c.shape}.")
         object.__setattr__(self, "centroids", c)
@@ -130,21 +174,39 @@ Model = Union[PCAModel, KMeansModel]
 
 
 @dataclass(frozen=True)
-class _Artifact:
+class ArtifactContents:
+    """An artifact read once: its label for messages, member names and model_algo-1's arrays."""
+
     label: str
     members: list[str]
     arrays: Arrays | None  # None when a model.tar.gz has no model_algo-1
 
+    def model(self) -> Model:
+        """The typed model, or the ArtifactError load_model raises."""
+        return _model(self)
 
-def _open_artifact(source: Source) -> _Artifact:
-    """A model.tar.gz (recognised by the gzip signature) or a bare model_algo-1 NDArray file."""
-    data, label = _read_source(source)
-    if not data.startswith(GZIP_MAGIC):
-        return _Artifact(label, [MODEL_MEMBER], _load_member(data, label))
-    members = read_model_tar(data)
+
+def read_artifact(source: Source) -> ArtifactContents:
+    """A model.tar.gz (recognised by the gzip signature) or a bare model_algo-1 NDArray file,
+    from a path (a regular file, bounded) or bytes, decompressed once."""
+    with open_source(source) as (stream, label):
+        head = stream.read(2)
+        stream.seek(0)
+        if head != GZIP_MAGIC:
+            size = stream.seek(0, io.SEEK_END)
+            stream.seek(0)
+            if size > MAX_MEMBER_BYTES:
+                raise ArtifactError(f"Refusing to read {label}: it is {size:,} bytes, over the "
+                                    f"{MAX_MEMBER_BYTES:,}-byte limit of an NDArray file (max_member_bytes).")
+            return ArtifactContents(label, [MODEL_MEMBER], _load_member(stream.read(), label))
+        members = _read_members(stream, label, max_member_bytes=MAX_MEMBER_BYTES, max_members=MAX_MEMBERS,
+                                max_total_bytes=MAX_TOTAL_BYTES)
     payload = members.get(MODEL_MEMBER)
     arrays = None if payload is None else _load_member(payload, f"{MODEL_MEMBER} in {label}")
-    return _Artifact(label, list(members), arrays)
+    return ArtifactContents(label, list(members), arrays)
+
+
+_open_artifact = read_artifact
 
 
 def _load_member(data: bytes, label: str) -> Arrays:
@@ -167,7 +229,7 @@ def _describe(arrays: Arrays) -> str:
     return ", ".join(f"{name}{tuple(a.shape)}" for name, a in items) or "no arrays"
 
 
-def _model(artifact: _Artifact) -> Model:
+def _model(artifact: ArtifactContents) -> Model:
     arrays = artifact.arrays
     if arrays is None:
         raise ArtifactError(
@@ -235,19 +297,26 @@ def save_kmeans(model: KMeansModel, path: Union[str, os.PathLike]) -> Path:
 
 
 def inspect_artifact(source: Source) -> dict:
-    """What an artifact holds, for `python -m workbench inspect PATH`.
+    """What an artifact holds, for `python -m workbench inspect PATH`, as the loader sees it.
 
     {"kind": "pca" | "kmeans" | "unknown", "path": str (None for bytes), "members": [names],
      "arrays": [{"name", "shape", "dtype"}, ...]} describing model_algo-1; unnamed arrays are
-    named "0", "1", ...; a bare NDArray file is listed as the one member model_algo-1, and a
-    tar without model_algo-1 is "unknown" with no arrays.
+    named "0", "1", ...; a bare NDArray file is listed as the one member model_algo-1.
+    The kind is what load_model would return; when it would refuse the artifact (no
+    model_algo-1, arrays of another model, NaN or Inf, shapes that do not fit) the kind is
+    "unknown" and "problem" holds the loader's message. An unreadable file raises ArtifactError.
     """
-    artifact = _open_artifact(source)
+    artifact = read_artifact(source)
     arrays = artifact.arrays if artifact.arrays is not None else []
     items = arrays.items() if isinstance(arrays, dict) else ((str(i), a) for i, a in enumerate(arrays))
-    return {
-        "kind": _kind(artifact.arrays),
+    report = {
+        "kind": "unknown",
         "path": None if isinstance(source, (bytes, bytearray, memoryview)) else str(source),
         "members": artifact.members,
         "arrays": [{"name": name, "shape": list(a.shape), "dtype": str(a.dtype)} for name, a in items],
     }
+    try:
+        report["kind"] = "pca" if isinstance(artifact.model(), PCAModel) else "kmeans"
+    except ArtifactError as exc:
+        report["problem"] = str(exc)
+    return report

@@ -176,7 +176,7 @@ def test_main_path_in_a_real_browser(browser_page, app_url):
         page.get_by_role("button", name="Download CSV").first.click()
     download = download_info.value
     assert download.suggested_filename == "counties-k7-clusters.csv"
-    header = Path(download.path()).read_text().splitlines()[0]
+    header = Path(download.path()).read_text(encoding="utf-8-sig").splitlines()[0]  # Excel's UTF-8 (BOM)
     assert header.startswith("CensusId,State,County,Diversity,pc2,pc3,pc4,pc5,cluster,cluster_name")
     wait_idle(page)
     assert page.get_by_role("heading", name="Export", exact=True).is_visible()
@@ -220,5 +220,5 @@ def test_a_recorded_run_opens_in_a_new_session(browser_page, app_url):
     open_page(page, "Export")
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download CSV").first.click()
-    header = Path(download_info.value.path()).read_text().splitlines()[0]
+    header = Path(download_info.value.path()).read_text(encoding="utf-8-sig").splitlines()[0]  # Excel's UTF-8 (BOM)
     assert header.startswith("CensusId,State,County,Diversity,pc2,pc3,pc4,pc5,cluster")

@@ -250,3 +250,9 @@ def test_census_annotations_are_reported_by_row_and_column(census_api):
     assert any("Minnesota-County 3 County (B19013_001: -666666666, the estimate cannot be computed" in e
                for e in record.examples)
     assert result.report.drop("incomplete") is None and result.report.rows_clean == 3
+def test_cleaning_keeps_the_tab_or_quote_that_neutralises_a_formula():
+    raw = sources.load_table(b'CensusId,State,County,Pop,Income\n1,A,"\t=1+1",1,5\n2,B,\'=2+2,2,6\n'
+                             b'3,C,"  Bibb  ",3,7\n4,D,"\t ",4,8\n')
+    result = cleaning.clean_table(raw)
+    assert result.frame["County"].tolist() == ["\t=1+1", "'=2+2", "Bibb"]
+    assert result.report.drop("incomplete").count == 1  # a cell of only whitespace is blank

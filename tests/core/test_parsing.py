@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.core import cleaning, parsing, sources
+from workbench.core import cleaning, parsing, schema, settings, sources
 from workbench.core.errors import DataError
 
 # --------------------------------------------------------------------------- the census table
@@ -73,3 +73,172 @@ def test_utf16_file_is_decoded():
     raw = sources.load_table("id\tCounty\tPop\n1\tA\t1\n2\tB\t2\n".encode("utf-16"))
     assert raw.attrs["delimiter"] == "\t"
     assert list(raw["County"]) == ["A", "B"]
+
+
+# --------------------------------------------------------------------------- columns cannot shift
+
+HEADER = "CensusId,State,County,TotalPop,Income\n"
+
+
+def test_a_trailing_delimiter_on_the_first_data_row_is_refused_naming_the_line():
+    data = (HEADER + "1001,Alabama,Autauga,55221,51281,\n1003,Alabama,Baldwin,195121,50254\n").encode()
+    with pytest.raises(DataError, match=r"line 2 has 6 \(the extra field is empty: a trailing delimiter\?\)") as info:
+        sources.load_table(data)
+    assert "Autauga" not in str(info.value)
+
+
+def test_rows_with_more_or_fewer_fields_are_refused_with_their_lines():
+    rows = ["1001,Alabama,Autauga,1,2", "1003,Alabama,Baldwin,3", "1005,Alabama,Barbour,5,6,7",
+            "1007,Alabama,Bibb,7,8"]
+    with pytest.raises(DataError, match=r"2 row\(s\) .* header's 5: line 3 has 4; line 4 has 6\. "):
+        sources.load_table((HEADER + "\n".join(rows) + "\n").encode())
+
+
+def test_ragged_rows_are_counted_beyond_the_examples():
+    rows = [f"{i},A,B,1" for i in range(20)]
+    with pytest.raises(DataError, match=r"20 row\(s\) .*; and 15 more\."):
+        sources.load_table((HEADER + "\n".join(rows) + "\n").encode())
+
+
+def test_line_numbers_count_quoted_newlines_and_blank_lines():
+    data = (HEADER + '1001,Alabama,"Auta\nuga",1,2\n\n1003,Alabama,Baldwin,3\n').encode()
+    with pytest.raises(DataError, match=r"line 5 has 4"):
+        sources.load_table(data)
+
+
+def test_a_delimiter_ending_every_line_is_a_nameless_empty_column_that_is_dropped():
+    raw = sources.load_table(b"id,a,b,\n1,2,3,\n2,4,5,\n3,6,7\n")
+    assert list(raw.columns) == ["id", "a", "b"] and raw["b"].tolist() == [3, 5, 7]
+    assert "every line ends with a delimiter" in parsing.parse_report(raw)["notes"][0]
+
+
+def test_a_nameless_last_column_with_values_is_refused():
+    with pytest.raises(DataError, match=r"without a name in the header row: column\(s\) 4 of 4"):
+        sources.load_table(b"id,a,b,\n1,2,3,x\n2,4,5,\n")
+
+
+def test_duplicate_headers_are_an_error_naming_them():
+    with pytest.raises(DataError, match=r"'Men' \(columns 3, 5\)"):
+        sources.load_table(b"CensusId,State,Men,Women,Men\n1,A,1,2,3\n2,B,4,5,6\n")
+
+
+def test_a_blank_first_header_is_an_error_not_a_feature():
+    with pytest.raises(DataError, match=r"column\(s\) 1 of 4\. .*row numbers"):
+        sources.load_table(b",CensusId,State,Pop\n0,1001,Alabama,5\n1,1003,Alabama,6\n")
+
+
+def test_the_first_column_is_never_taken_as_the_index(census_raw):
+    data = census_raw.head(3).to_csv(index=False).encode()
+    raw = sources.load_table(data)
+    assert list(raw.columns) == list(census_raw.columns)
+    assert raw.index.tolist() == [0, 1, 2] and raw["CensusId"].tolist() == census_raw["CensusId"].head(3).tolist()
+
+
+def test_too_many_columns_are_refused_above_the_setting(monkeypatch):
+    header = ",".join(f"c{i}" for i in range(30))
+    data = f"{header}\n{','.join('1' * 30)}\n".encode()
+    monkeypatch.setenv(settings.ENV_MAX_COLUMNS, "29")
+    with pytest.raises(DataError, match=f"30 columns, over the 29-column limit \\({settings.ENV_MAX_COLUMNS}\\)"):
+        sources.load_table(data)
+    monkeypatch.setenv(settings.ENV_MAX_COLUMNS, "30")
+    assert sources.load_table(data).shape == (1, 30)
+
+
+def test_messages_never_quote_the_file():
+    secret = b"root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin\n"
+    with pytest.raises(DataError) as info:
+        sources.load_table(secret)
+    assert "root" not in str(info.value) and "daemon" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- numbers written for people
+
+
+def test_thousands_separators_currency_and_percent_are_read_and_reported():
+    data = (b'CensusId,State,County,TotalPop,Income,Poverty\n'
+            b'1001,Alabama,Autauga,"55,221","$51,281",12.9%\n'
+            b'1003,Alabama,Baldwin,"195,121","$50,254.50",13.4%\n'
+            b'1005,Alabama,Barbour,26932,"-$1,200",26.7%\n')
+    raw = sources.load_table(data)
+    assert raw["TotalPop"].tolist() == [55221, 195121, 26932]
+    assert raw["Income"].tolist() == [51281, 50254.5, -1200]
+    assert raw["Poverty"].tolist() == [12.9, 13.4, 26.7]
+    formats = parsing.parse_report(raw)["number_formats"]
+    assert formats == {"TotalPop": "thousands separators", "Income": "thousands separators, currency signs",
+                       "Poverty": "percent signs, 12.5% read as 12.5"}
+    assert "TotalPop (thousands separators)" in parsing.parse_report(raw)["notes"][0]
+    assert cleaning.clean_table(raw).features == ["TotalPop", "Income", "Poverty"]
+
+
+def test_decimal_commas_in_a_semicolon_file_are_read():
+    raw = sources.load_table(b"id;County;a;b\n1;X;1,5;1.234,5\n2;Y;3,25;2\n3;Z;5;7 000,25\n")
+    assert raw["a"].tolist() == [1.5, 3.25, 5.0]
+    assert raw["b"].tolist() == [1234.5, 2.0, 7000.25]
+    assert parsing.parse_report(raw)["number_formats"]["a"] == "decimal commas"
+    assert cleaning.clean_table(raw).features == ["a", "b"]
+
+
+def test_tab_files_let_the_values_decide_the_decimal_mark():
+    raw = sources.load_table(b"id\tCounty\ta\tb\n1\tX\t1,5\t1,500\n2\tY\t2,25\t2,250\n")
+    assert raw["a"].tolist() == [1.5, 2.25]
+    assert raw["b"].tolist() == [1500, 2250]  # no comma here can be decimal: thousands
+
+
+def test_a_typo_among_people_numbers_is_left_for_cleaning_to_report():
+    data = b'id,County,Pop\n1,A,"1,000"\n2,B,"2,000"\n3,C,n.a.\n4,D,"4,000"\n'
+    raw = sources.load_table(data)
+    assert "1 value(s) still not numbers" in parsing.parse_report(raw)["number_formats"]["Pop"]
+    result = cleaning.clean_table(raw)
+    assert result.features == ["Pop"] and result.report.drop("non_numeric").count == 1
+
+
+def test_a_column_that_stays_text_is_listed_as_ignored():
+    raw = sources.load_table(b"id,County,Pop,Notes\n1,A,5,good\n2,B,6,bad\n3,C,7,ok\n")
+    assert schema.detect_schema(raw).ignored_columns == ("Notes",)
+    assert parsing.parse_report(raw)["number_formats"] == {}
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+def test_utf8_with_a_bom_is_decoded():
+    raw = sources.load_table("\ufeffid,County,Pop\n72001,Añasco,1\n72003,Bayamón,2\n".encode())
+    assert list(raw.columns) == ["id", "County", "Pop"] and raw.loc[0, "County"] == "Añasco"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_detected(encoding):
+    raw = sources.load_table("id,County,Pop\n72001,Añasco,1\n72003,Bayamón,2\n".encode(encoding))
+    assert raw.attrs["encoding"] == encoding and raw.loc[1, "County"] == "Bayamón"
+
+
+def test_one_stray_latin1_byte_in_utf8_is_an_error_naming_its_line():
+    data = "id,County,Pop\n72001,Añasco,1\n72003,Bayamón,2\n".encode() + "72005,Peñuelas,3\n".encode("latin-1")
+    with pytest.raises(DataError, match=r"mixes text encodings: .*line 4 has a byte \(0xF1\)") as info:
+        sources.load_table(data)
+    assert "Peñuelas" not in str(info.value) and "Pe" not in str(info.value)
+
+
+def test_a_nul_byte_past_the_first_block_is_binary():
+    data = HEADER.encode() + b"1001,Alabama,Autauga,1,2\n" * 5000 + b"1,A,\x00,1,2\n"
+    with pytest.raises(DataError, match=r"binary data \(a NUL byte on line 5,002\)"):
+        sources.load_table(data)
+
+
+# --------------------------------------------------------------------------- values kept as written
+
+
+def test_ids_wider_than_int64_are_kept_as_text():
+    data = b"GEOID,County,Pop\n123456789012345678901234,A,1\n18446744073709551615,B,2\n7,C,3\n"
+    raw = sources.load_table(data)
+    assert raw["GEOID"].tolist() == ["123456789012345678901234", "18446744073709551615", "7"]
+    clean = cleaning.clean_table(raw)
+    assert clean.frame["GEOID"].tolist() == ["123456789012345678901234", "18446744073709551615", "7"]
+    assert "GEOID" in parsing.parse_report(raw)["notes"][0]
+    uint64 = sources.load_table(b"GEOID,County,Pop\n18446744073709551615,A,1\n1,B,2\n")
+    assert uint64["GEOID"].tolist() == ["18446744073709551615", "1"]
+
+
+def test_formula_neutralisers_survive_parsing():
+    raw = sources.load_table(b'id,County,Pop\n1,"\t=1+1",1\n2,\'=2+2,2\n3,C,3\n')
+    assert raw["County"].tolist() == ["\t=1+1", "'=2+2", "C"]

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from backends.format import models
+from workbench.core import pipeline
+from workbench.runs import folders as runs
 from workbench.runs import manifest, segment
 
 
@@ -124,3 +126,19 @@ def test_2017_style_table_runs_end_to_end(tmp_path):
     labeled = result.labeled()
     assert list(labeled.columns[:3]) == ["CountyId", "State", "County"]
     assert len(labeled) == n
+
+
+@pytest.mark.parametrize("bad", ["CensusId", "County", "cluster", "distance_to_cluster", "a\x1bb"])
+def test_labeled_table_refuses_names_that_would_break_the_export(census_prepared, tmp_path, bad):
+    from workbench.core.names import InvalidName
+
+    X = census_prepared.X
+    pca = pipeline.train_pca(X, 3, output_dir=tmp_path / "pca")
+    scores = pipeline.project(pca, X, 2)
+    kmeans = pipeline.train_kmeans(scores, 3, output_dir=tmp_path / "kmeans")
+    with pytest.raises(InvalidName):
+        pipeline.labeled_table(census_prepared, scores, kmeans, component_names=["Wealth", bad])
+    with pytest.raises(InvalidName):
+        pipeline.labeled_table(census_prepared, scores, kmeans, cluster_names=[bad])
+    table = pipeline.labeled_table(census_prepared, scores, kmeans, component_names=["=Wealth"], cluster_names=["+a"])
+    assert list(table.columns[:5]) == ["CensusId", "State", "County", "=Wealth", "pc2"]

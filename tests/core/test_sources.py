@@ -188,3 +188,82 @@ def test_s3_access_denied(monkeypatch):
 def test_malformed_s3_uri(uri):
     with pytest.raises(DataError, match="s3://bucket/path"):
         sources.load_table(uri)
+
+
+# --------------------------------------------------------------------------- bounded reads
+
+
+def test_a_fifo_as_data_is_refused_at_once(tmp_path):
+    import os
+
+    fifo = tmp_path / "counties.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="named pipe .*not a regular file"):
+        sources.load_table(fifo)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_devices_as_data_are_refused_at_once(device):
+    with pytest.raises(DataError, match="character device"):
+        sources.load_table(device)
+
+
+def test_files_over_the_data_cap_are_refused_before_reading(monkeypatch, tmp_path):
+    path = tmp_path / "counties.csv"
+    path.write_bytes(textwrap.dedent(SMALL).encode())
+    monkeypatch.setenv(settings.ENV_MAX_DATA_BYTES, "100")
+    with pytest.raises(DataError, match=f"over the 100-byte limit \\({settings.ENV_MAX_DATA_BYTES}\\)") as info:
+        sources.load_table(path)
+    assert "Autauga" not in str(info.value)  # never the file's contents
+    with pytest.raises(DataError, match="The uploaded data is .* over the 100-byte limit"):
+        sources.load_table(textwrap.dedent(SMALL).encode())
+    upload = io.BytesIO(textwrap.dedent(SMALL).encode())
+    with pytest.raises(DataError, match="over the 100-byte limit"):
+        sources.load_table(upload)
+
+
+def test_s3_objects_over_the_data_cap_are_refused_before_reading(s3, monkeypatch):
+    s3.create_bucket(Bucket="analyst-bucket")
+    s3.put_object(Bucket="analyst-bucket", Key="big.csv", Body=textwrap.dedent(SMALL).encode())
+    monkeypatch.setenv(settings.ENV_MAX_DATA_BYTES, "100")
+    with pytest.raises(DataError, match="S3 object s3://analyst-bucket/big.csv is .* over the 100-byte limit"):
+        sources.load_table("s3://analyst-bucket/big.csv")
+
+
+def test_the_s3_client_honours_aws_region(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    assert sources.s3_client(anonymous=True).meta.region_name == "eu-central-1"
+
+
+# --------------------------------------------------------------------------- paths users type
+
+
+def test_allowed_path_keeps_paths_inside_the_roots(tmp_path):
+    root = tmp_path / "data"
+    (root / "sub").mkdir(parents=True)
+    assert sources.allowed_path(root / "sub" / "x.csv", [root]) == (root / "sub" / "x.csv").resolve()
+    assert sources.allowed_path(root / "sub" / ".." / "x.csv", [root]) == (root / "x.csv").resolve()
+
+
+@pytest.mark.parametrize("escape", ["/etc/passwd", "../outside.csv", "link/passwd"])
+def test_allowed_path_refuses_escapes_without_reading(tmp_path, monkeypatch, escape):
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "link").symlink_to("/etc")
+    monkeypatch.chdir(root)
+    with pytest.raises(DataError, match=f"outside the folders this app reads .*{settings.ENV_ALLOWED_ROOTS}") as info:
+        sources.allowed_path(escape, [root])
+    assert "root:" not in str(info.value)
+
+
+def test_check_user_source_defaults_to_working_directory_and_workspace(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(settings.ENV_WORKSPACE, str(tmp_path / "ws"))
+    monkeypatch.delenv(settings.ENV_ALLOWED_ROOTS, raising=False)
+    assert sources.check_user_source(" counties.csv ") == str(tmp_path.resolve() / "counties.csv")
+    assert sources.check_user_source("s3://bucket/key.csv") == "s3://bucket/key.csv"
+    with pytest.raises(DataError, match="outside"):
+        sources.check_user_source("/dev/zero")
+    with pytest.raises(DataError, match="Type the path"):
+        sources.check_user_source("  ")

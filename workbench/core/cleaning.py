@@ -346,14 +346,19 @@ def _choose_features(schema: Schema, features: Sequence[str] | None) -> list[str
 
 
 def _blank_to_na(series: pd.Series) -> pd.Series:
-    """Text cells stripped, with blank ones treated as missing."""
+    """Text cells stripped of spaces, with blank ones (only whitespace) treated as missing.
+
+    Only spaces: a leading tab or CR is what neutralises a formula (`\t=1+1`) in a
+    spreadsheet, and stripping it would make the cell live again.
+    """
     if isinstance(series.dtype, pd.StringDtype):
-        stripped = series.str.strip()
+        stripped, blank = series.str.strip(" "), series.str.strip().eq("")
     elif pd.api.types.is_object_dtype(series):
-        stripped = series.map(lambda v: v.strip() if isinstance(v, str) else v)
+        stripped = series.map(lambda v: v.strip(" ") if isinstance(v, str) else v)
+        blank = series.map(lambda v: isinstance(v, str) and not v.strip()).astype(bool)
     else:
         return series
-    return stripped.mask(stripped.eq(""))
+    return stripped.mask(blank.fillna(False).astype(bool))
 
 
 def _tidy_key(series: pd.Series) -> pd.Series:

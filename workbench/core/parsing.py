@@ -1,17 +1,38 @@
-"""CSV bytes to a raw table: refuse what is not text, decode, sniff the delimiter, parse.
+"""CSV bytes to a raw table: refuse what is not text, decode, sniff the delimiter, check the
+shape, parse.
+
+Nothing can shift a column: pandas never infers an index column, every row must have one
+field per header name (a row with more or fewer is refused, naming its line), and the header
+must name every column once. Numbers written for people (`55,221`, `$1,200`, `12.5%`, and
+decimal commas in `;`-separated files) are read as numbers and reported (`parse_report`).
+Ids too wide for int64 are kept as text. Error messages never quote the file's contents,
+apart from the header names they are about.
+
+Encodings: UTF-8 (with or without BOM), UTF-16 (with a BOM, or without one when its zero
+bytes give it away), or the one fallback, Windows-1252 (what Excel writes as "CSV" on many
+systems), only when no line of the file is UTF-8: a file mixing the two is refused with the
+first line that is not UTF-8.
 """
 from __future__ import annotations
 
 import codecs
 import csv
 import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
+from workbench.core import human_numbers, settings
 from workbench.core.errors import DataError
 
 # Key in DataFrame.attrs under which loaders say where a table came from.
 SOURCE_ATTR = "source_description"
+# Keys in DataFrame.attrs of what parsing did: {column: formats} and notes for people.
+NUMBER_FORMATS_ATTR = "number_formats"
+NOTES_ATTR = "parse_notes"
+FALLBACK_ENCODING = "cp1252"
 
 
 # --------------------------------------------------------------------------- CSV parsing
@@ -26,59 +47,131 @@ _NOT_CSV = {
     b"PAR1": "a Parquet file",
 }
 _SNIFF_CHARS = 64 * 1024
+_MAX_EXAMPLES = 5
+_INT64_MAX = 2**63 - 1
+
+
+@dataclass
+class _Shape:
+    """The header's names and what the row check found."""
+
+    names: list[str]
+    drop_last: bool = False  # the header ends with a delimiter, and so does every row
+    notes: list[str] = field(default_factory=list)
 
 
 def _parse_csv(data: bytes, *, what: str, description: str) -> pd.DataFrame:
-    """Decode, sniff the delimiter and parse CSV bytes; what names the input in messages."""
+    """Decode, sniff the delimiter, check the shape and parse CSV bytes; what names the input in messages."""
     if not data.strip():
         raise DataError(f"{what} is empty. Choose a CSV file with a header row and one row per county.")
     for magic, kind in _NOT_CSV.items():
         if data.startswith(magic):
             raise DataError(f"{what} looks like {kind}, not a CSV text file. Save or export it as CSV and load that.")
     text, encoding = _decode(data, what)
+    del data
 
     sep = _sniff_delimiter(text)
-    try:
-        df = pd.read_csv(io.StringIO(text), sep=sep or ",", skipinitialspace=True)
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{what} has no header row. The first line must name the columns.") from exc
-    except pd.errors.ParserError as exc:
-        name = _DELIMITER_NAMES.get(sep or ",", repr(sep))
+    if sep is None:
         raise DataError(
-            f"{what} could not be parsed as {name}-separated values: {str(exc).strip()}. "
-            f"Check that every row has as many fields as the header and that quotes are balanced."
-        ) from exc
-    df.columns = [str(c).strip() for c in df.columns]
-
-    if df.shape[1] < 2:
-        first_line = text.lstrip("\ufeff").splitlines()[0][:80]
-        raise DataError(
-            f"{what} has a single column (first line: {first_line!r}). A county table needs several "
-            "columns separated by commas, semicolons, tabs or pipes; check the file's delimiter."
+            f"{what} has a single column (its first line has no comma, semicolon, tab or pipe). A county table "
+            "needs several columns separated by one of those; check the file's delimiter."
         )
+    shape = _check_shape(text, sep, what)
+    df = _read_frame(text, sep, shape, what)
     if df.empty:
         raise DataError(f"{what} has a header but no data rows. Add one row per county.")
+    notes = list(shape.notes)
+    notes += _keep_wide_ids(df)
+    formats = _read_numbers_for_people(df, sep)
+    if formats:
+        notes.append("Read numbers written for people: "
+                      + "; ".join(f"{column} ({how})" for column, how in formats.items()) + ".")
     df.attrs[SOURCE_ATTR] = description
-    df.attrs["delimiter"] = sep or ","
+    df.attrs["delimiter"] = sep
     df.attrs["encoding"] = encoding
+    df.attrs[NUMBER_FORMATS_ATTR] = formats
+    df.attrs[NOTES_ATTR] = notes
     return df
+
+
+def parse_report(df: pd.DataFrame) -> dict[str, Any]:
+    """What parsing did to a raw table, for the CLI's summary and the Data page:
+    {"encoding", "delimiter", "number_formats": {column: formats}, "notes": [sentences]}."""
+    return {
+        "encoding": df.attrs.get("encoding"),
+        "delimiter": df.attrs.get("delimiter"),
+        "number_formats": dict(df.attrs.get(NUMBER_FORMATS_ATTR, {})),
+        "notes": list(df.attrs.get(NOTES_ATTR, [])),
+    }
+
+
+# --------------------------------------------------------------------------- encodings
+
+# A multi-byte UTF-8 sequence (RFC 3629): its presence in a file that is not valid UTF-8
+# means the file mixes encodings.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+
+
+def _line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
 
 
 def _decode(data: bytes, what: str) -> tuple[str, str]:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
-        try:
-            return data.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{what} starts like UTF-16 text but is not valid UTF-16. Re-save it as CSV UTF-8.") from exc
-    if b"\x00" in data[:_SNIFF_CHARS]:
-        raise DataError(f"{what} contains binary data, not CSV text. Save or export it as CSV and load that.")
-    # UTF-8 first (with or without BOM); Windows-1252 is what Excel writes for "CSV" on many systems.
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise DataError(f"{what} is neither UTF-8 nor Windows-1252 text. Re-save it as 'CSV UTF-8' and load it again.")
+        return _decode_utf16(data, "utf-16", what), "utf-16"
+    utf16 = _utf16_without_bom(data)
+    if utf16:
+        return _decode_utf16(data, utf16, what), utf16
+    if b"\x00" in data:
+        raise DataError(f"{what} contains binary data (a NUL byte on line {_line_of(data, data.index(0)):,}), "
+                        "not CSV text. Save or export it as CSV and load that.")
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start + (3 if data.startswith(codecs.BOM_UTF8) else 0)
+    if data.startswith(codecs.BOM_UTF8) or _UTF8_SEQUENCE.search(data):
+        raise DataError(
+            f"{what} mixes text encodings: it is UTF-8, but line {_line_of(data, first_bad):,} has a byte "
+            f"(0x{data[first_bad]:02X}) that is not UTF-8, such as one value pasted from a Windows-1252 or "
+            "Latin-1 file. Read either way, some names would come out garbled. Re-save the whole file as "
+            "'CSV UTF-8' and load it again."
+        )
+    try:
+        return data.decode(FALLBACK_ENCODING), FALLBACK_ENCODING
+    except UnicodeDecodeError:
+        raise DataError(f"{what} is neither UTF-8 nor Windows-1252 text. Re-save it as 'CSV UTF-8' and load it again.") from None
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when the zero bytes say so (mostly-ASCII text in UTF-16 has
+    a zero in every other byte), else None."""
+    sample = data[:4096]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    even_zeros, odd_zeros = even.count(0) / len(even), odd.count(0) / len(odd)
+    if odd_zeros > 0.4 and even_zeros < 0.05:
+        return "utf-16-le"
+    if even_zeros > 0.4 and odd_zeros < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _decode_utf16(data: bytes, encoding: str, what: str) -> str:
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        raise DataError(f"{what} looks like UTF-16 text but is not valid UTF-16. Re-save it as CSV UTF-8.") from None
+    text = text.lstrip("\ufeff")
+    if "\x00" in text:
+        raise DataError(f"{what} contains binary data (a NUL character), not CSV text. Save or export it as CSV and load that.")
+    return text
+
+
+# --------------------------------------------------------------------------- delimiter and shape
 
 
 def _sniff_delimiter(text: str) -> str | None:
@@ -101,3 +194,136 @@ def _sniff_delimiter(text: str) -> str | None:
         best = max(widths, key=widths.get)
         sep = best if widths[best] > 1 else None
     return sep
+
+
+def _is_blank(record: list[str]) -> bool:
+    return len(record) <= 1 and not "".join(record).strip()  # pandas skips these lines too
+
+
+def _check_shape(text: str, sep: str, what: str) -> _Shape:
+    """The header's names, after checking that every row has one field per name."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
+    try:
+        header = next((r for r in reader if not _is_blank(r)), None)
+        if header is None:
+            raise DataError(f"{what} has no header row. The first line must name the columns.")
+        shape = _check_header([name.strip() for name in header], what)
+        width = len(shape.names) + shape.drop_last
+        wrong: list[tuple[int, list[str]]] = []
+        count = 0
+        nameless_filled = False  # a value under the nameless last column: it is a column after all
+        last_line = reader.line_num
+        for record in reader:
+            start, last_line = last_line + 1, reader.line_num
+            if len(record) == width or _is_blank(record):
+                nameless_filled |= shape.drop_last and len(record) == width and bool(record[-1].strip())
+                continue
+            if shape.drop_last and len(record) == width - 1:
+                continue  # the row lacks only the nameless trailing column
+            count += 1
+            if len(wrong) < _MAX_EXAMPLES:
+                wrong.append((start, record))
+    except csv.Error as exc:
+        raise DataError(f"{what} could not be parsed as {_DELIMITER_NAMES[sep]}-separated values near line "
+                        f"{reader.line_num:,}: {exc}. Check that quotes are balanced.") from None
+    if count:
+        raise DataError(_ragged_message(what, sep, width, wrong, count))
+    if nameless_filled:
+        raise DataError(f"{what} has 1 column(s) without a name in the header row: column(s) {width} of {width}. "
+                        "Name every column.")
+    if shape.drop_last:
+        shape.notes.append("Ignored the empty last column: every line ends with a delimiter.")
+    return shape
+
+
+def _ragged_message(what: str, sep: str, width: int, wrong: list[tuple[int, list[str]]], count: int) -> str:
+    def one(line: int, record: list[str]) -> str:
+        extra = record[width:]
+        why = " (the extra field is empty: a trailing delimiter?)" if extra and not "".join(extra).strip() else ""
+        return f"line {line:,} has {len(record)}{why}"
+
+    listed = "; ".join(one(line, record) for line, record in wrong)
+    more = f"; and {count - len(wrong):,} more" if count > len(wrong) else ""
+    return (
+        f"{what} has {count:,} row(s) whose number of {_DELIMITER_NAMES[sep]}-separated fields differs from the "
+        f"header's {width}: {listed}{more}. Every row needs as many fields as the header, or values would land in "
+        "the wrong columns; fix those lines (e.g. remove trailing delimiters) and load it again."
+    )
+
+
+def _check_header(names: list[str], what: str) -> _Shape:
+    """Every column named, once; a nameless last column is dropped when the header ends with a delimiter."""
+    shape = _Shape(names)
+    if len(names) > 1 and not names[-1]:
+        shape = _Shape(names[:-1], drop_last=True)
+    cap = settings.max_columns()
+    if len(shape.names) > cap:
+        raise DataError(
+            f"{what} has {len(shape.names):,} columns, over the {cap:,}-column limit ({settings.ENV_MAX_COLUMNS}). "
+            "PCA's time and memory grow with the cube of the number of features; keep the columns you need, "
+            "or raise the limit."
+        )
+    blank = [i + 1 for i, name in enumerate(shape.names) if not name]
+    if blank:
+        which = ", ".join(map(str, blank[:_MAX_EXAMPLES])) + (" …" if len(blank) > _MAX_EXAMPLES else "")
+        hint = " If column 1 holds row numbers (an index written by a spreadsheet or pandas), delete it." if 1 in blank else ""
+        raise DataError(f"{what} has {len(blank)} column(s) without a name in the header row: column(s) {which} "
+                        f"of {len(shape.names)}. Name every column.{hint}")
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(shape.names):
+        seen.setdefault(name, []).append(i + 1)
+    duplicated = {name: where for name, where in seen.items() if len(where) > 1}
+    if duplicated:
+        listed = "; ".join(f"{name[:40]!r} (columns {', '.join(map(str, where))})"
+                           for name, where in list(duplicated.items())[:_MAX_EXAMPLES])
+        raise DataError(f"{what} names more than one column the same: {listed}. Give each column its own name.")
+    return shape
+
+
+def _read_frame(text: str, sep: str, shape: _Shape, what: str) -> pd.DataFrame:
+    try:
+        # index_col=False: the first column is data, whatever the rows look like.
+        df = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, index_col=False, header=0)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{what} has no header row. The first line must name the columns.") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[-1][:200]
+        raise DataError(
+            f"{what} could not be parsed as {_DELIMITER_NAMES[sep]}-separated values ({reason}). "
+            "Check that quotes are balanced."
+        ) from None
+    if shape.drop_last:
+        df = df.iloc[:, :-1].copy()
+    df.columns = shape.names
+    return df
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _keep_wide_ids(df: pd.DataFrame) -> list[str]:
+    """Integer columns too wide for int64 (pandas gives them as uint64 or Python ints) become text."""
+    wide = []
+    for column in df.columns:
+        series = df[column]
+        if pd.api.types.is_unsigned_integer_dtype(series) and len(series) and int(series.max()) > _INT64_MAX:
+            df[column] = series.astype(str)
+            wide.append(column)
+        elif pd.api.types.is_object_dtype(series) and series.map(lambda v: type(v) is int).any():
+            df[column] = series.map(lambda v: str(v) if type(v) is int else v).astype("str")
+            wide.append(column)
+    if not wide:
+        return []
+    return [f"Kept {', '.join(wide)} as text: whole numbers too wide for 64-bit integers."]
+
+
+def _read_numbers_for_people(df: pd.DataFrame, sep: str) -> dict[str, str]:
+    formats = {}
+    for column in df.columns:
+        series = df[column]
+        if not (pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)):
+            continue
+        parsed = human_numbers.parse(series, decimal_comma={";": True, ",": False}.get(sep))
+        if parsed is not None:
+            df[column], formats[column] = parsed
+    return formats

@@ -18,7 +18,7 @@ from backends.algorithms.pca import total_variance
 from backends.base import Backend, OnSubmit, TrainingJob
 from backends.format import models
 from backends.registry import DEFAULT_BACKEND, create_backend
-from workbench.core import census, cleaning, conventions, parsing, recipes, scaling, sources
+from workbench.core import census, cleaning, conventions, names, parsing, recipes, scaling, sources
 from workbench.core import schema as schema_mod
 
 Progress = Callable[[str], None]
@@ -153,18 +153,25 @@ def labeled_table(
     component_names: Sequence[str] | None = None,
     cluster_names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """One row per county: id, State, County, component scores, cluster (and its name), distance."""
+    """One row per county: id, State, County, component scores, cluster (and its name), distance.
+
+    The names are checked first (workbench.core.names): none may be a key column, an added
+    column, another name or contain control characters (InvalidName, a ValueError).
+    """
     frame = prepared.clean.frame
     schema = prepared.clean.schema
+    keys = [column for column in (schema.id_column, *schema.name_columns) if column]
+    columns = conventions.component_columns(scores.shape[1], component_names)
+    names.check_component_names(columns, key_columns=keys)
     out = pd.DataFrame(index=frame.index)
-    for column in [schema.id_column, *schema.name_columns]:
-        if column:
-            out[column] = frame[column].to_numpy()
-    for i, name in enumerate(conventions.component_columns(scores.shape[1], component_names)):
+    for column in keys:
+        out[column] = frame[column].to_numpy()
+    for i, name in enumerate(columns):
         out[name] = scores[:, i]
     out[conventions.CLUSTER_COLUMN] = kmeans.labels
     if cluster_names is not None:
-        names = list(cluster_names)
-        out[conventions.CLUSTER_NAME_COLUMN] = [conventions.cluster_label(names, label) for label in kmeans.labels]
+        chosen = names.check_cluster_names(list(cluster_names) + [""] * (kmeans.model.k - len(cluster_names)),
+                                           key_columns=keys)
+        out[conventions.CLUSTER_NAME_COLUMN] = [conventions.cluster_label(chosen, label) for label in kmeans.labels]
     out[conventions.DISTANCE_COLUMN] = kmeans.distances
     return out

@@ -3,13 +3,17 @@ walkthrough's default object. Each is read to bytes here and parsed by `parsing`
 
     raw = load_table(source)              # a raw DataFrame; attrs say where it came from
 
-Every problem is a DataError whose message says what is wrong and what to do.
+Every problem is a DataError whose message says what is wrong and what to do. Reads are
+bounded: a local path must be a regular file (FIFOs, devices and folders are refused before
+anything is read) and every source is at most settings.max_data_bytes() (checked before
+reading); `check_user_source` keeps the paths an app user types inside the allowed roots.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +22,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+from backends.format.files import FileRefused, read_regular_file
 from workbench.core import census, settings
 from workbench.core.errors import DataError
 from workbench.core.parsing import _parse_csv
@@ -55,6 +60,7 @@ def read_source(source: Any = None, *, client: Any = None) -> SourceBytes:
     if source is None:
         return read_default(client=client)
     if isinstance(source, (bytes, bytearray, memoryview)):
+        _check_size(len(source), "The uploaded data")
         return SourceBytes(bytes(source), "The uploaded data", "uploaded data")
     if isinstance(source, str) and source.strip().lower().startswith("s3://"):
         uri = source.strip()
@@ -64,11 +70,12 @@ def read_source(source: Any = None, *, client: Any = None) -> SourceBytes:
         return SourceBytes(_read_file(path), f"The file {path}", f"local file {path}")
     if hasattr(source, "read"):
         # getvalue() returns the whole upload even when it was read before (Streamlit reruns reuse the object).
-        data = source.getvalue() if hasattr(source, "getvalue") else source.read()
+        data = source.getvalue() if hasattr(source, "getvalue") else source.read(settings.max_data_bytes() + 1)
         if isinstance(data, str):
             data = data.encode("utf-8")
         name = getattr(source, "name", None)
         label = f"uploaded file {Path(str(name)).name!r}" if name else "uploaded data"
+        _check_size(len(data), f"The {label}")
         return SourceBytes(data, f"The {label}", label)
     raise DataError(
         f"Cannot load data from a {type(source).__name__}. Pass a file path, an s3:// URI, "
@@ -109,6 +116,7 @@ def read_csv_path(path: str | os.PathLike) -> pd.DataFrame:
 def read_csv_bytes(data: bytes, name: str | None = None) -> pd.DataFrame:
     """Read CSV content already in memory (an upload); name is the uploaded file's name, for messages."""
     label = f"uploaded file {name!r}" if name else "uploaded data"
+    _check_size(len(data), f"The {label}")
     return _parse_csv(bytes(data), what=f"The {label}", description=label)
 
 
@@ -129,8 +137,14 @@ def _s3_bytes(uri: str, *, client: Any = None) -> bytes:
     bucket, key = _parse_s3_uri(uri)
     client = client if client is not None else s3_client()
     advice = "Check the URI, your network and your AWS credentials (AWS_PROFILE or AWS_ACCESS_KEY_ID/…)."
+    limit = settings.max_data_bytes()
     with _s3_errors(uri, advice):
-        return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        response = client.get_object(Bucket=bucket, Key=key)
+        if response.get("ContentLength") is not None:
+            _check_size(int(response["ContentLength"]), f"The S3 object {uri}")
+        data = response["Body"].read(limit + 1)
+    _check_size(len(data), f"The S3 object {uri}")
+    return data
 
 
 def read_default(
@@ -218,7 +232,7 @@ def s3_client(*, anonymous: bool = False) -> Any:
     # Fail within seconds when offline instead of botocore's long default retries.
     config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
     try:
-        session = boto3.session.Session()
+        session = boto3.session.Session(region_name=settings.aws_region())
         credentials = None if anonymous else session.get_credentials()
         if credentials is None:
             config = config.merge(Config(signature_version=UNSIGNED))
@@ -268,24 +282,63 @@ def _s3_errors(uri: str, advice: str):
         raise DataError(f"Reading {uri} failed: {exc}. {advice}") from exc
 
 
+def _check_size(size: int, what: str) -> None:
+    limit = settings.max_data_bytes()
+    if size > limit:
+        raise DataError(
+            f"{what} is {size:,} bytes, over the {limit:,}-byte limit for a table read in memory "
+            f"({settings.ENV_MAX_DATA_BYTES}). Raise that setting if the table is genuine, or save it as "
+            "Parquet and segment it in chunks (`segment --parquet`)."
+        )
+
+
 def _read_file(path: Path, hint: str = "") -> bytes:
+    """A local file's bytes: a regular file (never a FIFO or device) within max_data_bytes()."""
     path = Path(path).expanduser()
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
-        problem = f"File not found: {path}{where}."
-    except IsADirectoryError:
-        problem = f"{path} is a folder, not a CSV file."
-    except PermissionError:
-        problem = f"No permission to read {path}."
-    except OSError as exc:
-        problem = f"Cannot read {path}: {exc}."
+        return read_regular_file(path, max_bytes=settings.max_data_bytes(), limit_name=settings.ENV_MAX_DATA_BYTES)
+    except FileRefused as exc:
+        problem = f"{path} is a folder, not a CSV file." if exc.reason == "folder" else str(exc)
     raise DataError(f"{problem} {hint or 'Check the path.'}")
 
 
 def _md5_of_file(path: Path) -> str:
+    digest = hashlib.md5()
     try:
-        return hashlib.md5(path.read_bytes()).hexdigest()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
     except OSError:
         return ""
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- paths users type
+
+
+def allowed_path(path: str | os.PathLike, roots: Sequence[str | os.PathLike] | None = None) -> Path:
+    """`path` resolved (symbolic links and `..` followed), when it lies inside one of `roots`
+    (default settings.allowed_roots(): the working directory and the workspace); else a
+    DataError. Nothing is opened or tested for existence before the check."""
+    roots = settings.allowed_roots() if roots is None else [Path(r) for r in roots]
+    resolved = Path(os.path.realpath(Path(path).expanduser()))
+    for root in roots:
+        real_root = Path(os.path.realpath(Path(root).expanduser()))
+        if resolved.is_relative_to(real_root):
+            return resolved
+    raise DataError(
+        f"{path} is outside the folders this app reads files from. Put the file in "
+        f"{' or '.join(str(r) for r in roots) or 'an allowed folder'}, upload it, or ask whoever runs the app "
+        f"to add its folder to {settings.ENV_ALLOWED_ROOTS}."
+    )
+
+
+def check_user_source(text: str, roots: Sequence[str | os.PathLike] | None = None) -> str:
+    """A data source typed by an app user, bounded: an s3:// URI as given, a path only inside
+    the allowed roots (see allowed_path), returned resolved."""
+    text = str(text).strip()
+    if text.lower().startswith("s3://"):
+        return text
+    if not text:
+        raise DataError("Type the path of a CSV file, or an s3:// URI.")
+    return str(allowed_path(text, roots))

@@ -232,3 +232,15 @@ def test_kmeans_feature_dim_and_row_count():
         check_kmeans_against_data(hp, 10, 4)
     with pytest.raises(HyperparameterError, match="at least 2 rows"):
         check_kmeans_against_data(hp, 1, 5)
+
+
+@pytest.mark.parametrize("seed, expected", [(0, 0), (7, 7), ("42", 42), (np.int64(5), 5), (2**31 - 1, 2**31 - 1)])
+def test_seeds_within_range_are_accepted(seed, expected):
+    assert hpmod.validate_seed(seed) == expected
+
+
+@pytest.mark.parametrize("seed", [-1, 2**31, 10**30, "lots", 1.5, True, None])
+def test_seeds_out_of_range_are_one_line_errors(seed):
+    with pytest.raises(hpmod.HyperparameterError, match="seed must be a whole number from 0 to 2,147,483,647") as info:
+        hpmod.validate_seed(seed)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 160
