@@ -84,6 +84,7 @@ class Backend(ABC):
         on_submit: OnSubmit | None = None,
     ) -> TrainingJob:
         X, hp = validate_training_input(algorithm, X, hyperparameters)
+        seed = hpmod.validate_seed(seed)
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from workbench.cli.parser import build_parser
@@ -52,3 +54,23 @@ def test_the_readme_is_short_and_points_at_the_references():
     for reference in ("docs/cli.md", "docs/sagemaker.md", "docs/architecture.md", "docs/benchmarks.md"):
         assert reference in readme and (REPO / reference).is_file(), reference
     assert "./run test -m" in readme  # the fast inner loop
+
+
+def test_the_census_help_names_every_preset():
+    from workbench.cli.parser import build_parser
+    from workbench.core import census_presets
+
+    census = dict(_subcommands(build_parser()))["census"]
+    preset_help = next(a.help for a in census._actions if "--preset" in a.option_strings)
+    assert all(name in preset_help for name in census_presets.PRESETS)
+
+
+def test_help_imports_no_numerical_library():
+    """`--help` answers at once: building the parser imports no numpy, pandas, scipy or scikit-learn."""
+    code = ("import sys, runpy; sys.argv = ['workbench', '--help']\n"
+            "try: runpy.run_module('workbench', run_name='__main__')\n"
+            "except SystemExit: pass\n"
+            "heavy = sorted(m for m in ('numpy', 'pandas', 'scipy', 'sklearn') if m in sys.modules)\n"
+            "print('HEAVY', heavy)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert "usage:" in result.stdout and "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr[-500:]

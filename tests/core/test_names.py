@@ -76,9 +76,3 @@ def test_terminal_text_is_one_line_without_escape_sequences():
     assert shown == "evil\\x1b[2J\\x1b]0;title\\x07\\nfake line\\r\\x00\\u202e"
     assert all(ch.isprintable() for ch in shown)
     assert names.terminal_text("Doña Ana") == "Doña Ana"
-
-
-def test_markdown_text_shows_names_as_written():
-    shown = names.markdown_text("![x](http://host/p.png) <!-- *b* & _i_")
-    assert "](" not in shown and "<" not in shown and "*b*" not in shown
-    assert shown == r"\!\[x\]\(http://host/p\.png\) &lt;\!\-\- \*b\* &amp; \_i\_"

@@ -8,7 +8,6 @@ import pytest
 
 from backends.format import models
 from workbench.core import pipeline
-from workbench.runs import folders as runs
 from workbench.runs import manifest, segment
 
 

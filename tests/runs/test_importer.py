@@ -132,7 +132,7 @@ def test_the_job_name_is_read_off_sagemakers_output_layout():
     (lambda f, d: importer.import_model(f["pca"], data=d, features=["Income", "Poverty"]), "34 features"),
     (lambda f, d: importer.import_model(f["pca_small"], kmeans=f["kmeans"]), "do not belong together"),
     (lambda f, d: importer.import_model(f["pca"], top=40), "--top"),
-    (lambda f, d: importer.import_model("no/such/model.tar.gz"), "File not found"),
+    (lambda f, d: importer.import_model("no/such/model.tar.gz"), "the file does not exist"),
 ])
 def test_mismatched_or_missing_artifacts_are_refused_before_anything_is_written(fixtures, census_csv, tmp_path,
                                                                                    monkeypatch, call, message):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.core.conventions import default_cluster_name, default_component_names
+from workbench.core.names import check_cluster_names
 
 # ---------------------------------------------------------------------------------------
 # Names
@@ -27,12 +28,10 @@ def pad_names(names: Sequence[str] | None, n: int) -> list[str]:
 
 
 def cluster_names(names: Sequence[str] | None, k: int) -> list[str]:
-    """The display name of every cluster: the analyst's name, else "cluster i"; unique."""
-    chosen = [name or default_cluster_name(i) for i, name in enumerate(pad_names(names, k))]
-    duplicates = sorted({name for name in chosen if chosen.count(name) > 1})
-    if duplicates:
-        raise ValueError(f"Cluster names must be unique; {', '.join(map(repr, duplicates))} is used twice.")
-    return chosen
+    """The display name of every cluster: the analyst's name, else "cluster i"; the names are
+    checked as everywhere (workbench.core.names: unique, no control characters…)."""
+    checked = check_cluster_names(pad_names(names, k))
+    return [name or default_cluster_name(i) for i, name in enumerate(checked)]
 
 
 # ---------------------------------------------------------------------------------------

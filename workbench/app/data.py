@@ -40,7 +40,10 @@ def typed_source(location: str) -> Source:
     location = (location or "").strip()
     if not location:
         raise DataError("Enter a file path or an s3:// URI, then press Load.")
-    return Source("path", location)
+    if sources.is_census(location):
+        return Source("path", location)
+    # A path only inside the folders this app may read (WORKBENCH_ALLOWED_ROOTS), resolved.
+    return Source("path", sources.check_user_source(location))
 
 
 def schema_lines(schema) -> list[str]:

@@ -9,7 +9,9 @@ import streamlit as st
 
 from workbench.analysis import naming
 from workbench.app.current import TrainedRun, current_kmeans, kept
+from workbench.app.errors import USER_ERRORS
 from workbench.core import conventions, pipeline
+from workbench.core import names as checks
 from workbench.runs.records import RegistryError
 
 COMPONENT, CLUSTER = "component", "cluster"
@@ -40,7 +42,8 @@ def set_component_names(run: TrainedRun, names: Sequence[str]) -> None:
     """Store names for the kept components; a clash is a ValueError and nothing is stored."""
     n = run.stage.model.n_components
     updated = naming.apply_names(_names(run, COMPONENT), list(names), n)
-    conventions.component_columns(kept(run), updated[: kept(run)])  # raises ValueError on a clash
+    # InvalidName (a ValueError) on a clash with another name, a key or added column, or a control character.
+    updated[: kept(run)] = checks.check_component_names(updated[: kept(run)], key_columns=_key_columns())
     _store_names(run, COMPONENT, updated)
     _record(run.run_id, "components", updated)
     kmeans_run = current_kmeans(run)
@@ -62,10 +65,21 @@ def cluster_labels(run: TrainedRun) -> list[str]:
 
 def set_cluster_names(run: TrainedRun, names: Sequence[str]) -> None:
     k = run.stage.model.k
-    updated = naming.apply_names(_names(run, CLUSTER), list(names), k)
-    naming.cluster_names(updated, k)  # raises ValueError on a clash
+    updated = checks.check_cluster_names(naming.apply_names(_names(run, CLUSTER), list(names), k),
+                                         key_columns=_key_columns())
     _store_names(run, CLUSTER, updated)
     _record(run.run_id, "clusters", updated)
+
+
+def _key_columns() -> list[str]:
+    """The table's id and name columns, which no component or cluster name may take."""
+    from workbench.app.data import prepared
+
+    try:
+        schema = prepared().clean.schema
+    except USER_ERRORS:
+        return []
+    return [c for c in (schema.id_column, *schema.name_columns) if c]
 
 
 def load_names(run: TrainedRun, kind: str, names: Sequence[str], count: int) -> None:

@@ -13,7 +13,7 @@ import sys
 
 def run(args) -> int:
     """Fetch, write the CSV, and say what came back (annotation cells included)."""
-    from workbench.core import census
+    from workbench.core import census, csv_out
 
     request = census.CensusRequest.create(args.year, args.geography, state=args.state, county=args.county,
                                           preset=args.preset, variables=args.variables)
@@ -22,9 +22,9 @@ def run(args) -> int:
     table = census.fetch_table(request, client=client, refresh=args.refresh, progress=progress)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.out, index=False)
+        csv_out.write_csv(table, args.out)
     elif not args.json:
-        table.to_csv(sys.stdout, index=False)
+        sys.stdout.write(csv_out.csv_text(table))
     annotations = census.annotation_summary(table)
     if args.json:
         print(json.dumps({"request": request.to_dict(), "uri": request.to_uri(), "rows": len(table),

@@ -74,7 +74,9 @@ def segment(args) -> int:
     )
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        result.labeled().to_csv(args.out, index=False)
+        from workbench.core import csv_out
+
+        csv_out.write_csv(result.labeled(), args.out)
     summary = result.summary()
     if args.out:
         summary["labeled_csv"] = str(args.out)

@@ -5,6 +5,20 @@ import json
 import sys
 
 from workbench.cli.pipeline_commands import feature_list
+from workbench.core.names import terminal_text as shown
+
+
+def shown_table(frame):
+    """A table's text cells, labels and headers as terminal_text: a name or a county typed with an
+    escape sequence or a line break cannot recolour the terminal or fake a line."""
+    out = frame.copy()
+    out.columns = [shown(c) for c in out.columns]
+    out.index = [shown(i) if isinstance(i, str) else i for i in out.index]
+    for position in range(out.shape[1]):
+        column = out.iloc[:, position]
+        if column.dtype == object:
+            out.isetitem(position, column.map(lambda v: shown(v) if isinstance(v, str) else v))
+    return out
 
 
 def _store(args):
@@ -31,9 +45,9 @@ def list_runs(args) -> int:
     elif table.empty:
         print(f"No runs recorded in {store.path}.")
     else:
-        shown = table[["run_id", "name", "kind", "status", "backend", "created_at", "k", "top", "cost_usd"]].copy()
-        shown["created_at"] = shown["created_at"].str.slice(0, 19).str.replace("T", " ")
-        print(shown.astype(object).where(shown.notna(), "").to_string(index=False))
+        listed = table[["run_id", "name", "kind", "status", "backend", "created_at", "k", "top", "cost_usd"]].copy()
+        listed["created_at"] = listed["created_at"].str.slice(0, 19).str.replace("T", " ")
+        print(shown_table(listed.astype(object).where(listed.notna(), "")).to_string(index=False))
     return 0
 
 
@@ -69,7 +83,9 @@ def export(args) -> int:
         record["manifest"] = manifest.read(run.run_dir) if run.run_dir is not None else None
         text = json.dumps(record, indent=2, default=str)
     else:
-        text = run.labeled().to_csv(index=False)
+        from workbench.core import csv_out
+
+        text = csv_out.csv_text(run.labeled())
     _write(text, args.out)
     if args.out:
         print(f"Run {run.run_id} exported to {args.out}", file=sys.stderr)
@@ -92,7 +108,7 @@ def import_run(args) -> int:
 
 def rename(args) -> int:
     run = _store(args).rename(args.run, args.name)
-    print(f"Run {run.run_id} is now called {run.name!r}" if run.name else f"Run {run.run_id} has no name")
+    print(f"Run {run.run_id} is now called {shown(run.name)!r}" if run.name else f"Run {run.run_id} has no name")
     return 0
 
 
@@ -100,7 +116,7 @@ def delete(args) -> int:
     store = _store(args)
     run = store.get(args.run)
     if not args.yes:
-        raise ValueError(f"Deleting run {run.run_id} ({run.display_name}) removes its folder {run.run_dir}; "
+        raise ValueError(f"Deleting run {run.run_id} ({shown(run.display_name)}) removes its folder {run.run_dir}; "
                          "add --yes to confirm.")
     store.delete(run.run_id, force=args.force)
     print(f"Deleted run {run.run_id}")
@@ -134,14 +150,14 @@ ACTIONS = {"list": list_runs, "show": show, "compare": compare, "export": export
 
 
 def run_text(run) -> str:
-    lines = [f"{run.run_id}  {run.name or '(no name)'}",
+    lines = [f"{run.run_id}  {shown(run.name) if run.name else '(no name)'}",
              f"  {run.kind} run, {run.status}, backend {run.backend}, origin {run.origin}",
              f"  created {run.created_at}" + (f", finished {run.finished_at}" if run.finished_at else "")]
     if run.error:
-        lines.append(f"  error: {run.error}")
-    lines.append(f"  data: {run.source or 'unknown'} (fingerprint {run.data_fingerprint or 'unknown'})")
+        lines.append(f"  error: {shown(run.error)}")
+    lines.append(f"  data: {shown(run.source or 'unknown')} (fingerprint {run.data_fingerprint or 'unknown'})")
     if run.features:
-        lines.append(f"  features ({len(run.features)}): {', '.join(run.features)}")
+        lines.append(f"  features ({len(run.features)}): {shown(', '.join(run.features))}")
     lines.append(f"  scaler {run.scaler_recipe or 'unknown'}; components {run.n_components}, kept {run.top}; "
                  f"k {run.k}; seed {run.seed}")
     if run.cost_usd is not None or run.seconds is not None:
@@ -154,28 +170,29 @@ def run_text(run) -> str:
         if job.artifact_source:
             lines.append(f"    imported from {job.artifact_source}")
     if any(run.component_names):
-        lines.append("  components: " + ", ".join(f"pc{i + 1}={n}" for i, n in enumerate(run.component_names) if n))
+        lines.append("  components: " + ", ".join(f"pc{i + 1}={shown(n)}" for i, n in enumerate(run.component_names) if n))
     if any(run.cluster_names):
-        lines.append("  clusters: " + ", ".join(f"{i}={n}" for i, n in enumerate(run.cluster_names) if n))
+        lines.append("  clusters: " + ", ".join(f"{i}={shown(n)}" for i, n in enumerate(run.cluster_names) if n))
     lines.append(f"  folder: {run.run_dir or '—'}")
     return "\n".join(lines)
 
 
 def comparison_text(result, changes: int | None) -> str:
     a, b = result.run_a, result.run_b
-    lines = [f"A: {a.run_id} ({a.display_name}, {a.backend})", f"B: {b.run_id} ({b.display_name}, {b.backend})"]
-    lines += [f"note: {note}" for note in result.notes]
+    lines = [f"A: {a.run_id} ({shown(a.display_name)}, {a.backend})",
+             f"B: {b.run_id} ({shown(b.display_name)}, {b.backend})"]
+    lines += [f"note: {shown(note)}" for note in result.notes]
     if result.pca is not None:
         angles = ", ".join(f"{x:.2f}" for x in result.pca.angles_deg)
         lines += ["", f"PCA ({result.pca.n_a} vs {result.pca.n_b} components): principal angles (degrees) {angles}",
-                  result.pca.matches.to_string(index=False)]
+                  shown_table(result.pca.matches).to_string(index=False)]
     if result.kmeans is not None:
         km = result.kmeans
         lines += ["", f"K-Means: ARI {km.ari:.4f}, NMI {km.nmi:.4f}; {km.agreement:.1%} of {km.n_counties:,} "
-                      "counties stay in the matched cluster", km.matches.to_string(index=False), "",
-                  km.contingency_named().to_string()]
+                      "counties stay in the matched cluster", shown_table(km.matches).to_string(index=False), "",
+                  shown_table(km.contingency_named()).to_string()]
         listed = km.changes if changes is None else km.changes.head(changes)
         lines += ["", f"{len(km.changes):,} counties change cluster" + (":" if len(listed) else ".")]
         if len(listed):
-            lines.append(listed.to_string())
+            lines.append(shown_table(listed).to_string())
     return "\n".join(lines)

@@ -18,6 +18,7 @@ import pandas as pd
 
 from workbench.core.census import ANNOTATIONS, ANNOTATIONS_ATTR
 from workbench.core.errors import DataError
+from workbench.core.parsing import parse_report
 from workbench.core.schema import Schema, detect_schema
 
 # --------------------------------------------------------------------------- cleaning
@@ -67,6 +68,8 @@ class CleanReport:
     rows_clean: int
     drops: list[DropRecord] = field(default_factory=list)
     warnings: list[CleanWarning] = field(default_factory=list)
+    # What parsing read and converted (parsing.parse_report): encoding, delimiter, number formats, notes.
+    parsing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rows_dropped(self) -> int:
@@ -78,13 +81,14 @@ class CleanReport:
 
     def summary(self) -> str:
         lines = [f"{self.rows_clean} of {self.rows_raw} rows kept."]
+        lines += [f"- Read: {note}" for note in self.parsing.get("notes", [])]
         lines += [f"- {d.detail} E.g. {'; '.join(d.examples)}." for d in self.drops]
         lines += [f"- Warning: {w.detail}" for w in self.warnings]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {"rows_raw": self.rows_raw, "rows_clean": self.rows_clean, "drops": [d.to_dict() for d in self.drops],
-                "warnings": [w.to_dict() for w in self.warnings]}
+                "warnings": [w.to_dict() for w in self.warnings], "parsing": dict(self.parsing)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +144,8 @@ def clean_table(df: pd.DataFrame, schema: Schema | None = None, features: Sequen
     columns.update({c: parsed.numbers[c][keep] for c in chosen})
     index = pd.Index(_unique_labels(labels[keep], parsed.key_values.get(schema.id_column), keep), name="label")
     frame = pd.DataFrame({c: np.asarray(v) for c, v in columns.items()}, index=index)
-    return CleanResult(frame, chosen, CleanReport(rows_raw, rows.kept, drops, warnings), schema)
+    report = CleanReport(rows_raw, rows.kept, drops, warnings, parse_report(df))
+    return CleanResult(frame, chosen, report, schema)
 
 
 @dataclass

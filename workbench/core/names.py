@@ -18,8 +18,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
+from workbench.core import conventions
+
 MAX_NAME_LENGTH = 80
-ADDED_COLUMNS = ("cluster", "cluster_name", "distance_to_cluster", "county", "county key")
+# The labeled table's own columns, and labels.csv's key (workbench.runs.folders.write_labels).
+ADDED_COLUMNS = (*conventions.RESERVED_COLUMNS, "county", "county key")
 # workbench.runs.folders.new_run_id: YYYYMMDD-HHMMSS-<6 hex digits>
 _RUN_ID_START = re.compile(r"\d{1,8}(?:-\d{0,6}(?:-[0-9a-f]{0,6})?)?", re.IGNORECASE)
 
@@ -81,13 +84,14 @@ def check_component_names(names: Sequence[object], *, key_columns: Iterable[str]
     """The component names (largest first) stripped, blank where the default pcN applies; or
     InvalidName. key_columns: the table's id and name columns (Schema.id_column, name_columns)."""
     names = list(names)
-    return _check_set(names, [f"pc{i + 1}" for i in range(len(names))], "component", key_columns)
+    return _check_set(names, conventions.default_component_names(len(names)), "component", key_columns)
 
 
 def check_cluster_names(names: Sequence[object], *, key_columns: Iterable[str] = ()) -> list[str]:
     """The cluster names (by cluster id) stripped, blank where the default "cluster i" applies; or InvalidName."""
     names = list(names)
-    return _check_set(names, [f"cluster {i}" for i in range(len(names))], "cluster", key_columns)
+    return _check_set(names, [conventions.default_cluster_name(i) for i in range(len(names))], "cluster",
+                      key_columns)
 
 
 def check_run_name(name: object, run_ids: Iterable[str]) -> str:
@@ -120,14 +124,3 @@ def terminal_text(text: object) -> str:
         else:
             out.append(char)
     return "".join(out)
-
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
-
-
-def markdown_text(text: object) -> str:
-    """`text` to show as itself in Markdown (Streamlit's st.markdown, the Markdown report):
-    HTML's <, > and & escaped and Markdown's punctuation backslashed, so `![x](http://…)`
-    shows as written instead of fetching an image."""
-    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", terminal_text(escaped))

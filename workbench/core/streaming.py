@@ -47,6 +47,7 @@ from backends.format.hyperparameters import (
     check_pca_against_data,
     validate_kmeans,
     validate_pca,
+    validate_seed,
 )
 from workbench.core import conventions, scaling
 from workbench.core import schema as schema_mod
@@ -217,6 +218,7 @@ def segment_parquet(
     `output_dir` gets pca/model.tar.gz and kmeans/model.tar.gz.
     """
     say = progress or (lambda _message: None)
+    seed = validate_seed(seed)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     chosen, id_column = detect_features(path, features)

@@ -58,13 +58,16 @@ def write_labels(table: Any, path: Path) -> None:
     column as the index, whatever its name).
 
     pyarrow's CSV writer: 3-4x faster than DataFrame.to_csv on the census table (the same
-    values come back from pd.read_csv; text fields are quoted).
+    values come back from read_labels; text fields are quoted). Text that a spreadsheet would
+    run as a formula is written with a leading `'` (workbench.core.csv_out), which read_labels removes.
     """
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
+    from workbench.core import csv_out
+
     key = "county" if "county" not in table.columns else "county key"
-    frame = table.rename_axis(key).reset_index()
+    frame = csv_out.protect_frame(table.rename_axis(key).reset_index())
     pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), str(path))
 
 
@@ -110,7 +113,7 @@ def publish(staging: Path, final: Path) -> None:
 
 def read_labels(path: Path):
     """A labels.csv as written by write_labels (index: the county key, whatever its column's name)."""
-    import pandas as pd
+    from workbench.core import csv_out
 
-    frame = pd.read_csv(path, index_col=0, keep_default_na=False, na_values=[""])
+    frame = csv_out.read_csv(path, index_col=0, keep_default_na=False, na_values=[""])
     return frame.rename_axis("county")

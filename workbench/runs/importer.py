@@ -69,16 +69,19 @@ def read_artifact(source: Source | Artifact, *, s3_client: Any = None, label: st
         payload, location = bytes(source), label or "the uploaded artifact"
     else:
         text = str(source).strip()
-        try:
-            payload = sources.read_source(text if text.lower().startswith("s3://") else Path(text),
-                                          client=s3_client).data
-        except DataError as exc:
-            raise ArtifactError(f"Cannot import {text}: {exc}") from None
-        location = text if text.lower().startswith("s3://") else str(Path(text).expanduser().resolve())
-    members = list(model_tar.read_model_tar(payload)) if payload.startswith(model_tar.GZIP_MAGIC) \
-        else [model_tar.MODEL_MEMBER]
+        if text.lower().startswith("s3://"):
+            try:
+                payload = sources.read_source(text, client=s3_client).data
+            except DataError as exc:
+                raise ArtifactError(f"Cannot import {text}: {exc}") from None
+            location = text
+        else:
+            # A regular file within the artifact limits: a FIFO or /dev/zero is refused before reading.
+            payload = model_tar.read_artifact_file(Path(text).expanduser())
+            location = str(Path(text).expanduser().resolve())
     try:
-        model = models.load_model(payload)
+        contents = models.read_artifact(payload)  # decompressed once: members and arrays together
+        members, model = contents.members, contents.model()
     except ArtifactError as exc:
         raise ArtifactError(f"Cannot import {location}: {exc}") from None
     return Artifact(location, payload, members, model, infer_job_name(location))

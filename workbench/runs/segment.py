@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backends.format.hyperparameters import validate_seed
 from backends.registry import DEFAULT_BACKEND, create_backend
 from workbench.core import conventions, sources
 from workbench.core.pipeline import KMeansStage, PCAStage, PreparedData, Progress, labeled_table, prepare, project
@@ -49,6 +50,7 @@ class SegmentationResult:
             "rows_clean": report.rows_clean,
             "dropped": [drop.to_dict() for drop in report.drops],
             "warnings": [warning.to_dict() for warning in report.warnings],
+            "parsing": dict(report.parsing),
             "ignored": list(self.prepared.clean.schema.ignored_columns),
             "id_column": self.prepared.clean.schema.id_column,
             "geography": self.prepared.clean.schema.geography,
@@ -91,6 +93,7 @@ def run_segmentation(
     features before scaling; `scaler` defaults to the recipe's, else min-max.
     `backend_settings` configure the backend (the SageMaker settings: instance type, role,
     bucket…); they are never recorded. Timings cover every stage to the written files."""
+    seed = validate_seed(seed)  # before reading any data: a bad seed is a one-line error at once
     started = time.perf_counter()
     timings: dict[str, float] = {}
     prepared = prepare(source, features=features, scaler=scaler, recipe=recipe)

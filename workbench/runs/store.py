@@ -25,6 +25,7 @@ threads, the CLI and a crashed process never see a half-applied change.
 """
 from __future__ import annotations
 
+import csv
 import os
 import secrets
 import shutil
@@ -38,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from backends import registry as backends_registry
-from workbench.core import settings
+from workbench.core import conventions, names, settings
 from workbench.runs import folders, migrations, owners
 from workbench.runs.reconcile import ReconcileMixin
 from workbench.runs.records import (
@@ -60,6 +61,17 @@ from workbench.runs.records import (
     canonical_backend,
     now,
 )
+
+
+def _key_columns(run: RunRecord) -> list[str]:
+    """The id and name columns of a run's labeled counties (labels.csv's header before the scores),
+    which no component or cluster name may take."""
+    path = run.labels_path
+    if path is None:
+        return []
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), [])
+    return [c for c in header[1:] if not conventions.is_component_column(c) and c not in conventions.RESERVED_COLUMNS]
 
 
 class RunStore(ReconcileMixin):
@@ -137,18 +149,20 @@ class RunStore(ReconcileMixin):
 
     # -- reading ---------------------------------------------------------------------------------
     def resolve(self, ref: str) -> str:
-        """A run id from an id, a unique id prefix, a run's name, or a unique prefix of a name."""
+        """A run id from an id, a run's name, a unique id prefix, or a unique prefix of a name."""
         ref = str(ref).strip()
         if not ref:
             raise RegistryError("Give a run id (or a unique prefix of one, or the run's name).")
         with self._connect() as conn:
             if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (ref,)).fetchone():
                 return ref
+            # A name before an id prefix: a run named like another's id prefix cannot shadow
+            # it (names are checked against ids), and an exact name is what the analyst typed.
             found = [r[0] for r in conn.execute(
-                "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? ORDER BY run_id", (len(ref), ref))]
+                "SELECT run_id FROM runs WHERE name = ? COLLATE NOCASE ORDER BY run_id", (ref,))]
             if not found:
                 found = [r[0] for r in conn.execute(
-                    "SELECT run_id FROM runs WHERE name = ? COLLATE NOCASE ORDER BY run_id", (ref,))]
+                    "SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ? ORDER BY run_id", (len(ref), ref))]
             if not found:
                 found = [r[0] for r in conn.execute(
                     "SELECT run_id FROM runs WHERE name != '' AND lower(substr(name, 1, ?)) = lower(?) "
@@ -311,7 +325,9 @@ class RunStore(ReconcileMixin):
     def rename(self, ref: str, name: str) -> RunRecord:
         """Give a run a display name ("" clears it); the edit is kept in the names history."""
         run_id = self.resolve(ref)
-        name = (name or "").strip()
+        with self._connect() as conn:
+            others = [r[0] for r in conn.execute("SELECT run_id FROM runs WHERE run_id != ?", (run_id,))]
+        name = names.check_run_name(name or "", others)
         with self._transaction() as conn:
             self._record_edits(conn, run_id, [("run", 0, name)])
             conn.execute("UPDATE runs SET name = ?, updated_at = ? WHERE run_id = ?", (name, now(), run_id))
@@ -345,12 +361,13 @@ class RunStore(ReconcileMixin):
                     what = "components kept" if target == "component" else "clusters"
                     raise ValueError(f"Run {run.run_id} has {count} {what}; there is no {target} {position}.")
                 edits.append((target, position, str(name).strip()))
-        proposed = dict(enumerate(run.component_names))
-        proposed.update({p: n for t, p, n in edits if t == "component"})
-        chosen = [n for n in proposed.values() if n]
-        if len(set(chosen)) != len(chosen):
-            duplicated = sorted({n for n in chosen if chosen.count(n) > 1})
-            raise ValueError(f"Component names must be unique; {', '.join(map(repr, duplicated))} is used twice.")
+        keys = _key_columns(run)
+        for target, current, count, check in (("component", run.component_names, run.top, names.check_component_names),
+                                               ("cluster", run.cluster_names, run.k, names.check_cluster_names)):
+            proposed = dict(enumerate(current))
+            proposed.update({p: n for t, p, n in edits if t == target})
+            size = max([count or 0, *(p + 1 for p in proposed)])
+            check([proposed.get(i, "") for i in range(size)], key_columns=keys)
         with self._transaction() as conn:
             changed = self._record_edits(conn, run.run_id, edits)
             if changed:

@@ -75,6 +75,8 @@ for drop in report.drops:
                f"Examples: {text.markdown('; '.join(drop.examples))}.", icon=":material/filter_alt:")
 for warning in report.warnings:
     st.warning(text.markdown(warning.detail), icon=":material/content_copy:")
+for note in report.parsing.get("notes", []):
+    st.info(text.markdown(note), icon=":material/text_fields:")
 
 # --- Preview ------------------------------------------------------------------------------
 st.subheader("Preview")
