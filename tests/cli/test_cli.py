@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from workbench.cli import main as cli
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -134,3 +136,27 @@ def test_stream_bad_input_gets_a_message_not_a_traceback(census_parquet, tmp_pat
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_runs_list_and_show_print_names_without_escape_sequences(tmp_path, capsys):
+    """A registry written by an older version may hold any name: the terminal shows it escaped."""
+    from workbench.runs.store import RunStore
+
+    store = RunStore(workspace=tmp_path)
+    store.begin_run("20240101-000000-aaaaaa", kind="pca", backend="embedded", name="evil\x1b[2J\nfake line")
+    store.end_run("20240101-000000-aaaaaa", "Completed")
+    for args in (["runs", "list"], ["runs", "show", "20240101-000000-aaaaaa"]):
+        assert cli.main([*args, "--workspace", str(tmp_path)]) == 0
+        out = capsys.readouterr().out
+        assert "\x1b" not in out and "evil\\x1b[2J\\nfake line" in out and "\nfake line" not in out
+
+
+def test_runs_import_refuses_a_name_that_shadows_a_run_id(tmp_path, sagemaker_fixtures, capsys):
+    from workbench.runs.store import RunStore
+
+    store = RunStore(workspace=tmp_path)
+    store.begin_run("20240101-000000-aaaaaa", kind="pca", backend="embedded")
+    pca = sagemaker_fixtures / "pca-census-33" / "model.tar.gz"
+    code = cli.main(["runs", "import", str(pca), "--name", "20240101-000000", "--workspace", str(tmp_path)])
+    assert code == 2 and "starts the id of run 20240101-000000-aaaaaa" in capsys.readouterr().err
+    assert len(store.list_runs()) == 1

@@ -215,6 +215,45 @@ def test_runs_resolve_by_id_prefix_or_name(tmp_path):
         reg.get("nope")
 
 
+def test_an_exact_name_wins_over_an_id_prefix_and_names_cannot_shadow_ids(tmp_path):
+    reg = RunStore(workspace=tmp_path)
+    _run(reg, "20240101-000000-aaaaaa")
+    _run(reg, "20240101-000000-bbbbbb", name="cafe")
+    _run(reg, "20240101-000000-cccccc")
+    assert reg.resolve("cafe") == "20240101-000000-bbbbbb"
+    with pytest.raises(ValueError, match="starts the id of run 20240101-000000-aaaaaa"):
+        reg.rename("20240101-000000-cccccc", "20240101-000000-a")
+    with pytest.raises(ValueError, match="looks like the start of a run id"):
+        reg.rename("20240101-000000-cccccc", "2025")
+    assert reg.get("20240101-000000-cccccc").name == ""
+    with pytest.raises(ValueError, match="control"):
+        reg.rename("20240101-000000-cccccc", "evil\x1b[2J")
+
+
+def test_names_that_would_overwrite_a_key_column_are_refused(walkthrough):
+    result, workspace = walkthrough
+    reg = RunStore(workspace=workspace)
+    with pytest.raises(ValueError, match="the table's column 'County'"):
+        reg.set_names(result.run_id, components={0: "county"})
+    with pytest.raises(ValueError, match="the workbench's column 'cluster_name'"):
+        reg.set_names(result.run_id, clusters={1: "Cluster_Name"})
+    with pytest.raises(ValueError, match="unique"):
+        reg.set_names(result.run_id, clusters={1: "cluster 2"})  # another cluster's default name
+    assert reg.names_history(result.run_id).empty
+
+
+def test_labels_are_saved_safe_for_spreadsheets_and_read_back_as_typed(tmp_path):
+    table = pd.DataFrame({"County": ["=HYPERLINK(\"http://x\",\"y\")", "-Bibb", "Baldwin"], "cluster": [0, 1, 0],
+                          "pc1": [-1.5, 0.25, 2.0]}, index=pd.Index(["a", "@b", "c"]))
+    path = tmp_path / folders.LABELS
+    folders.write_labels(table, path)
+    text = path.read_text()
+    assert "'=HYPERLINK" in text and "'-Bibb" in text and "'@b" in text and ",-1.5" in text
+    back = folders.read_labels(path)
+    assert back["County"].tolist() == table["County"].tolist() and back.index.tolist() == ["a", "@b", "c"]
+    assert back["pc1"].tolist() == [-1.5, 0.25, 2.0]
+
+
 def test_names_keep_every_edit_with_its_timestamp(walkthrough, tmp_path):
     result, workspace = walkthrough
     reg = RunStore(workspace=workspace)

@@ -32,7 +32,7 @@ import numpy as np
 
 from backends.base import Backend, TrainingJob
 from backends.format import model_tar
-from workbench.core import pipeline
+from workbench.core import names, pipeline
 from workbench.runs import folders, manifest
 from workbench.runs.records import RegistryError, RunRecord
 from workbench.runs.store import RunStore
@@ -96,6 +96,8 @@ class RunWriter:
         if self._resuming:
             self.store.take_over(self.run_id)
         else:
+            if self._begin["name"]:  # a name that could shadow a run id is refused before anything starts
+                self._begin["name"] = names.check_run_name(self._begin["name"], self.store.list_runs()["run_id"])
             self.store.begin_run(self.run_id, **self._begin)
         try:
             self.staging = folders.new_staging(self.store.runs_dir, self.run_id)
