@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.support.apptest import shown
 from workbench.app import runs_handle
 from workbench.runs import owners, segment
 from workbench.runs.store import RunStore
@@ -51,7 +52,7 @@ def ok(at: AppTest) -> None:
 
 
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [shown(e.value) for e in at.error]
 
 
 def test_pages_say_how_to_create_a_run_when_there_is_none(tmp_path, monkeypatch):
@@ -198,3 +199,57 @@ def test_no_reattach_without_in_flight_jobs(workspace, monkeypatch):
     monkeypatch.setattr(runs_handle, "reattach", lambda store, *a, **k: calls.append(a))
     ok(page(RUNS))
     assert calls == []
+
+
+def _failed_attempts(path: Path, count: int = 2) -> list[str]:
+    """SageMaker runs that failed before submitting any job, as a missing credential leaves them."""
+    reg = RunStore(workspace=path)
+    ids = []
+    for i in range(count):
+        run_id = f"20300101-00000{i}-ffff0{i}"
+        reg.begin_run(run_id, kind="segmentation", backend="sagemaker", created_at=f"2030-01-01T00:00:0{i}+00:00")
+        reg.end_run(run_id, "Failed", "No AWS credentials were found.")
+        ids.append(run_id)
+    return ids
+
+
+def test_sagemaker_attempts_that_never_submitted_a_job_can_be_hidden_and_cleared(workspace):
+    path, a, b = workspace
+    attempts = _failed_attempts(path)
+    at = page(RUNS)
+    ok(at)
+    assert set(at.session_state["runs_listed"]) == {a, b}  # hidden by default
+    assert any("2 SageMaker attempt(s) failed before any job was submitted" in m.value for m in at.markdown)
+    at.toggle(key="runs_show_attempts").set_value(True).run()
+    assert set(at.session_state["runs_listed"]) == {a, b, *attempts}
+    at.button(key="runs_clear_attempts").click().run()
+    ok(at)
+    assert set(RunStore(workspace=path).list_runs()["run_id"]) == {a, b}
+    assert not any("attempt(s) failed" in m.value for m in at.markdown)
+
+
+def test_run_pickers_say_what_a_run_is_and_names_show_as_typed(workspace):
+    path, a, b = workspace
+    RunStore(workspace=path).rename(a, "**Fresno** [x](http://x)")
+    at = page(RUNS)
+    at.selectbox(key="runs_selected").set_value(a).run()
+    ok(at)
+    shown_label = at.selectbox(key="runs_selected").format_func(a)
+    assert shown_label.startswith("**Fresno** [x](http://x) · segmentation · k = 4 · 3 of 6 components · ")
+    assert shown_label.endswith(f"embedded · just now · {a}")
+    heading = next(m.value for m in at.markdown if m.value.startswith("### "))
+    assert shown(heading) == "### **Fresno** [x](http://x)" and "\\*\\*Fresno" in heading
+    assert at.button(key="runs_delete").proto.type != "primary"
+
+
+def test_compare_starts_from_the_two_latest_completed_segmentations_and_hides_failed_runs(workspace):
+    path, a, b = workspace
+    attempts = _failed_attempts(path, 1)
+    at = page(COMPARE)
+    ok(at)
+    assert (at.session_state["compare_a"], at.session_state["compare_b"]) == (a, b)
+    assert not any(attempts[0] in option for option in at.selectbox(key="compare_a").options)
+    assert not at.info or not any("not compared" in i.value for i in at.info)
+    at.toggle(key="compare_show_failed").set_value(True).run()
+    ok(at)
+    assert any(attempts[0] in option for option in at.selectbox(key="compare_a").options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -35,12 +36,21 @@ def problems(at: AppTest) -> list[str]:
     return [e.value for e in at.exception]
 
 
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown the app escaped (workbench.analysis.text): CommonMark's
+    backslash escapes and the invisible word joiners removed."""
+    return _ESCAPED.sub(r"\1", str(markdown)).replace("\u2060", "")
+
+
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [shown(e.value) for e in at.error]
 
 
 def infos(at: AppTest) -> list[str]:
-    return [e.value for e in at.info]
+    return [shown(e.value) for e in at.info]
 
 
 def table(at: AppTest, *columns: str):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from workbench.analysis import text
 from workbench.app.errors import USER_ERRORS
 from workbench.app.runs_handle import require_runs
 from workbench.runs import compare as cmp
+from workbench.runs import pickers
 
 ACTION_ERRORS = USER_ERRORS  # a registry action's errors, meant for the analyst
 
@@ -16,21 +18,22 @@ st.caption("Pick two runs: the principal angles and component matches say how fa
 
 reg, listed = require_runs("compare_flash")
 
-labels = dict(zip(listed["run_id"], listed["display_name"]))
+st.toggle("Include failed runs", key="compare_show_failed",
+          help="Failed runs have no models or only some: comparing them says what is missing.")
+shown = pickers.visible(listed, show_failed=bool(st.session_state.get("compare_show_failed")))
+if shown.empty:
+    st.info("Every run so far failed. Include failed runs above to look at them, or train a new one.",
+            icon=":material/info:")
+    st.stop()
+labels = pickers.labels(shown)
 ids = list(labels)
-
-
-def run_label(run_id: str) -> str:
-    name = labels.get(run_id, run_id)
-    return run_id if name == run_id else f"{name} · {run_id}"
-
-
-for key, default in (("compare_a", ids[0]), ("compare_b", ids[1] if len(ids) > 1 else ids[0])):
+defaults = pickers.compare_defaults(shown)
+for key, default in (("compare_a", defaults[0]), ("compare_b", defaults[1])):
     if st.session_state.get(key) not in labels:
         st.session_state[key] = default
 left, right = st.columns(2)
-a = left.selectbox("Run A", ids, format_func=run_label, key="compare_a")
-b = right.selectbox("Run B", ids, format_func=run_label, key="compare_b")
+a = left.selectbox("Run A", ids, format_func=labels.get, key="compare_a")
+b = right.selectbox("Run B", ids, format_func=labels.get, key="compare_b")
 if len(ids) == 1:
     st.caption("Only one run so far: it is compared with itself. Run again (e.g. on another backend from the Runs "
                "page) to compare two.")
@@ -39,11 +42,11 @@ try:
     with st.spinner("Comparing…"):
         comparison = cmp.compare_runs(a, b, store=reg)
 except ACTION_ERRORS as exc:
-    st.error(f"**The runs could not be compared:** {exc}", icon=":material/error:")
+    st.error(f"**The runs could not be compared:** {text.markdown(exc)}", icon=":material/error:")
     st.stop()
 
 for note in comparison.notes:
-    st.info(note, icon=":material/info:")
+    st.info(text.markdown(note), icon=":material/info:")
 
 km, pca = comparison.kmeans, comparison.pca
 metrics = st.columns(5)
@@ -95,12 +98,12 @@ def carry() -> None:
     try:
         record = cmp.carry_names(comparison, store=reg, overwrite=bool(st.session_state.get("compare_overwrite")))
     except ACTION_ERRORS as exc:
-        st.session_state["compare_flash"] = ("error", f"**The names could not be carried over:** {exc}")
+        st.session_state["compare_flash"] = ("error", f"**The names could not be carried over:** {text.markdown(exc)}")
         return
-    components = ", ".join(f"`{n}`" for n in record.component_names if n) or "none"
-    clusters = ", ".join(f"`{n}`" for n in record.cluster_names if n) or "none"
-    st.session_state["compare_flash"] = ("success", f"Run B ({record.display_name}) is now named — components: "
-                                                    f"{components}; clusters: {clusters}.")
+    components = text.markdown(", ".join(n for n in record.component_names if n)) or "none"
+    clusters = text.markdown(", ".join(n for n in record.cluster_names if n)) or "none"
+    st.session_state["compare_flash"] = ("success", f"Run B ({text.markdown(record.display_name)}) is now named — "
+                                                    f"components: {components}; clusters: {clusters}.")
 
 
 st.subheader("Names")
@@ -109,7 +112,7 @@ with st.container(border=True):
     st.caption("Copy run A's component and cluster names onto their matches in run B (kept in B's names history).")
     st.checkbox("Overwrite names run B already has", key="compare_overwrite")
     if carried:
-        preview = {kind: ", ".join(n or "—" for n in names) for kind, names in carried.items()}
+        preview = {kind: text.markdown(", ".join(n or "—" for n in names)) for kind, names in carried.items()}
         st.markdown("  \n".join(f"**{kind} after carrying:** {text}" for kind, text in preview.items()))
     st.button("Carry names from A to B", key="compare_carry", on_click=carry, icon=":material/content_copy:",
               disabled=a == b)

@@ -6,10 +6,11 @@ from typing import Any
 
 import streamlit as st
 
+from workbench.analysis import formatting, text
 from workbench.app import navigation, opening, widgets
 from workbench.app.errors import USER_ERRORS
 from workbench.app.runs_handle import require_runs, runs_handle
-from workbench.runs import manifest, records, segment
+from workbench.runs import manifest, pickers, records, segment
 
 # Errors a registry action can raise whose message is meant for the analyst.
 ACTION_ERRORS = USER_ERRORS
@@ -31,37 +32,48 @@ chosen_statuses = middle.multiselect("Status", statuses, key="runs_status", plac
 chosen_kinds = right.multiselect("Kind", list(records.KINDS), key="runs_kind", placeholder="every kind",
                                  help="segmentation: PCA + K-Means (one per K-Means training in the app); "
                                       "pca: a PCA training alone.")
-listed = reg.list_runs(backend=chosen_backends or None, status=chosen_statuses or None, kind=chosen_kinds or None)
+filtered = reg.list_runs(backend=chosen_backends or None, status=chosen_statuses or None, kind=chosen_kinds or None)
+attempts = pickers.unsubmitted_attempts(everything)
+
+
+def clear_attempts() -> None:
+    try:
+        for attempt in attempts:
+            reg.delete(attempt)
+    except ACTION_ERRORS as exc:
+        st.session_state["runs_flash"] = ("error", "**The failed attempts could not all be cleared:** "
+                                                   + text.markdown(exc))
+        return
+    st.session_state["runs_flash"] = ("success", f"Cleared {len(attempts)} SageMaker attempt(s) that never "
+                                                 "submitted a job.")
+
+
+if attempts:
+    with st.container(border=True):
+        st.markdown(f"**{len(attempts)} SageMaker attempt(s) failed before any job was submitted** (no credentials, "
+                    "no region or no Docker): nothing was trained or billed.")
+        show, clear = st.columns([3, 1], vertical_alignment="center")
+        show.toggle("Show them in the list", key="runs_show_attempts")
+        clear.button("Clear them", key="runs_clear_attempts", on_click=clear_attempts, icon=":material/delete_sweep:",
+                     width="stretch")
+listed = pickers.visible(filtered, show_unsubmitted=bool(st.session_state.get("runs_show_attempts")))
 st.session_state["runs_listed"] = listed["run_id"].tolist()  # what the list shows, also readable by tests
 
-SHOWN = ["display_name", "run_id", "status", "backend", "kind", "created_at", "n_components", "top", "k", "seed",
-         "scaler", "n_counties", "seconds", "cost_usd", "origin", "parent_run_id"]
-st.dataframe(listed[SHOWN], hide_index=True, key="runs_table",
-             column_config={"display_name": "name", "n_components": "components", "top": "kept",
-                            "n_counties": "counties", "cost_usd": st.column_config.NumberColumn("cost (USD)",
-                                                                                                 format="%.4f"),
-                            "seconds": st.column_config.NumberColumn("seconds", format="%.1f")})
+st.dataframe(pickers.shown_table(listed), hide_index=True, key="runs_table")
 st.caption(f"{len(listed)} of {len(everything)} runs shown, newest first.")
 if listed.empty:
     st.info("No run matches these filters.", icon=":material/filter_alt_off:")
     st.stop()
 
-labels = dict(zip(listed["run_id"], listed["display_name"]))
-
-
-def run_label(run_id: str) -> str:
-    name = labels.get(run_id, run_id)
-    return run_id if name == run_id else f"{name} · {run_id}"
-
-
+labels = pickers.labels(listed)
 if st.session_state.get("runs_selected") not in labels:
     st.session_state.pop("runs_selected", None)
-run_id = st.selectbox("Run", list(labels), format_func=run_label, key="runs_selected")
+run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_selected")
 
 try:
     run = reg.get(run_id)
 except ACTION_ERRORS as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(text.markdown(exc), icon=":material/error:")
     st.stop()
 
 # ---- details --------------------------------------------------------------------------------
@@ -74,23 +86,23 @@ def names_table(names: list[str], count: int | None, prefix: str) -> list[dict[s
 
 
 with st.container(border=True):
-    st.markdown(f"### {run.display_name}")
+    st.markdown(f"### {text.markdown(run.display_name)}")
     jobs = ", ".join(f"{alg}: `{job.job_name or '—'}` ({job.status})" for alg, job in run.jobs.items()) or "none"
+    cost = ("$%.4f" % run.cost_usd) if run.cost_usd is not None else "—"
     st.markdown(
         f"**Run id:** `{run.run_id}` · **status:** {run.status} · **backend:** {run.backend} · "
         f"**kind:** {run.kind} · **origin:** {run.origin}"
         + (f" (from `{run.parent_run_id}`)" if run.parent_run_id else "") + "  \n"
-        f"**Created:** {run.created_at} · **finished:** {run.finished_at or '—'} · "
-        f"**seconds:** {run.seconds if run.seconds is not None else '—'} · "
-        f"**cost:** {('$%.4f' % run.cost_usd) if run.cost_usd is not None else '—'}  \n"
-        f"**Data:** {run.source or '—'} · fingerprint `{(run.data_fingerprint or '—')[:12]}` · "
-        f"{run.n_counties if run.n_counties is not None else '?'} counties  \n"
+        f"**Created:** {formatting.when(run.created_at)} · **finished:** {formatting.local_time(run.finished_at)} · "
+        f"**took:** {formatting.duration(run.seconds)} · **cost:** {cost}  \n"
+        f"**Data:** {text.markdown(run.source or '—')} · fingerprint `{(run.data_fingerprint or '—')[:12]}` · "
+        f"{formatting.count(run.n_counties) if run.n_counties is not None else '?'} places  \n"
         f"**Features:** {len(run.features or [])}, scaled with {run.scaler_recipe or '—'} · "
         f"**PCA:** {run.n_components} components, {run.top} kept · **K-Means:** k = {run.k} · **seed:** {run.seed}  \n"
         f"**Jobs:** {jobs}"
     )
     if run.error:
-        st.warning(run.error, icon=":material/warning:")
+        st.warning(text.markdown(run.error), icon=":material/warning:")
     names_left, names_right = st.columns(2)
     names_left.markdown("**Component names**")
     names_left.dataframe(names_table(run.component_names, run.top, "pc"), hide_index=True, key="runs_component_names")
@@ -101,7 +113,7 @@ with st.container(border=True):
         try:
             st.json(manifest.read(run.run_dir) if run.run_dir else {}, expanded=False)
         except ACTION_ERRORS as exc:
-            st.caption(str(exc))
+            st.caption(text.markdown(exc))
 
 # ---- actions --------------------------------------------------------------------------------
 
@@ -111,10 +123,11 @@ def open_run(run_id: str) -> None:
     try:
         note = opening.open_recorded_run(run_id)
     except ACTION_ERRORS as exc:
-        st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {exc}")
+        st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {text.markdown(exc)}")
         return
     except Exception as exc:  # noqa: BLE001 - whatever a damaged run folder raises: a message, not a traceback
-        st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {type(exc).__name__}: {exc}. "
+        st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {type(exc).__name__}: "
+                                                   f"{text.markdown(exc)}. "
                                                    "Its folder may be damaged; delete it or run it again.")
         return
     message = (f"Run `{run_id}` is open: the PCA, Name components, Clusters, Explore, Export, Profiles and County "
@@ -127,10 +140,11 @@ def rename_run(run_id: str) -> None:
     try:
         record = reg.rename(run_id, new_name)
     except ACTION_ERRORS as exc:
-        st.session_state["runs_flash"] = ("error", f"**The run could not be renamed:** {exc}")
+        st.session_state["runs_flash"] = ("error", f"**The run could not be renamed:** {text.markdown(exc)}")
         return
     st.session_state["runs_rename_name"] = ""
-    st.session_state["runs_flash"] = ("success", f"Run `{record.run_id}` is now called **{record.display_name}**.")
+    st.session_state["runs_flash"] = ("success", f"Run `{record.run_id}` is now called "
+                                                 f"**{text.markdown(record.display_name)}**.")
 
 
 def delete_run(run_id: str) -> None:
@@ -141,7 +155,7 @@ def delete_run(run_id: str) -> None:
     try:
         reg.delete(run_id)
     except ACTION_ERRORS as exc:
-        st.session_state["runs_flash"] = ("error", f"**The run could not be deleted:** {exc}")
+        st.session_state["runs_flash"] = ("error", f"**The run could not be deleted:** {text.markdown(exc)}")
         return
     st.session_state["runs_delete_confirm"] = False
     st.session_state.pop("runs_selected", None)
@@ -165,8 +179,7 @@ with rename_col.container(border=True):
 with delete_col.container(border=True):
     st.markdown("**Delete**")
     st.checkbox(f"Yes, delete `{run.run_id}` and its files", key="runs_delete_confirm")
-    st.button("Delete run", key="runs_delete", on_click=delete_run, args=(run.run_id,), type="primary",
-              icon=":material/delete:")
+    st.button("Delete run", key="runs_delete", on_click=delete_run, args=(run.run_id,), icon=":material/delete:")
 
 with st.container(border=True):
     st.markdown("**Run again on another backend** — the same data, features, scaling, components, k and seed.")
@@ -183,10 +196,10 @@ with st.container(border=True):
             lines.append(" ".join(str(a) for a in args))
 
         try:
-            with st.spinner(f"Running {run.display_name} again on {target}…"):
+            with st.spinner(f"Running {text.markdown(run.display_name)} again on {target}…"):
                 result = segment.rerun(run.run_id, backend=target, store=reg, progress=progress)
         except ACTION_ERRORS as exc:
-            st.error(f"**The re-run failed:** {exc}", icon=":material/error:")
+            st.error(f"**The re-run failed:** {text.markdown(exc)}", icon=":material/error:")
         else:
             st.session_state["runs_flash"] = ("success", f"Re-ran on {target}: new run `{result.run_id}`.")
             st.rerun()
@@ -198,13 +211,13 @@ if active:
     try:
         opened = reg.get(active)
     except ACTION_ERRORS as exc:
-        st.error(f"**The open run could not be loaded:** {exc}", icon=":material/error:")
+        st.error(f"**The open run could not be loaded:** {text.markdown(exc)}", icon=":material/error:")
         st.stop()
-    st.subheader(f"Open run: {opened.display_name}")
+    st.subheader(f"Open run: {text.markdown(opened.display_name)}")
     named_components = [n for n in opened.component_names if n]
     named_clusters = [n for n in opened.cluster_names if n]
-    st.caption(f"`{opened.run_id}` · components: " + (", ".join(f"`{n}`" for n in named_components) or "unnamed")
-               + " · clusters: " + (", ".join(f"`{n}`" for n in named_clusters) or "unnamed"))
+    st.caption(f"`{opened.run_id}` · components: " + (text.markdown(", ".join(named_components)) or "unnamed")
+               + " · clusters: " + (text.markdown(", ".join(named_clusters)) or "unnamed"))
     links = st.columns(4)
     for column, page_name in zip(links, ("pca", "clusters", "explore", "export")):
         with column:
@@ -213,7 +226,7 @@ if active:
         try:
             table = opened.labeled()
         except (*ACTION_ERRORS, KeyError) as exc:
-            st.caption(f"Its saved labeled counties cannot be shown: {exc}")
+            st.caption(f"Its saved labeled counties cannot be shown: {text.markdown(exc)}")
         else:
             sizes = table["cluster"].value_counts().sort_index().rename("counties").reset_index()
             if "cluster_name" in table.columns:
