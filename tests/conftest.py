@@ -6,6 +6,7 @@ real-Chromium tests, `slow` for the benchmark smoke runs. For example
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,8 @@ def app_env(monkeypatch, census_csv, tmp_path):
         pytest.fail(f"The census data {census_csv} is missing.")
     monkeypatch.setenv("WORKBENCH_DEFAULT_DATA", str(census_csv))
     monkeypatch.setenv("WORKBENCH_WORKSPACE", str(tmp_path / "workspace"))
+    # Paths typed in the app are read only inside these folders: the test's own and the data's.
+    monkeypatch.setenv("WORKBENCH_ALLOWED_ROOTS", os.pathsep.join([str(tmp_path), str(census_csv.parent)]))
     return tmp_path / "workspace"
 
 

@@ -28,7 +28,7 @@ def test_main_path_names_appear_in_every_export(app_env):
     assert not problems(at) and not errors(at)
     editor = at.data_editor[0].value
     assert editor["name"].tolist()[:3] == ["Diversity", "", "Trades"]
-    assert any("`Diversity`" in m.value for m in at.markdown)
+    assert any(m.value.startswith("**In use:** Diversity · pc2 · Trades") for m in at.markdown)
 
     train_kmeans(at)
     assert at.session_state["kmeans_run"].stage.model.k == 7  # the walkthrough's k by default
@@ -199,6 +199,17 @@ def test_missing_path_shows_the_data_error(app_env, tmp_path):
     assert any("File not found" in e for e in errors(at)), errors(at)
     goto(at, "pca")  # the pages after Data say what is wrong instead of failing
     assert not problems(at) and errors(at)
+
+
+def test_a_typed_path_outside_the_allowed_folders_is_refused(app_env, census_csv, monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBENCH_ALLOWED_ROOTS", str(tmp_path / "only-here"))
+    at = new_app()
+    at.radio(key="source_kind").set_value("path").run()
+    at.text_input(key="source_path").input(str(census_csv))
+    at.button(key="source_load").click().run()
+    assert not problems(at)
+    assert any("outside the folders this app reads files from" in e and "WORKBENCH_ALLOWED_ROOTS" in e
+               for e in errors(at)), errors(at)
 
 
 def test_bad_pca_hyperparameter_shows_the_library_message(app_env):

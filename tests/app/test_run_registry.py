@@ -13,6 +13,7 @@ from tests.support.apptest import (
     downloads,
     errors,
     goto,
+    infos,
     name_component,
     new_app,
     problems,
@@ -190,6 +191,23 @@ def test_a_run_from_an_earlier_session_opens_on_every_page_with_its_names(app_en
     seed_names(at, "cluster", ["Rural South", "Suburbs", "Big cities", ""])
     at.run()
     assert RunStore(workspace=app_env).get(run_id).cluster_names[1] == "Suburbs"
+
+
+def test_a_page_that_needs_clusters_offers_the_latest_run_in_one_click(app_env, census_csv):
+    older = segment.run_segmentation(census_csv, workspace=app_env, seed=3, **SMALL)
+    newer = segment.run_segmentation(census_csv, workspace=app_env, seed=4, **SMALL)
+    RunStore(workspace=app_env).rename(newer.run_id, "seed *four*")
+    assert older.run_id != newer.run_id
+    at = new_app()  # a new session, as after a reload without ?run=
+    at.switch_page("app/pages/profiles.py").run()
+    assert any("Train PCA first" in text for text in infos(at))
+    offer = next(m.value for m in at.markdown if m.value.startswith("**Or pick up recorded work:**"))
+    assert "seed \\*four\\*" in offer and "k = 4" in offer  # the run described, its name as typed
+    at.button(key="offer_open").click().run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert at.session_state["active_run_id"] == newer.run_id
+    assert at.query_params["run"] == [newer.run_id] or at.query_params["run"] == newer.run_id
+    assert not any("Train PCA first" in text for text in infos(at))
 
 
 def test_a_cli_run_on_another_file_switches_the_data_source(app_env, census_csv, tmp_path):

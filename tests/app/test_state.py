@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.support.apptest import errors, goto, new_app, problems, train_pca
+from tests.support.apptest import errors, goto, new_app, problems, shown, train_pca
 from workbench.app import state
 
 CENSUS = state.Context(table="census", table_features=tuple(f"f{i}" for i in range(34)), rows=3218, n_features=34)
@@ -136,6 +136,6 @@ def test_the_sidebar_never_shows_a_clustering_beside_an_untrained_pca(app_env, s
     goto(at, "clusters")
     at.button(key="kmeans_train").click().run()
     load_by_path(at, small_table)
-    status = [c.value for c in at.sidebar.caption]
+    status = [shown(c.value) for c in at.sidebar.caption]
     assert any("PCA: not trained" in line for line in status), status
     assert not any("K-Means: k =" in line for line in status), status

@@ -8,6 +8,7 @@ import streamlit as st
 from backends.base import BackendError
 from backends.format.errors import ArtifactError
 from backends.format.hyperparameters import HyperparameterError
+from workbench.analysis import text
 from workbench.core.errors import DataError
 from workbench.core.scaling import ScalingError
 from workbench.runs.apply import ApplyError
@@ -25,7 +26,7 @@ def shows_errors(what: str | None = None, *, stop: bool = True):
     try:
         yield
     except USER_ERRORS as exc:
-        message = str(exc) or type(exc).__name__
+        message = text.markdown(str(exc) or type(exc).__name__)  # messages quote names and paths: plain text
         st.error(f"**{what}:** {message}" if what else message, icon=":material/error:")
         if stop:
             st.stop()

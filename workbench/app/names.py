@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from workbench.analysis import naming
+from workbench.analysis import naming, text
 from workbench.app.current import TrainedRun, current_kmeans, kept
 from workbench.app.errors import USER_ERRORS
 from workbench.core import conventions, pipeline
@@ -111,7 +111,7 @@ def _record(run_id: str | None, target: str, names: Sequence[str]) -> None:
         count = record.top if target == "components" else record.k
         store.set_names(run_id, **{target: list(value)[: count or None]})
     except (RegistryError, ValueError, OSError) as exc:  # the session keeps the names; say they were not saved
-        st.warning(f"The names were not saved to run `{run_id}`: {exc}", icon=":material/warning:")
+        st.warning(f"The names were not saved to run `{run_id}`: {text.markdown(exc)}", icon=":material/warning:")
 
 
 def editor(kind: str, run: TrainedRun, table, *, count: int, suggestions: list[str], disabled: list[str],

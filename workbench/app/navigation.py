@@ -6,6 +6,7 @@ from typing import Any
 
 import streamlit as st
 
+from workbench.analysis import text
 from workbench.app import session
 from workbench.app.current import TrainedRun, current_kmeans, current_pca
 from workbench.app.data import clean_table, prepared
@@ -41,11 +42,55 @@ def link(name: str, label: str | None = None) -> None:
     st.page_link(path, label=label or f"Go to {title}", icon=icon)
 
 
-def require(message: str, page: str) -> None:
-    """Say what to do first, link to the page where it is done, and stop this page."""
+def require(message: str, page: str, offer: str | None = None) -> None:
+    """Say what to do first, link to the page where it is done, and stop this page. With `offer`
+    ("pca" or "kmeans"), the latest recorded run holding that model is offered too, opened in
+    one click (after a reload, the work is one click away), with a link to every run."""
     st.info(message, icon=":material/info:")
     link(page)
+    if offer:
+        _offer_latest_run(offer)
     st.stop()
+
+
+def _open(run_id: str) -> None:
+    from workbench.app import opening
+    from workbench.app.errors import USER_ERRORS as OPEN_ERRORS
+
+    try:
+        note = opening.open_recorded_run(run_id)
+    except OPEN_ERRORS as exc:
+        st.session_state["offer_flash"] = ("error", f"**The run could not be opened:** {text.markdown(exc)}")
+        return
+    st.session_state["offer_flash"] = ("success", f"Opened run `{run_id}`." + (f"  \n{note}" if note else ""))
+
+
+def _offer_latest_run(needs: str) -> None:
+    from workbench.app.runs_handle import runs_handle
+    from workbench.runs import pickers
+
+    flash = st.session_state.pop("offer_flash", None)
+    if flash:
+        (st.success if flash[0] == "success" else st.error)(flash[1])
+    store = runs_handle().store
+    if store is None:
+        return
+    try:
+        listed = store.list_runs(status="Completed", limit=50)
+    except USER_ERRORS:
+        return
+    run_id = pickers.latest_matching(listed, needs)
+    if run_id is None:
+        return
+    label = pickers.labels(listed[listed["run_id"].eq(run_id)])[run_id]
+    with st.container(border=True):
+        st.markdown("**Or pick up recorded work:** the latest run with "
+                    + ("clusters" if needs == "kmeans" else "a PCA model") + f" is {text.markdown(label)}.")
+        left, right = st.columns([1, 2], vertical_alignment="center")
+        left.button("Open the latest run", key="offer_open", on_click=_open, args=(run_id,),
+                    icon=":material/folder_open:", type="primary")
+        with right:
+            link("runs", "Choose another on the Runs page")
 
 
 def require_data():
@@ -68,7 +113,7 @@ def require_pca(prep: pipeline.PreparedData) -> TrainedRun:
     if run is None:
         if st.session_state.get("pca_run") is not None:
             require("The data, features or scaling changed since PCA was trained. Train PCA again first.", "pca")
-        require("Train PCA first: this page needs its components.", "pca")
+        require("Train PCA first: this page needs its components.", "pca", offer="pca")
     wrong = session.problems("pca_top")
     if wrong:
         st.error(wrong["pca_top"], icon=":material/error:")
@@ -82,5 +127,5 @@ def require_kmeans(pca_run: TrainedRun) -> TrainedRun:
         if st.session_state.get("kmeans_run") is not None:
             require("The PCA run or the number of kept components changed since K-Means was trained. "
                     "Train K-Means again first.", "clusters")
-        require("Train K-Means first: this page needs its clusters.", "clusters")
+        require("Train K-Means first: this page needs its clusters.", "clusters", offer="kmeans")
     return run

@@ -11,6 +11,7 @@ from typing import Any
 
 import streamlit as st
 
+from workbench.analysis import text
 from workbench.app import names, session
 from workbench.app.current import TrainedRun
 from workbench.app.data import current_prepared, current_source, data_key, prepared, raw_table
@@ -144,8 +145,8 @@ def from_address() -> None:
     try:
         note = open_recorded_run(wanted)
     except USER_ERRORS as exc:
-        st.error(f"**The run in the address ({wanted}) could not be opened:** {exc}", icon=":material/error:")
+        st.error(f"**The run in the address ({wanted}) could not be opened:** {text.markdown(exc)}", icon=":material/error:")
         return
     st.toast(f"Opened run {wanted} from the address.", icon=":material/folder_open:")
     if note:
-        st.info(note, icon=":material/info:")
+        st.info(text.markdown(note), icon=":material/info:")

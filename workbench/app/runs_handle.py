@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from workbench.analysis import text
 from workbench.core import settings
 from workbench.runs.reattach import reattach
 from workbench.runs.store import RunStore
@@ -83,18 +84,18 @@ def require_runs(flash_key: str):
 
     handle = runs_handle()
     if handle.error:
-        st.error(f"**The run registry could not be opened:** {handle.error} Set WORKBENCH_WORKSPACE to a "
+        st.error(f"**The run registry could not be opened:** {text.markdown(handle.error)} Set WORKBENCH_WORKSPACE to a "
                  "writable folder, or move a damaged registry.sqlite3 away (the runs are rebuilt from their "
                  "folders).", icon=":material/error:")
         st.stop()
     flash = st.session_state.pop(flash_key, None)
     if flash:
         kind, message = flash
-        (st.success if kind == "success" else st.error)(message)
+        (st.success if kind == "success" else st.error)(message)  # pages escape what they put in it
     try:
         listed = handle.store.list_runs()
     except USER_ERRORS as exc:
-        st.error(f"**The runs could not be listed:** {exc}", icon=":material/error:")
+        st.error(f"**The runs could not be listed:** {text.markdown(exc)}", icon=":material/error:")
         st.stop()
     if listed.empty:
         st.info("No runs yet in this workspace. Create one with `./run cli segment` in a shell, "

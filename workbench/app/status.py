@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from workbench.analysis import text
 from workbench.app import names
 from workbench.app.current import current_runs, kept
 from workbench.app.data import current_source
@@ -42,4 +43,4 @@ def draw(slot: Any) -> None:
         st.caption("PIPELINE")
         for line in pipeline_status(facts()):
             icon = ":material/check_circle:" if line.done else ":material/radio_button_unchecked:"
-            st.caption(f"{icon} {line.text}")
+            st.caption(f"{icon} {text.markdown(line.text)}")

@@ -52,6 +52,8 @@ def _use_recommended():
 
 
 st.success(f"**Recommended k = {selection.recommended}.** {selection.reason}", icon=":material/recommend:")
+if selection.weak_recommendation:
+    st.warning(selection.weak_recommendation, icon=":material/warning:")
 if selection.knee is not None:
     st.caption(f"The SSE curve bends most at k = {selection.knee} (orange ring).")
 else:

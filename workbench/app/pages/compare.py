@@ -113,6 +113,6 @@ with st.container(border=True):
     st.checkbox("Overwrite names run B already has", key="compare_overwrite")
     if carried:
         preview = {kind: text.markdown(", ".join(n or "—" for n in names)) for kind, names in carried.items()}
-        st.markdown("  \n".join(f"**{kind} after carrying:** {text}" for kind, text in preview.items()))
+        st.markdown("  \n".join(f"**{kind} after carrying:** {shown}" for kind, shown in preview.items()))
     st.button("Carry names from A to B", key="compare_carry", on_click=carry, icon=":material/content_copy:",
               disabled=a == b)

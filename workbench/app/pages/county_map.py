@@ -2,7 +2,7 @@
 offline from the Census Bureau's county boundaries. Clicking a county selects it in Explore."""
 import streamlit as st
 
-from workbench.analysis import geography
+from workbench.analysis import geography, text
 from workbench.app import chart_specs, derived, names, navigation
 from workbench.app.data import data_key
 from workbench.app.errors import shows_errors
@@ -70,7 +70,8 @@ picked = st.session_state.get("map_county")
 if picked is not None and picked in table.index:
     row = table.loc[picked]
     with st.container(border=True):
-        st.markdown(f"**{picked}** (FIPS {geography.fips_code(row[id_column])}) is in **{labels[int(row['cluster'])]}**.")
+        st.markdown(f"**{text.markdown(picked)}** (FIPS {geography.fips_code(row[id_column])}) is in "
+                    f"**{text.markdown(labels[int(row['cluster'])])}**.")
         navigation.link("explore", "Open it in Explore")
 
 with st.expander("How the table joins the map"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from workbench.analysis import text
 from workbench.app.errors import USER_ERRORS, shows_errors
 
 st.title("Endpoints")
@@ -14,7 +15,7 @@ st.caption("The workbench creates no endpoint by default, but an interrupted end
 try:
     from backends import sagemaker_endpoints
 except ImportError as exc:  # the SageMaker SDK is not installed
-    st.info(f"The SageMaker backends are not available here ({exc}); there are no endpoints to manage.",
+    st.info(f"The SageMaker backends are not available here ({text.markdown(exc)}); there are no endpoints to manage.",
             icon=":material/info:")
     st.stop()
 
@@ -42,7 +43,7 @@ if refresh or listing is None or listing["where"] != where_key:
     listing = st.session_state["endpoints_list"]
 
 if listing["error"]:
-    st.error(f"**The endpoints could not be listed:** {listing['error']}", icon=":material/cloud_off:")
+    st.error(f"**The endpoints could not be listed:** {text.markdown(listing['error'])}", icon=":material/cloud_off:")
     st.caption("Set a region and credentials (environment variables, `~/.aws` or a profile above), then press "
                "**Refresh**. The embedded backend needs none of this.")
     st.stop()

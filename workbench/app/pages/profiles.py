@@ -8,7 +8,7 @@ import zipfile
 
 import streamlit as st
 
-from workbench.analysis import portraits, stability
+from workbench.analysis import portraits, stability, text
 from workbench.analysis import profiles as profiles_mod
 from workbench.app import computations, derived, names, navigation, widgets
 from workbench.app.chart_specs import chart
@@ -98,7 +98,7 @@ if confidence is not None:
     for note in confidence.notes:
         st.warning(note, icon=":material/warning:")
     chart(insight_charts.confidence_histogram, confidence.table, tuple(labels), threshold=threshold,
-                         log=True, key="prof_confidence_chart")
+          key="prof_confidence_chart")
     uncertain = confidence.uncertain(threshold)
     table = derived.labeled(prep, pca_run, run)
     name_columns = [c for c in (prep.clean.schema.id_column, *prep.clean.schema.name_columns) if c]
@@ -128,7 +128,7 @@ for cluster, (label, draft) in enumerate(zip(labels, drafts)):
     key = f"prof_portrait_{run.job_name[-12:]}_{cluster}"
     if key not in st.session_state:
         st.session_state[key] = draft
-    texts.append(st.text_area(f"{label} (cluster {cluster})", key=key, height=80))
+    texts.append(st.text_area(f"{text.markdown(label)} (cluster {cluster})", key=key, height=80))
 final = portraits.portraits_or_drafts(texts, drafts)
 
 

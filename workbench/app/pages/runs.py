@@ -21,7 +21,7 @@ st.caption("Every run recorded in this workspace's registry: filter them, look i
 
 reg, everything = require_runs("runs_flash")
 for job_id, state in sorted(runs_handle().reattached.items()):
-    st.info(f"Cloud job {job_id} left in flight by an earlier session: {state}", icon=":material/sync:")
+    st.info(f"Cloud job {job_id} left in flight by an earlier session: {text.markdown(state)}", icon=":material/sync:")
 
 # ---- filters and the list ------------------------------------------------------------------
 backends = sorted(set(widgets.backend_options()) | set(everything["backend"].dropna()))
