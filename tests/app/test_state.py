@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.support.apptest import errors, goto, new_app, problems, shown, train_pca
+from tests.support.apptest import errors, goto, load_by_path, new_app, problems, shown, train_pca
 from workbench.app import state
 
 CENSUS = state.Context(table="census", table_features=tuple(f"f{i}" for i in range(34)), rows=3218, n_features=34)
@@ -95,15 +95,6 @@ def small_table(census_csv, tmp_path):
     path = tmp_path / "thirteen.csv"
     frame[["CensusId", "State", "County", *frame.columns[3:16]]].to_csv(path, index=False)
     return path
-
-
-def load_by_path(at, path):
-    goto(at, "data")
-    at.radio(key="source_kind").set_value("path").run()
-    at.text_input(key="source_path").input(str(path)).run()
-    at.button(key="source_load").click().run()
-    assert not problems(at) and not errors(at), (problems(at), errors(at))
-    return at
 
 
 def test_switching_back_to_the_census_gives_back_its_features_and_components(app_env, small_table):

@@ -63,6 +63,16 @@ def table(at: AppTest, *columns: str):
     raise AssertionError(f"No table with columns {columns}; tables: {[list(f.value.columns) for f in at.dataframe]}")
 
 
+def load_by_path(at: AppTest, path) -> AppTest:
+    """Load a table on the Data page by typing its path (inside the allowed folders)."""
+    goto(at, "data")
+    at.radio(key="source_kind").set_value("path").run()
+    at.text_input(key="source_path").input(str(path)).run()
+    at.button(key="source_load").click().run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    return at
+
+
 def train_pca(at: AppTest) -> AppTest:
     goto(at, "pca")
     at.button(key="pca_train").click().run()

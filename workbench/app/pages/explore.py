@@ -31,6 +31,10 @@ def _show_cluster(cluster: int) -> None:
 
 # --- Look up a county ---------------------------------------------------------------------
 st.subheader("Look up a county")
+if not search_columns:
+    st.info("This table has no id or place-name columns (such as CensusId, GEOID, State or County), so places "
+            "are listed by their row label in the cleaned table. Load a table with them on the Data page to look "
+            "places up by name.", icon=":material/info:")
 counties = dict(zip(table.index, summaries.county_labels(table, name_columns)))
 from_map = st.session_state.pop("map_county_pending", None)  # a county clicked on the County map
 if from_map in counties:
