@@ -2,7 +2,8 @@
 
 The entry point runs on every rerun: it makes the repository importable, sets up the session's
 declared state, opens the run named in the address (?run=<id>) when the session does not have
-it yet, runs the chosen page, and then draws the sidebar's pipeline status from what is current.
+it yet, runs the chosen page, and then draws the sidebar's pipeline status from what is current
+and puts the current recorded run in the address.
 """
 from __future__ import annotations
 
@@ -28,5 +29,6 @@ with st.sidebar:
 session.show_notices()
 try:
     page.run()
-finally:  # also after st.stop(): the status shows what this rerun left current
+finally:  # also after st.stop(): the status and the address show what this rerun left current
     status.draw(status_slot)
+    opening.keep_in_address()

@@ -96,9 +96,13 @@ def wait_idle(page) -> None:
 
 
 def assert_no_exception(page, where: str) -> None:
+    """No exception box and no traceback printed anywhere on the page."""
     exceptions = page.locator('[data-testid="stException"]')
     if exceptions.count():
         pytest.fail(f"{where} shows an exception:\n{exceptions.first.inner_text()}")
+    text = page.locator('[data-testid="stApp"]').inner_text()
+    if "Traceback (most recent call last)" in text:
+        pytest.fail(f"{where} shows a traceback:\n{text[-2000:]}")
 
 
 def snapshot(page, name: str) -> None:
@@ -106,12 +110,12 @@ def snapshot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
-def open_page(page, title: str) -> None:
+def open_page(page, title: str, heading: str | None = None) -> None:
     link = page.locator('[data-testid="stSidebarNav"] a', has_text=title)
     if not link.count():  # beyond the first pages the sidebar folds the rest behind "View more"
         page.locator('[data-testid="stSidebarNavViewButton"]').click()
     link.first.click()
-    page.get_by_role("heading", name=title, exact=True).wait_for()
+    page.get_by_role("heading", name=heading or title, exact=True).wait_for()
     wait_idle(page)
 
 
@@ -194,6 +198,24 @@ def test_main_path_in_a_real_browser(browser_page, app_url):
     snapshot(page, "8-county-map")
 
 
+def test_the_insight_pages_in_a_real_browser(browser_page, app_url):
+    """Choose k and Profiles on the clusters the main path trained (runs after it)."""
+    page = browser_page
+    open_page(page, "Choose k")
+    page.get_by_role("button", name="Evaluate k").click()
+    page.get_by_text("Recommended k =").first.wait_for(timeout=120_000)
+    wait_idle(page)
+    assert_no_exception(page, "Choose k")
+    snapshot(page, "8b-choose-k")
+
+    open_page(page, "Profiles")
+    page.get_by_role("button", name="Compute stability").click()
+    page.get_by_text("Mean stability").first.wait_for(timeout=120_000)
+    wait_idle(page)
+    assert_no_exception(page, "Profiles")
+    snapshot(page, "8c-profiles")
+
+
 def test_a_recorded_run_opens_in_a_new_session(browser_page, app_url):
     """Tomorrow's analyst: a new session (a reload) opens the run the main path recorded, and
     Explore and Export show it with its names. Runs after test_main_path_in_a_real_browser."""
@@ -222,3 +244,21 @@ def test_a_recorded_run_opens_in_a_new_session(browser_page, app_url):
         page.get_by_role("button", name="Download CSV").first.click()
     header = Path(download_info.value.path()).read_text(encoding="utf-8-sig").splitlines()[0]  # Excel's UTF-8 (BOM)
     assert header.startswith("CensusId,State,County,Diversity,pc2,pc3,pc4,pc5,cluster")
+    assert_no_exception(page, "Export, opened run")
+
+    # The open run is in the address: a reload (a new session) opens it again, names and all.
+    assert "run=" in page.url
+    page.reload()
+    page.get_by_role("heading", name="Export", exact=True).wait_for()
+    wait_idle(page)
+    assert_no_exception(page, "Export, after a reload")
+    assert page.get_by_text("K-Means: k = 7").is_visible()
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Download CSV").first.click()
+    header = Path(download_info.value.path()).read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header.startswith("CensusId,State,County,Diversity,pc2")
+
+    for title, heading, name in (("Compare", "Compare runs", "10-compare"), ("Endpoints", None, "11-endpoints")):
+        open_page(page, title, heading)
+        assert_no_exception(page, title)
+        snapshot(page, name)

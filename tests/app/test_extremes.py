@@ -96,6 +96,7 @@ def opened_from_address(run_id: str) -> AppTest:
 def test_a_reload_with_the_run_in_the_address_restores_it_with_its_names_on_every_page(app_env):
     first = train_kmeans(train_pca(new_app()))
     run_id = first.session_state["kmeans_run"].run_id
+    assert first.query_params["run"] in (run_id, [run_id])  # the trained run is in the address at once
     seed_names(first, "cluster", ["Rural South", "", "Big cities", "", "", "", ""])
     first.run()  # on Clusters, whose names editor records them
     goto(first, "names")

@@ -150,3 +150,22 @@ def from_address() -> None:
     st.toast(f"Opened run {wanted} from the address.", icon=":material/folder_open:")
     if note:
         st.info(text.markdown(note), icon=":material/info:")
+
+
+def keep_in_address() -> None:
+    """Put the session's current recorded run (its K-Means run, else its PCA run, trained here or
+    opened) in the address after every rerun: Streamlit drops query parameters when the page
+    changes, and a reload, a bookmark or a second tab must open the same run. A run that is no
+    longer current (the data changed) stays in the address: a reload gives back the last recorded work."""
+    from workbench.app.current import current_runs
+
+    try:
+        _, pca_run, kmeans_run = current_runs()
+    except USER_ERRORS:
+        return
+    recorded = next((run.run_id for run in (kmeans_run, pca_run) if run is not None and run.run_id), None)
+    if recorded is None:
+        return
+    st.session_state["address_tried"] = recorded  # this session has it: from_address must not open it again
+    if st.query_params.get(QUERY_KEY) != recorded:
+        st.query_params[QUERY_KEY] = recorded

@@ -95,14 +95,14 @@ shown = how_many.slider("Features shown", 1, len(prep.features), key="profile_fe
 profile = summaries.cluster_profile(cluster_table, cluster)
 chart_column, table_column = st.columns([1, 1])
 chart(charts.profile_chart, profile, labels[cluster], top=shown, key="clusters_profile_chart", where=chart_column)
-table_column.dataframe(
-    profile.head(shown),
+table_column.dataframe(  # values as numbers for people: separators, no exponent, whole digits kept
+    formatting.formatted_table(profile.head(shown), columns=["cluster_mean", "overall_mean", "difference"]),
     hide_index=True,
     column_order=["feature", "cluster_mean", "overall_mean", "difference", "difference_sd"],
     column_config={
-        "cluster_mean": st.column_config.NumberColumn("cluster mean", format="%.4g"),
-        "overall_mean": st.column_config.NumberColumn("overall mean", format="%.4g"),
-        "difference": st.column_config.NumberColumn("difference", format="%+.4g"),
+        "cluster_mean": st.column_config.TextColumn("cluster mean"),
+        "overall_mean": st.column_config.TextColumn("overall mean"),
+        "difference": st.column_config.TextColumn("difference"),
         "difference_sd": st.column_config.NumberColumn("SDs", format="%+.2f"),
     },
     key="clusters_profile_table",
