@@ -137,7 +137,7 @@ class StreamingKMeans:
 
 
 def fit_kmeans(
-    X: np.ndarray, hp: Mapping[str, Any], *, seed: int = 0, refine_on_data: bool = True
+    X: np.ndarray, hp: Mapping[str, Any], *, seed: int = 0, refine_on_data: bool = True, quick: bool = False
 ) -> tuple[KMeansModel, dict[str, float]]:
     """SageMaker's K-Means on float32 rows X (n, d), plus one deliberate improvement.
 
@@ -164,7 +164,7 @@ def fit_kmeans(
     trials = reduce_centers(centres, weights, hp, rng)
     sse = None
     if refine_on_data:
-        centroids, sse = _refine(X, [C for _, C in trials], hp, rng)
+        centroids, sse = _refine(X, [C for _, C in trials], hp, rng, quick=quick)
     else:
         centroids = trials[0][1]
     model = KMeansModel(centroids)
