@@ -9,8 +9,20 @@ from typing import Any
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
-from backends.algorithms.kmeans_steps import _blocks, _cluster_sums, _float64_blocks, _seed, hartigan, lloyd
-from backends.algorithms.parallel import _float64_chunks, _map_parts, _parts, _score_matrix
+from backends.algorithms.kmeans_steps import (
+    _blocks,
+    _cluster_sums,
+    _float64_blocks,
+    _seed,
+    hartigan,
+    lloyd,
+)
+from backends.algorithms.parallel import (
+    _float64_chunks,
+    _map_parts,
+    _parts,
+    _score_matrix,
+)
 from backends.format.models import KMeansModel
 
 # Beyond SageMaker (see `refine`): how many of SageMaker's trials start Lloyd's on the full

@@ -354,6 +354,46 @@ def _silhouette_sums(X: np.ndarray, squares: np.ndarray, codes: list[np.ndarray]
     return totals
 
 
+def _evaluate_each_k(X, ks, seed, sample, stability_reps, hyperparameters, refine, progress):
+    """evaluate_k's measurements: (one row of criteria per k, labels by k, centroids by k)."""
+    fits_per_k = 1 + max(0, int(stability_reps))
+    total = len(ks) * fits_per_k + 1  # + the silhouettes, all k at once
+    done = 0
+
+    def report(fraction_done: float, message: str) -> None:
+        if progress is not None:
+            progress(min(1.0, fraction_done / total), message)
+
+    rows, labels_by_k, centroids_by_k = [], {}, {}
+    for k in ks:
+        report(done, f"k = {k}: clustering")
+        labels, model = stability_mod.fit_labels(X, k, seed, hyperparameters=hyperparameters, refine=refine)
+        done += 1
+        row = _criteria(X, labels, model)
+        row["k"] = k
+        if stability_reps > 0:
+            base = done
+            result = stability_mod.bootstrap_stability(
+                X, k, labels=labels, reps=stability_reps, seed=seed, hyperparameters=hyperparameters,
+                refine=refine, progress=lambda fraction, message, base=base: report(base + fraction * stability_reps,
+                                                                                    message),
+            )
+            done += stability_reps
+            row["stability"], row["stability_min"] = result.mean, result.minimum
+            row["stability_se"] = result.standard_error
+        else:
+            row["stability"] = row["stability_min"] = row["stability_se"] = np.nan
+        report(done, f"k = {k}: done (SSE {row['sse']:,.4g})")
+        rows.append(row)
+        labels_by_k[k] = labels
+        centroids_by_k[k] = model.centroids.copy()
+    report(done, "silhouettes")
+    for row, value in zip(rows, silhouettes(X, [labels_by_k[k] for k in ks], sample_size=sample, seed=seed)):
+        row["silhouette"] = value
+
+    return rows, labels_by_k, centroids_by_k
+
+
 def evaluate_k(
     scores: np.ndarray,
     k_values: Iterable[int] = DEFAULT_K_RANGE,
@@ -406,41 +446,8 @@ def evaluate_k(
             except (ValueError, KeyError, TypeError):
                 pass  # a damaged cache file is recomputed and rewritten
 
-    fits_per_k = 1 + max(0, int(stability_reps))
-    total = len(ks) * fits_per_k + 1  # + the silhouettes, all k at once
-    done = 0
-
-    def report(fraction_done: float, message: str) -> None:
-        if progress is not None:
-            progress(min(1.0, fraction_done / total), message)
-
-    rows, labels_by_k, centroids_by_k = [], {}, {}
-    for k in ks:
-        report(done, f"k = {k}: clustering")
-        labels, model = stability_mod.fit_labels(X, k, seed, hyperparameters=hyperparameters, refine=refine)
-        done += 1
-        row = _criteria(X, labels, model)
-        row["k"] = k
-        if stability_reps > 0:
-            base = done
-            result = stability_mod.bootstrap_stability(
-                X, k, labels=labels, reps=stability_reps, seed=seed, hyperparameters=hyperparameters,
-                refine=refine, progress=lambda fraction, message, base=base: report(base + fraction * stability_reps,
-                                                                                    message),
-            )
-            done += stability_reps
-            row["stability"], row["stability_min"] = result.mean, result.minimum
-            row["stability_se"] = result.standard_error
-        else:
-            row["stability"] = row["stability_min"] = row["stability_se"] = np.nan
-        report(done, f"k = {k}: done (SSE {row['sse']:,.4g})")
-        rows.append(row)
-        labels_by_k[k] = labels
-        centroids_by_k[k] = model.centroids.copy()
-    report(done, "silhouettes")
-    for row, value in zip(rows, silhouettes(X, [labels_by_k[k] for k in ks], sample_size=sample, seed=seed)):
-        row["silhouette"] = value
-
+    rows, labels_by_k, centroids_by_k = _evaluate_each_k(X, ks, seed, sample, stability_reps, hyperparameters,
+                                                         refine, progress)
     table = pd.DataFrame(rows)[["k", "sse", "silhouette", "calinski_harabasz", "davies_bouldin", "stability",
                                  "stability_min", "stability_se"]]
     knee, distance = find_knee(table["k"], table["sse"])
