@@ -1036,26 +1036,8 @@ def map_spec(values: pd.DataFrame, value_name: str, value_type: str, tooltip: tu
     """The county choropleth's Vega-Lite spec, cached on what it shows."""
     from workbench.charts import county_map
 
-    chart = county_map.county_choropleth(values, value_name, value_type=value_type, tooltip=tooltip, title=title,
-                                  width="container", domain=list(domain) if domain else None)
-    spec = chart.to_dict()
-    spec.pop("config", None)
-    # geo passes the topology to Altair as one JSON string; Streamlit recognises TopoJSON
-    # (and leaves it to Vega) only as parsed JSON, and would otherwise try to make a table of it.
-    import json
-
-    def parse(value: Any) -> Any:
-        if isinstance(value, str) and value.lstrip().startswith("{"):
-            return json.loads(value)
-        return value
-
-    for name, value in list(spec.get("datasets", {}).items()):
-        spec["datasets"][name] = parse(value)
-    for part in [spec, *spec.get("layer", [])]:
-        data_part = part.get("data")
-        if isinstance(data_part, dict) and "values" in data_part:
-            data_part["values"] = parse(data_part["values"])
-    return spec
+    return county_map.choropleth_spec(values, value_name, value_type=value_type, tooltip=tooltip, title=title,
+                                      domain=list(domain) if domain else None)
 
 
 def county_for_fips(table: pd.DataFrame, id_column: str, fips: str | None) -> Any:
