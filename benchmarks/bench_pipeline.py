@@ -86,7 +86,99 @@ def phase_plain(params: dict) -> dict:
     return {"times": times, "best": min(times), "first": times[0], "sse": sse, "rows": rows, **memory.result()}
 
 
-PHASES = {"workbench": phase_workbench, "plain": phase_plain}
+def _census_scores():
+    """The walkthrough's top-5 component scores of the census (the workbench's own PCA)."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.preprocessing import MinMaxScaler
+
+    from backends.algorithms.pca import fit_pca
+
+    frame = pd.read_csv(harness.census_path()).dropna()
+    X = MinMaxScaler().fit_transform(frame.drop(columns=["CensusId", "State", "County"])).astype(np.float32)
+    model = fit_pca(X, {"feature_dim": X.shape[1], "mini_batch_size": 500, "num_components": 33})
+    return model.top(5).transform(X)
+
+
+def phase_choose_k(params: dict) -> dict:
+    """Choose k as the page runs it (k = 2…12, 5 resamples, no cache), and each k's SSE against a
+    full fit_kmeans of that k (the model an analyst would then train)."""
+    from backends.algorithms.kmeans import fit_kmeans
+    from workbench.analysis import choosing_k
+
+    scores = _census_scores()
+    ks = range(params.get("k_min", 2), params.get("k_max", 12) + 1)
+    times, result = harness.best_of(lambda: choosing_k.evaluate_k(scores, ks, stability_reps=5, seed=0),
+                                    params.get("repeat", 3))
+    full = {k: fit_kmeans(scores, {"k": k, "feature_dim": scores.shape[1]}, seed=0)[1]["sse"] for k in ks}
+    table = result.table.set_index("k")
+    return {"times": times, "best": min(times), "median": sorted(times)[len(times) // 2],
+            "recommended": int(result.recommended),
+            "sse_vs_full_fit": {str(k): float(table.loc[k, "sse"] / full[k]) for k in ks},
+            "stability": {str(k): float(table.loc[k, "stability"]) for k in ks}}
+
+
+def phase_choose_k_sklearn(params: dict) -> dict:
+    """The same evaluation written with scikit-learn alone, as an analyst would: KMeans(n_init=10)
+    on one thread for every k and every resample, its silhouette, Calinski–Harabasz, Davies–Bouldin."""
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+    from threadpoolctl import threadpool_limits
+
+    from workbench.analysis import stability
+
+    scores = _census_scores()
+    ks = range(params.get("k_min", 2), params.get("k_max", 12) + 1)
+
+    def once():
+        rng = np.random.default_rng(0)
+        with threadpool_limits(1):
+            for k in ks:
+                labels = KMeans(k, n_init=10, random_state=0).fit_predict(scores)
+                silhouette_score(scores, labels), calinski_harabasz_score(scores, labels)
+                davies_bouldin_score(scores, labels)
+                for _ in range(5):
+                    sample = rng.integers(0, len(scores), len(scores))
+                    boot = KMeans(k, n_init=10, random_state=int(rng.integers(2**31 - 1))).fit(scores[sample])
+                    present = np.unique(sample)
+                    stability.best_match_jaccard(labels[present], boot.predict(scores[present]), k)
+
+    times, _ = harness.best_of(once, params.get("repeat", 3))
+    return {"times": times, "best": min(times), "median": sorted(times)[len(times) // 2]}
+
+
+PHASES = {"workbench": phase_workbench, "plain": phase_plain, "choose-k": phase_choose_k,
+          "choose-k-sklearn": phase_choose_k_sklearn}
+CHOOSE_K_TARGET_S = 3.0
+
+
+def run_choose_k(*, env: dict, repeat: int = 3, log=print) -> dict:
+    out = {"load_before": harness.load_average()}
+    for name in ("choose-k", "choose-k-sklearn"):
+        log(f"[choose k] {name} …")
+        out[name] = harness.run_phase("benchmarks.bench_pipeline", name, {"repeat": repeat}, env=env, timeout=1800)
+    out["load_after"] = harness.load_average()
+    out["ratio"] = harness.ratio(out["choose-k"].get("median"), out["choose-k-sklearn"].get("median"))
+    return out
+
+
+def report_choose_k(out: dict) -> list[str]:
+    wb, sk = out.get("choose-k", {}), out.get("choose-k-sklearn", {})
+    if "error" in wb or "error" in sk:
+        return [f"FAILED: {wb.get('error') or sk.get('error')}"]
+    worst = max(wb["sse_vs_full_fit"].values())
+    return [
+        "| Choose k, k = 2…12, 5 resamples | median | runs | ÷ scikit-learn loop |", "|---|---|---|---|",
+        f"| workbench (`choosing_k.evaluate_k`) | {wb['median']:.2f} s | {[round(t, 2) for t in wb['times']]} | "
+        f"{harness.fmt_ratio(out['ratio'])} |",
+        f"| scikit-learn loop (KMeans(n_init=10), one thread, every fit) | {sk['median']:.2f} s | "
+        f"{[round(t, 2) for t in sk['times']]} | 1.00× |",
+        "",
+        f"Recommended k = {wb['recommended']}. Each k's SSE ÷ a full fit_kmeans of that k: at worst {worst:.4f}×. "
+        f"Target ≤ {CHOOSE_K_TARGET_S:g} s: {'met' if wb['median'] <= CHOOSE_K_TARGET_S else 'NOT met'}. "
+        f"Load average {out['load_before']} → {out['load_after']}.",
+    ]
 
 
 def run(*, env: dict, repeat: int = 5, log=print) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -98,6 +98,21 @@ def _center_count(hp: Mapping[str, Any]) -> int:
     return hp["k"] * factor
 
 
+class _InPlace:
+    """A stand-in for a one-thread executor that runs each task at once, in this thread."""
+
+    def __enter__(self) -> "_InPlace":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def submit(self, fn, *args):
+        future: Future = Future()
+        future.set_result(fn(*args))
+        return future
+
+
 def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """SageMaker's streaming stage: K = k * extra_center_factor weighted centres.
 
@@ -121,7 +136,9 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     # rows, as long as scoring every batch): the next batch is gathered on a second thread while
     # this one is scored. np.take releases the GIL; fancy indexing X[rows] holds it, which
     # serialised the two threads.
-    with _single_blas(), ThreadPoolExecutor(1, thread_name_prefix="gather") as gatherer:
+    # (One batch — the census — needs no second thread: starting one costs more than the gather.)
+    threaded = n > max(batch, K) or hp["epochs"] > 1
+    with _single_blas(), (ThreadPoolExecutor(1, thread_name_prefix="gather") if threaded else _InPlace()) as gatherer:
         for epoch in range(hp["epochs"]):
             order = rng.permutation(n)
             if epoch == 0:
