@@ -98,6 +98,23 @@ def _center_count(hp: Mapping[str, Any]) -> int:
     return hp["k"] * factor
 
 
+# Beyond this many rows an epoch visits the rows as a random order of BLOCK_ROWS-row blocks, not
+# of single rows: at 10M rows the permutation and the gather of single rows cost 1.7 s (every row
+# a cache miss), of blocks 0.16 s. A 5,000-row batch still draws about 80 blocks from all over the
+# data; only rows within a block keep their stored order.
+BLOCK_SHUFFLE_ROWS = 1_000_000
+BLOCK_ROWS = 64
+
+
+def _visit_order(n: int, rng: np.random.Generator) -> np.ndarray:
+    """An epoch's order of the rows: a permutation, or beyond BLOCK_SHUFFLE_ROWS of blocks."""
+    if n <= BLOCK_SHUFFLE_ROWS:
+        return rng.permutation(n)
+    blocks = rng.permutation(-(-n // BLOCK_ROWS))
+    order = (blocks[:, None] * BLOCK_ROWS + np.arange(BLOCK_ROWS)).ravel()
+    return order[order < n]
+
+
 class _InPlace:
     """A stand-in for a one-thread executor that runs each task at once, in this thread."""
 
@@ -118,7 +135,8 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
 
     Returns (centres (K, d) float64, weights (K,)) — what SageMaker keeps in `state_<uuid>`.
     Each epoch visits the rows in a fresh random order (SageMaker's docs: mini-batches are
-    "randomly chosen subsets") in mini-batches of `mini_batch_size`. The centres are seeded
+    "randomly chosen subsets"; beyond BLOCK_SHUFFLE_ROWS rows, a random order of BLOCK_ROWS-row
+    blocks) in mini-batches of `mini_batch_size`. The centres are seeded
     from the first mini-batch (`init_method`: K distinct random rows, or k-means++ D²
     sampling as SageMaker describes it, one candidate per step), each with weight 1. Every
     batch, the first included, then moves centre j to (1 - p) c_j + p mean_j with
@@ -140,7 +158,7 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     threaded = n > max(batch, K) or hp["epochs"] > 1
     with _single_blas(), (ThreadPoolExecutor(1, thread_name_prefix="gather") if threaded else _InPlace()) as gatherer:
         for epoch in range(hp["epochs"]):
-            order = rng.permutation(n)
+            order = _visit_order(n, rng)
             if epoch == 0:
                 first = X[np.sort(order[: max(batch, K)])]
                 centres = _seed_centres(first, K, hp, rng)
