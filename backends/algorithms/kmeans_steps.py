@@ -371,6 +371,22 @@ def lloyd(X: np.ndarray, centroids: np.ndarray, max_iter: int = 300, cached=None
     return C, float(d2.sum())
 
 
+def lloyd_rows(X: np.ndarray, centroids: np.ndarray, iterations: int) -> np.ndarray:
+    """At most `iterations` of scikit-learn's Lloyd's on all of X's rows as they are (float32: no
+    copy), on every core; the centroids only (its inertia is float32-accumulated, so not the SSE)."""
+    start = np.ascontiguousarray(centroids, dtype=X.dtype)
+    if iterations < 1:
+        return np.asarray(centroids, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if _single_lloyd is not None:
+            _, _, C, _ = _single_lloyd(X, np.ones(len(X), dtype=X.dtype), start, max_iter=iterations, tol=0.0,
+                                       n_threads=_cpu_threads())
+        else:
+            C = KMeans(n_clusters=start.shape[0], init=start, n_init=1, max_iter=iterations, tol=0.0).fit(X).cluster_centers_
+    return np.asarray(C, dtype=np.float64)
+
+
 def hartigan(X: np.ndarray, centroids: np.ndarray, max_sweeps: int = 300, cached=None) -> tuple[np.ndarray, float]:
     """Polish a clustering with Hartigan's single-row moves; returns (centroids, SSE).
 
