@@ -133,6 +133,10 @@ def targets(results: dict) -> list[str]:
             bench_browser.FIRST_DRAW_TARGET_S, f"{browser['map_first_draw_s']:.2f} s")
         add("browser: County map later draws ≤ 1 s (median)", browser["map_later_draw_median_s"],
             bench_browser.LATER_DRAW_TARGET_S, f"{browser['map_later_draw_median_s']:.2f} s")
+        sent = browser.get("sent")
+        if sent:
+            per_draw = sent["spec_json_bytes"] + sent["arrow_bytes"]
+            add("browser: the map's spec sent per draw ≤ 600 KB", per_draw, 600_000, f"{per_draw / 1000:.0f} KB")
     return rows
 
 

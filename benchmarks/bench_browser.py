@@ -188,6 +188,27 @@ def measure(repeats: int = 3, log=print, screenshot: Path | None = None) -> dict
             "targets": {"first_draw_s": FIRST_DRAW_TARGET_S, "later_draw_s": LATER_DRAW_TARGET_S}}
 
 
+def spec_bytes() -> dict:
+    """What one draw of the cluster layer sends on the census, as Streamlit sends it: the spec's
+    JSON, and its tabular datasets as Arrow; and the geometry file the browser fetches once."""
+    import pandas as pd
+    from streamlit import dataframe_util
+
+    from workbench.analysis import geography
+    from workbench.charts import county_map
+    from workbench.core import sources
+
+    census = sources.load_table(harness.census_path())
+    values = pd.DataFrame({"fips": census["CensusId"], "cluster": [f"cluster {i % 7}" for i in range(len(census))],
+                           "State": census["State"], "County": census["County"]})
+    spec = county_map.choropleth_spec(values, "cluster", value_type="nominal", tooltip=("State", "County"))
+    tables = {k: v for k, v in spec.get("datasets", {}).items() if isinstance(v, list)}
+    rest = {**spec, "datasets": {k: v for k, v in spec.get("datasets", {}).items() if k not in tables}}
+    return {"spec_json_bytes": len(json.dumps(rest)),
+            "arrow_bytes": sum(len(dataframe_util.convert_anything_to_arrow_bytes(v)) for v in tables.values()),
+            "geometry_file_bytes": geography.PACKAGED_GEOMETRY.stat().st_size}
+
+
 def available() -> str | None:
     """None when the browser benchmark can run, else why not."""
     if not CHROMIUM.exists():
@@ -217,6 +238,13 @@ def report(result: dict) -> list[str]:
                      f"| {met} |")
     lines.append(f"Runs: trivial page {[round(t, 2) for t in result['trivial_page_runs_s']]} s, later map draws "
                  f"{[round(t, 2) for t in result['map_later_draws_s']]} s.")
+    sent = result.get("sent")
+    if sent:
+        per_draw = sent["spec_json_bytes"] + sent["arrow_bytes"]
+        lines.append(f"Sent per draw (the cluster layer): {per_draw / 1024:.0f} KiB (spec JSON {sent['spec_json_bytes'] / 1024:.1f}"
+                     f" KiB + values as Arrow {sent['arrow_bytes'] / 1024:.0f} KiB; target ≤ 600 KB: "
+                     f"{'met' if per_draw <= 600_000 else 'NOT met'}); the geometry file, fetched once and "
+                     f"HTTP-cached: {sent['geometry_file_bytes'] / 1024:.0f} KiB.")
     return lines
 
 
@@ -247,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     why = available()
     result = {"skipped": why} if why else measure(args.repeats, log=lambda m: print(m, file=sys.stderr, flush=True),
                                                   screenshot=args.screenshot)
+    if not why:
+        result["sent"] = spec_bytes()
     print("\n".join(report(result)))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
