@@ -31,6 +31,8 @@ PAGES = {
     "Clusters": "app/pages/clusters.py",
     "Explore": "app/pages/explore.py",
     "Export": "app/pages/export.py",
+    "Choose k": "app/pages/choose_k.py",
+    "County map": "app/pages/county_map.py",
 }
 TRIVIAL_PAGE = "import streamlit as st\nst.title('Baseline')\nst.write('A trivial page.')\n"
 

@@ -1,30 +1,31 @@
-"""PCA + K-Means on synthetic census-shaped data (100k, 1M, 10M rows × 34), against scikit-learn.
+"""PCA + K-Means on synthetic census-shaped data (100k, 1M, 10M rows × 34), against the peers an
+analyst would really pick.
 
     python -m benchmarks --only scale --sizes 100k,1m,10m
 
 The data: the walkthrough's 3,218 min-max-scaled counties, resampled with replacement, plus
 Gaussian noise of 5% of each feature's spread; float32, written once per size to a .npy file.
-Every phase loads that file in a fresh process, so its peak memory is its own:
+Every phase loads its file in a fresh process, so its peak memory is its own:
 
 * floor — one pass of `X.T @ X` on the same float32 array (the faster of numpy's default BLAS
   threads and one thread);
-* sklearn — `PCA(5, svd_solver='covariance_eigh').fit_transform(X)`, then
-  `MiniBatchKMeans(7, random_state=0)` and its labels; run twice, with scikit-learn's default
-  threads and with one BLAS and OpenMP thread (on a busy 2-core machine its threads can crawl), the
-  faster counts as the baseline;
 * workbench — the embedded backend as the library drives it: `train_pca` (33 components,
-  regular mode; the model.tar.gz written and read back), the top 5 projected
-  (`algorithms.project`), `train_kmeans` (k = 7, SageMaker's defaults) and the labels
-  (`algorithms.assign`);
-* artifact-transform — memory only: `PCAModel.transform` + `KMeansModel.assign` (what
-  `pipeline.project` and `pipeline.train_kmeans` call) on the same data, for the record.
-
-SSE is measured the same way for both (float64 distances to the float32 centroids). The
-K-Means comparison is made on identical data: after its timed runs the scikit-learn phase also
-runs the workbench's `fit_kmeans` on scikit-learn's own scores (untimed). Each pipeline's SSE
-on its own scores is reported too, with the variance each PCA's 5 components kept: at 10M rows
-scikit-learn's float32 covariance keeps visibly less, which lowers its SSE without a better
-clustering.
+  regular mode; the model.tar.gz written and read back), the top 5 projected, `train_kmeans`
+  (k = 7, SageMaker's defaults) and the labels; its 5 component scores are saved for the
+  K-Means phases below (untimed);
+* sklearn-pca — `PCA(5, svd_solver='covariance_eigh').fit_transform(X)` (context: the
+  variance its float32 covariance keeps, against the workbench's exact PCA);
+* K-Means on the very same scores (the workbench's), each timed with its labels, with its SSE
+  (float64 distances to its float32 centroids) and its peak memory over the loaded scores:
+  `kmeans-workbench` (`fit_kmeans` + `assign`), `kmeans-lloyd` — scikit-learn
+  `KMeans(7, n_init=1, algorithm="lloyd")`; `kmeans-minibatch` — `MiniBatchKMeans(7,
+  batch_size=4096)` (in scikit-learn 1.9.1 each step draws its batch with
+  `random_state.choice(n, p=…)`, an O(n) cost per step: its time grows with n for that
+  reason, not the method's); `kmeans-faiss` — faiss-cpu's `faiss.Kmeans(d, 7)` with its
+  defaults (it trains on a sample of 256 points per centroid: 1,792 rows), and
+  `kmeans-faiss-all` — the same on every row (`max_points_per_centroid` = n). faiss-cpu is
+  not a dependency: without it those phases report "faiss not installed"
+  (`.venv/bin/pip install faiss-cpu==1.15.1` to measure them).
 """
 from __future__ import annotations
 
@@ -111,49 +112,76 @@ def phase_floor(params: dict) -> dict:
             **memory.result()}
 
 
-def phase_sklearn(params: dict) -> dict:
-    import contextlib
-
+def phase_sklearn_pca(params: dict) -> dict:
+    """scikit-learn's PCA on the float32 data, and the variance its 5 components keep."""
     import numpy as np
-    from sklearn.cluster import MiniBatchKMeans
     from sklearn.decomposition import PCA
-    from threadpoolctl import threadpool_limits
 
-    from backends.algorithms import kmeans, kmeans_steps, refine
     from backends.algorithms import pca as pca_mod
 
-    threads = params.get("openmp_threads")
     memory = harness.Memory()
     X = _load(params)
-    stages: dict[str, float] = {}
-
-    def once():
-        started = time.perf_counter()
-        scores = PCA(n_components=TOP, svd_solver="covariance_eigh").fit_transform(X)
-        middle = time.perf_counter()
-        model = MiniBatchKMeans(n_clusters=K, random_state=0).fit(scores)
-        labels = model.labels_
-        ended = time.perf_counter()
-        stages.update(pca=middle - started, kmeans=ended - middle)
-        return scores, model.cluster_centers_, labels, dict(stages)
-
-    limit = threadpool_limits(threads) if threads else contextlib.nullcontext()  # BLAS and OpenMP
-    with limit:
-        times, (scores, centroids, _, best_stages) = harness.best_of(once, params.get("repeat", 3))
+    times, scores = harness.best_of(lambda: PCA(n_components=TOP, svd_solver="covariance_eigh").fit_transform(X),
+                                    params.get("repeat", 3))
     peak = memory.result()
-    # Not timed: the SSE, the variance the 5 components kept, and — on these very scores — the
-    # workbench's K-Means, so the two K-Means are compared on identical data.
-    sse = refine._sse(scores, centroids)
     captured = pca_mod.total_variance(scores, scores.mean(axis=0, dtype=np.float64))
-    _, same = kmeans.fit_kmeans(scores, {"k": K, "feature_dim": TOP}, seed=0)
-    return {"times": times, "best": min(times), "stages": best_stages, "sse": sse, "captured_variance": captured,
-            "workbench_kmeans_sse_on_these_scores": same["sse"], "data_bytes": X.nbytes, **peak}
+    return {"times": times, "best": min(times), "captured_variance": captured, "data_bytes": X.nbytes, **peak}
+
+
+def _kmeans_runner(name: str, n: int):
+    """The K-Means under test as a function of the scores: (centroids, labels)."""
+    import numpy as np
+
+    if name == "workbench":
+        from backends.algorithms import kmeans, kmeans_steps
+
+        def fit(scores):
+            model, _ = kmeans.fit_kmeans(scores, {"k": K, "feature_dim": scores.shape[1]}, seed=0)
+            return model.centroids, kmeans_steps.assign(scores, model.centroids)[0]
+    elif name in ("lloyd", "minibatch"):
+        from sklearn.cluster import KMeans, MiniBatchKMeans
+
+        def fit(scores):
+            model = (KMeans(K, n_init=1, algorithm="lloyd", random_state=0) if name == "lloyd"
+                     else MiniBatchKMeans(K, batch_size=4096, random_state=0)).fit(scores)
+            return model.cluster_centers_, model.labels_
+    else:
+        import faiss
+
+        def fit(scores):
+            extra = {"max_points_per_centroid": n} if name == "faiss-all" else {}
+            model = faiss.Kmeans(scores.shape[1], K, seed=0, **extra)
+            model.train(np.ascontiguousarray(scores, dtype=np.float32))
+            _, labels = model.index.search(np.ascontiguousarray(scores, dtype=np.float32), 1)
+            return model.centroids, labels[:, 0]
+    return fit
+
+
+def phase_kmeans(params: dict) -> dict:
+    """One K-Means (params["method"]) on the workbench's saved scores: time, SSE, peak memory."""
+    import numpy as np
+
+    from backends.algorithms import refine
+
+    method = params["method"]
+    if method.startswith("faiss"):
+        try:
+            import faiss  # noqa: F401
+        except ImportError:
+            return {"skipped": "faiss not installed (.venv/bin/pip install faiss-cpu==1.15.1 to measure it)"}
+    memory = harness.Memory()
+    scores = np.load(params["scores"])
+    fit = _kmeans_runner(method, len(scores))
+    times, (centroids, labels) = harness.best_of(lambda: fit(scores), params.get("repeat", 3))
+    peak = memory.result()
+    return {"times": times, "best": min(times), "sse": refine._sse(scores, np.asarray(centroids, dtype=np.float32)),
+            "clusters_used": int(len(np.unique(labels))), "scores_bytes": scores.nbytes, **peak}
 
 
 def phase_workbench(params: dict) -> dict:
     import numpy as np
 
-    from backends.algorithms import kmeans, kmeans_steps, refine
+    from backends.algorithms import kmeans_steps
     from backends.algorithms import pca as pca_mod
     from backends.format import models
     from backends.registry import create_backend
@@ -186,10 +214,12 @@ def phase_workbench(params: dict) -> dict:
 
     times, (sse, stages) = harness.best_of(once, params.get("repeat", 3))
     peak = memory.result()
-    # Not timed: the variance the 5 kept components hold (compared with scikit-learn's).
+    # Not timed: the variance the 5 kept components hold (compared with scikit-learn's), and the
+    # scores themselves, for the K-Means phases (every K-Means is compared on these).
     model = pca_mod.fit_pca(X, {"feature_dim": d, "num_components": TOP, "mini_batch_size": min(n, 500)})
     scores = pca_mod.project(X, model)
     captured = pca_mod.total_variance(scores, scores.mean(axis=0, dtype=np.float64))
+    np.save(params["scores_out"], np.ascontiguousarray(scores, dtype=np.float32))
     return {"times": times, "best": min(times), "stages": stages, "sse": sse, "captured_variance": captured,
             "kmeans_stages": kmeans_stages(scores), "data_bytes": X.nbytes, **peak}
 
@@ -199,8 +229,7 @@ def kmeans_stages(scores) -> dict[str, float]:
     cost of one read of every row in a random order: the least SageMaker's stream can cost."""
     import numpy as np
 
-    from backends.algorithms import kmeans, kmeans_steps, refine
-    from backends.algorithms import pca as pca_mod
+    from backends.algorithms import kmeans_steps, refine
     from backends.format.hyperparameters import validate_kmeans
 
     hp = validate_kmeans({"k": K, "feature_dim": scores.shape[1]})
@@ -225,7 +254,6 @@ def phase_artifact_transform(params: dict) -> dict:
     """Peak memory of the artifact classes' whole-array transform and assign (one run)."""
     import numpy as np
 
-    from backends.algorithms import kmeans, kmeans_steps, refine
     from backends.algorithms import pca as pca_mod
     from backends.format.models import KMeansModel
 
@@ -244,124 +272,111 @@ def phase_artifact_transform(params: dict) -> dict:
 
 PHASES = {
     "floor": phase_floor,
-    "sklearn": phase_sklearn,
+    "sklearn-pca": phase_sklearn_pca,
     "workbench": phase_workbench,
+    "kmeans": phase_kmeans,
     "artifact-transform": phase_artifact_transform,
 }
+KMEANS_METHODS = ("workbench", "lloyd", "minibatch", "faiss", "faiss-all")
+TARGETS = {"time_vs_floor": 6.0, "peak_vs_data": 1.5, "kmeans_vs_faiss": 2.0, "sse_vs_lloyd": 1.0}
 
 
 # --- the parent side ---------------------------------------------------------------------------
 def run(sizes: list[int], *, workdir: Path, env: dict, repeat: int = 3, quick: bool = False, log=print) -> list[dict]:
-    """Every size's phases; `quick` leaves out the one-thread scikit-learn run and artifact-transform."""
+    """Every size's phases; `quick` leaves out artifact-transform."""
     results = []
     for n in sizes:
         label = size_label(n)
-        path = workdir / f"synthetic-{label}.npy"
+        path, scores = workdir / f"synthetic-{label}.npy", workdir / f"scores-{label}.npy"
         log(f"[scale {label}] generating {n:,} rows × {N_FEATURES} …")
         started = time.perf_counter()
         generate(n, path)
         entry = {"rows": n, "label": label, "generate_seconds": time.perf_counter() - started,
                  "load_before": harness.load_average()}
-        # Fewer repeats where one run already takes many seconds.
-        # (scikit-learn's MiniBatchKMeans alone can take minutes at 10M rows: its early stopping
-        # follows an average whose weight is 2 × batch / n, so it stops later the more rows.)
-        heavy = 1 if n >= 5_000_000 else repeat
-        phases = [
-            ("floor", {"repeat": max(repeat, 3)}),
-            ("sklearn", {"repeat": heavy}),
-            ("sklearn-1thread", {"repeat": heavy, "openmp_threads": 1}),
-            ("workbench", {"repeat": max(2, repeat) if n >= 5_000_000 else repeat}),
-            ("artifact-transform", {}),
-        ]
-        if quick:
-            phases = [p for p in phases if p[0] in ("floor", "sklearn", "workbench")]
-        elif n >= 5_000_000:
-            # One scikit-learn run is 10+ minutes here; its two-thread run was the slower of the
-            # two at every size measured (OpenMP spin-waits on MiniBatchKMeans's small batches).
-            phases = [p for p in phases if p[0] != "sklearn"]
-        for name, params in phases:
+        heavy = 1 if n >= 5_000_000 else repeat  # fewer repeats where one run already takes many seconds
+        phases = [("floor", "floor", {"repeat": max(repeat, 3)}),
+                  ("workbench", "workbench", {"repeat": max(2, repeat) if n >= 5_000_000 else repeat,
+                                              "scores_out": str(scores)}),
+                  ("sklearn-pca", "sklearn-pca", {"repeat": heavy})]
+        phases += [(f"kmeans-{m}", "kmeans", {"method": m, "scores": str(scores), "repeat": 1 if m == "minibatch"
+                                              else max(2, heavy)}) for m in KMEANS_METHODS]
+        if not quick:
+            phases.append(("artifact-transform", "artifact-transform", {}))
+        for name, phase, params in phases:
             log(f"[scale {label}] {name} …")
-            phase = "sklearn" if name.startswith("sklearn") else name
             entry[name] = harness.run_phase("benchmarks.bench_scale", phase, {"data": str(path), **params}, env=env)
             if "error" in entry[name]:
                 log(f"[scale {label}] {name} failed: {entry[name]['error']}")
         entry["load_after"] = harness.load_average()
         path.unlink(missing_ok=True)
+        scores.unlink(missing_ok=True)
         results.append(summarise(entry))
     return results
 
 
 def summarise(entry: dict) -> dict:
     floor = entry["floor"].get("best")
-    sk = [entry[name] for name in ("sklearn", "sklearn-1thread") if "best" in entry.get(name, {})]
-    baseline = min(sk, key=lambda r: r["best"]) if sk else {}
     wb = entry.get("workbench", {})
     data_bytes = wb.get("data_bytes") or entry["floor"].get("data_bytes")
-    entry["sklearn_baseline"] = "sklearn-1thread" if baseline is entry.get("sklearn-1thread") else "sklearn"
+    km = {m: entry.get(f"kmeans-{m}", {}) for m in KMEANS_METHODS}
+    ours = km["workbench"]
     entry["ratios"] = {
         "workbench_time_vs_floor": harness.ratio(wb.get("best"), floor),
         "workbench_pca_vs_floor": harness.ratio((wb.get("stages") or {}).get("pca"), floor),
-        "workbench_time_vs_sklearn": harness.ratio(wb.get("best"), baseline.get("best")),
-        "sklearn_time_vs_floor": harness.ratio(baseline.get("best"), floor),
         "workbench_peak_vs_data": harness.ratio(wb.get("peak_over_start_bytes"), data_bytes),
-        "sklearn_peak_vs_data": harness.ratio(baseline.get("peak_over_start_bytes"), data_bytes),
         "floor_peak_vs_data": harness.ratio(entry["floor"].get("peak_over_start_bytes"), data_bytes),
+        "sklearn_pca_vs_floor": harness.ratio(entry.get("sklearn-pca", {}).get("best"), floor),
+        "sklearn_pca_peak_vs_data": harness.ratio(entry.get("sklearn-pca", {}).get("peak_over_start_bytes"), data_bytes),
         "artifact_transform_peak_vs_data": harness.ratio(
             entry.get("artifact-transform", {}).get("peak_over_start_bytes"), data_bytes),
-        # The fair K-Means comparison: both on scikit-learn's own scores.
-        "workbench_sse_vs_minibatch": harness.ratio(baseline.get("workbench_kmeans_sse_on_these_scores"),
-                                                    baseline.get("sse")),
-        # Each pipeline's SSE on its own scores: only comparable when both PCAs kept the same variance.
-        "pipeline_sse_vs_sklearn_pipeline": harness.ratio(wb.get("sse"), baseline.get("sse")),
-        "sklearn_captured_variance_vs_workbench": harness.ratio(baseline.get("captured_variance"),
+        # scikit-learn's float32 covariance against the workbench's exact PCA: the variance kept.
+        "sklearn_captured_variance_vs_workbench": harness.ratio(entry.get("sklearn-pca", {}).get("captured_variance"),
                                                                 wb.get("captured_variance")),
+        **{f"kmeans_time_vs_{m}": harness.ratio(ours.get("best"), km[m].get("best")) for m in KMEANS_METHODS[1:]},
+        **{f"kmeans_sse_vs_{m}": harness.ratio(ours.get("sse"), km[m].get("sse")) for m in KMEANS_METHODS[1:]},
     }
     return entry
 
 
 def report(results: list[dict]) -> list[str]:
     f = harness.fmt_ratio
-    lines = [
-        "| rows | floor X.T@X | scikit-learn | workbench | workbench ÷ floor (PCA alone) | workbench ÷ sklearn "
-        "| peak ÷ float32 data: workbench / sklearn | K-Means SSE ÷ MiniBatchKMeans (same scores) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    lines = ["PCA + K-Means, the whole pipeline:", "",
+             "| rows | floor X.T@X | workbench (PCA + K-Means + labels) | ÷ floor | PCA alone ÷ floor | "
+             "scikit-learn PCA ÷ floor | peak ÷ float32 data | variance kept: scikit-learn ÷ workbench |",
+             "|---|---|---|---|---|---|---|---|"]
     for e in results:
         r, wb = e["ratios"], e.get("workbench", {})
-        base = e.get(e["sklearn_baseline"], {})
-        st = wb.get("stages") or {}
         lines.append(
-            f"| {e['label']} | {e['floor'].get('best', float('nan')):.3f} s | {base.get('best', float('nan')):.3f} s "
-            f"({e['sklearn_baseline']}) | {wb.get('best', float('nan')):.3f} s | {f(r['workbench_time_vs_floor'])} "
-            f"({f(r['workbench_pca_vs_floor'])}) | {f(r['workbench_time_vs_sklearn'])} | "
-            f"{f(r['workbench_peak_vs_data'])} / {f(r['sklearn_peak_vs_data'])} | {r['workbench_sse_vs_minibatch'] or float('nan'):.4f} |"
-        )
+            f"| {e['label']} | {e['floor'].get('best', float('nan')):.3f} s | {wb.get('best', float('nan')):.3f} s | "
+            f"{f(r['workbench_time_vs_floor'])} | {f(r['workbench_pca_vs_floor'])} | {f(r['sklearn_pca_vs_floor'])} | "
+            f"{f(r['workbench_peak_vs_data'])} | {r['sklearn_captured_variance_vs_workbench'] or float('nan'):.4f} |")
+    lines += ["", "K-Means alone, every method on the workbench's own scores (k = 7):", "",
+              "| rows | method | time | workbench ÷ it | SSE | workbench SSE ÷ its | peak ÷ scores |",
+              "|---|---|---|---|---|---|---|"]
+    for e in results:
+        for m in KMEANS_METHODS:
+            res = e.get(f"kmeans-{m}", {})
+            if "skipped" in res or "error" in res:
+                lines.append(f"| {e['label']} | {m} | {res.get('skipped') or 'FAILED: ' + res['error']} | | | | |")
+                continue
+            ratio_t = "1.00×" if m == "workbench" else f(e["ratios"][f"kmeans_time_vs_{m}"])
+            ratio_s = "1.0000×" if m == "workbench" else f"{e['ratios'][f'kmeans_sse_vs_{m}'] or float('nan'):.4f}×"
+            lines.append(f"| {e['label']} | {m} | {res.get('best', float('nan')):.3f} s | {ratio_t} | "
+                         f"{res.get('sse', float('nan')):.1f} | {ratio_s} | "
+                         f"{f(harness.ratio(res.get('peak_over_start_bytes'), res.get('scores_bytes')))} |")
     lines.append("")
     for e in results:
-        wb, st = e.get("workbench", {}), (e.get("workbench", {}).get("stages") or {})
-        sk = {name: e[name] for name in ("sklearn", "sklearn-1thread") if name in e}
+        wb = e.get("workbench", {})
         lines.append(
             f"- {e['label']}: data {harness.mib(wb.get('data_bytes'))}; workbench stages "
-            + ", ".join(f"{k} {v:.3f} s ({harness.fmt_ratio(harness.ratio(v, e['floor'].get('best')))} of the floor)"
-                        for k, v in st.items())
-            + "; K-Means stages, one run each: " + ", ".join(
-                f"{k} {v:.3f} s ({harness.fmt_ratio(harness.ratio(v, e['floor'].get('best')))})"
-                for k, v in (wb.get("kmeans_stages") or {}).items())
-            + f"; workbench runs {[round(t, 3) for t in wb.get('times', [])]}; "
-            + "; ".join(f"{name} {[round(t, 3) for t in r.get('times', [])]} "
-                        f"(PCA {r.get('stages', {}).get('pca', float('nan')):.3f} s, "
-                        f"K-Means {r.get('stages', {}).get('kmeans', float('nan')):.3f} s)" for name, r in sk.items())
-            + f"; floor runs {[round(t, 3) for t in e['floor'].get('times', [])]}"
-            + f"; SSE on scikit-learn's scores: workbench K-Means "
-            f"{e.get(e['sklearn_baseline'], {}).get('workbench_kmeans_sse_on_these_scores') or float('nan'):.1f} vs MiniBatchKMeans "
-            f"{e.get(e['sklearn_baseline'], {}).get('sse', float('nan')):.1f}; each pipeline on its own scores: workbench "
-            f"{wb.get('sse', float('nan')):.1f} ({harness.fmt_ratio(e['ratios']['pipeline_sse_vs_sklearn_pipeline'])}); "
-            f"variance kept by scikit-learn's 5 components ÷ the workbench's "
-            f"{harness.fmt_ratio(e['ratios']['sklearn_captured_variance_vs_workbench'])}"
-            + f"; PCAModel.transform + KMeansModel.assign peak {harness.fmt_ratio(e['ratios']['artifact_transform_peak_vs_data'])} of the data"
-            + f"; load average {e['load_before']} → {e['load_after']}"
-        )
-        for name in ("floor", "sklearn", "sklearn-1thread", "workbench", "artifact-transform"):
+            + ", ".join(f"{k} {v:.3f} s" for k, v in (wb.get("stages") or {}).items())
+            + "; its K-Means stages, one run each: "
+            + ", ".join(f"{k} {v:.3f} s" for k, v in (wb.get("kmeans_stages") or {}).items())
+            + f"; runs: workbench {[round(t, 3) for t in wb.get('times', [])]}, floor "
+            f"{[round(t, 3) for t in e['floor'].get('times', [])]}; PCAModel.transform + KMeansModel.assign peak "
+            f"{f(e['ratios']['artifact_transform_peak_vs_data'])} of the data; load average {e['load_before']} → "
+            f"{e['load_after']}")
+        for name in ("floor", "workbench", "sklearn-pca", "artifact-transform"):
             if "error" in e.get(name, {}):
                 lines.append(f"  - {name} FAILED: {e[name]['error']}")
     return lines

@@ -20,6 +20,7 @@ K-Means — what the real artifacts show
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +35,7 @@ from backends.algorithms.kmeans_steps import (
     reduce_centers,
     stream_centers,
 )
-from backends.algorithms.parallel import _as_matrix, _single_blas
+from backends.algorithms.parallel import SINGLE_THREAD_ENTRIES, _as_matrix, _single_blas
 from backends.algorithms.refine import _refine, _sse, local_search
 from backends.format.hyperparameters import check_kmeans_against_data, validate_kmeans
 from backends.format.models import KMeansModel
@@ -137,7 +138,7 @@ class StreamingKMeans:
 
 
 def fit_kmeans(
-    X: np.ndarray, hp: Mapping[str, Any], *, seed: int = 0, refine_on_data: bool = True
+    X: np.ndarray, hp: Mapping[str, Any], *, seed: int = 0, refine_on_data: bool = True, quick: bool = False
 ) -> tuple[KMeansModel, dict[str, float]]:
     """SageMaker's K-Means on float32 rows X (n, d), plus one deliberate improvement.
 
@@ -161,12 +162,15 @@ def fit_kmeans(
     check_kmeans_against_data(hp, *X.shape)
     rng = np.random.default_rng(seed)
     centres, weights = stream_centers(X, hp, rng)
-    trials = reduce_centers(centres, weights, hp, rng)
     sse = None
-    if refine_on_data:
-        centroids, sse = _refine(X, [C for _, C in trials], hp, rng)
-    else:
-        centroids = trials[0][1]
+    # Small problems make many small BLAS calls: on one thread, or a busy machine's second
+    # thread spin-waits (Choose k on the census: 3.4 s with two BLAS threads under load, ~1 s on one).
+    with _single_blas() if X.size <= SINGLE_THREAD_ENTRIES else contextlib.nullcontext():
+        trials = reduce_centers(centres, weights, hp, rng)
+        if refine_on_data:
+            centroids, sse = _refine(X, [C for _, C in trials], hp, rng, quick=quick)
+        else:
+            centroids = trials[0][1]
     model = KMeansModel(centroids)
     if sse is None:
         sse = _sse(X, model.centroids)

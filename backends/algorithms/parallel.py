@@ -11,9 +11,11 @@ Performance (numbers in the benchmarks)
   finiteness check rides on it. Its accumulation stays float64: a float32 Gram moved the
   census top-20 components by up to 3.5e-6 (70x what storing the data in float32 does).
 * Randomized PCA never forms X - mean: products with the centred matrix are taken implicitly.
-* K-Means streams (`stream_centers`, `StreamingKMeans` for chunks from disk). Beyond
-  REFINE_SAMPLE_ROWS rows the local search runs on a uniform sample and the full data gets
-  a bounded number of Lloyd passes (`LloydPass`), so its cost stays linear and small.
+* K-Means streams (`stream_centers`, `StreamingKMeans` for chunks from disk; beyond 1M rows in
+  a random order of 64-row blocks). Beyond REFINE_SAMPLE_ROWS rows the local search runs on a
+  uniform sample; the full data then gets a few of scikit-learn's Lloyd's iterations and one
+  exact SSE pass in memory (`refine.exact_sse`), or a bounded number of `LloydPass` passes from
+  disk, so its cost stays linear and small.
 """
 from __future__ import annotations
 

@@ -7,7 +7,11 @@ import pandas as pd
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import (
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
 
 from workbench.analysis import choosing_k, stability
 
@@ -139,3 +143,43 @@ def test_a_small_sample_says_its_recommendation_is_weak():
     assert choosing_k.KSelection.from_dict(small.to_dict()).weak_recommendation == small.weak_recommendation
     X, _ = make_blobs(30, centers=3, n_features=2, cluster_std=0.4, center_box=(-8, 8), random_state=0)
     assert choosing_k.evaluate_k(X, range(2, 5), stability_reps=0).weak_recommendation is None
+
+
+def test_silhouettes_of_many_labelings_match_scikit_learn(blobs):
+    labelings = [KMeans(k, n_init=1, random_state=0).fit(blobs).labels_ for k in (2, 3, 5)]
+    labelings.append(np.r_[np.zeros(len(blobs) - 1, dtype=int), 1])  # a cluster of one scores 0
+    got = choosing_k.silhouettes(blobs, labelings)
+    assert got == pytest.approx([silhouette_score(blobs, labels) for labels in labelings], rel=1e-6)
+    sampled = choosing_k.silhouettes(blobs, labelings, sample_size=100, seed=4)
+    assert sampled == pytest.approx([silhouette_score(blobs, labels, sample_size=100, random_state=4)
+                                     for labels in labelings], rel=1e-6)
+    assert np.isnan(choosing_k.silhouettes(blobs, [np.zeros(len(blobs), dtype=int)])[0])  # one label
+
+
+def test_silhouettes_group_labelings_within_a_memory_budget(blobs, monkeypatch):
+    labelings = [KMeans(k, n_init=1, random_state=0).fit(blobs).labels_ for k in range(2, 9)]
+    whole = choosing_k.silhouettes(blobs, labelings)
+    calls = []
+    passes = choosing_k._silhouette_sums
+    monkeypatch.setattr(choosing_k, "_silhouette_sums", lambda *args: calls.append(1) or passes(*args))
+    monkeypatch.setattr(choosing_k, "SILHOUETTE_ONEHOT_BYTES", len(blobs) * 8 * 9)  # 9 one-hot columns a group
+    assert choosing_k.silhouettes(blobs, labelings) == pytest.approx(whole, rel=1e-12)
+    assert len(calls) == 5  # k = 2+3+4 | 5 | 6 | 7 | 8
+
+
+def test_choose_k_stability_is_the_profiles_figure_for_the_same_model(blobs):
+    result = choosing_k.evaluate_k(blobs, [3, 4], stability_reps=3, seed=2)
+    for k in (3, 4):
+        same = stability.bootstrap_stability(blobs, k, labels=result.labels[k], reps=3, seed=2)
+        row = result.table.set_index("k").loc[k]
+        assert row["stability"] == same.mean and row["stability_min"] == same.minimum
+        assert row["stability_se"] == pytest.approx(same.standard_error, nan_ok=True)
+
+
+def test_choose_k_reports_progress_for_every_k(blobs):
+    messages = []
+    choosing_k.evaluate_k(blobs, [2, 3, 4], stability_reps=1, progress=lambda f, m: messages.append((f, m)))
+    for k in (2, 3, 4):
+        assert any(m.startswith(f"k = {k}: done") for _, m in messages)
+    fractions = [f for f, _ in messages]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0

@@ -79,3 +79,24 @@ def test_rejects_bad_input(blobs):
         stability.bootstrap_stability(X, 4, labels=y[:10], reps=1)
     with pytest.raises(ValueError, match="0..3"):
         stability.bootstrap_stability(X, 4, labels=y + 1, reps=1)
+
+
+def test_describe_says_what_the_mean_measures(blobs):
+    X, y = blobs
+    result = stability.bootstrap_stability(X, 4, labels=y, reps=4, seed=3)
+    means = np.nanmean(result.jaccard, axis=1)
+    assert result.standard_error == pytest.approx(np.std(means, ddof=1) / 2)
+    text = result.describe()
+    assert f"{result.mean:.2f}" in text and "4 resamples" in text and "seed 3" in text and "Jaccard" in text
+    one = stability.bootstrap_stability(X, 4, labels=y, reps=1, seed=3)
+    assert np.isnan(one.standard_error) and "±" not in one.describe() and "1 resample " in one.describe()
+
+
+def test_resamples_are_fitted_quickly_unless_asked(blobs, monkeypatch):
+    X, y = blobs
+    seen = []
+    fit = stability.fit_kmeans
+    monkeypatch.setattr(stability, "fit_kmeans", lambda *a, **kw: seen.append(kw["quick"]) or fit(*a, **kw))
+    stability.bootstrap_stability(X, 4, labels=y, reps=2, seed=0)
+    stability.bootstrap_stability(X, 4, labels=y, reps=1, seed=0, quick=False)
+    assert seen == [True, True, False]

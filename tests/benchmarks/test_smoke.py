@@ -28,10 +28,11 @@ def smoke(tmp_path_factory, census_csv):
 def test_benchmark_script_runs_every_section(smoke):
     proc, results = smoke
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for heading in ("## County pipeline", "## PCA + K-Means at scale", "## Streaming from Parquet",
-                    "## App pages", "## Targets"):
+    for heading in ("## County pipeline", "## Choose k", "## PCA + K-Means at scale", "## Streaming from Parquet",
+                    "## App pages", "## The County map in a real browser", "## Targets"):
         assert heading in proc.stdout
-    assert results is not None and {"pipeline", "scale", "streaming", "app", "machine"} <= set(results)
+    assert results is not None
+    assert {"pipeline", "choosek", "scale", "streaming", "app", "browser", "machine"} <= set(results)
     assert results["machine"]["nproc"] >= 1 and results["machine"]["versions"]["numpy"]
 
 
@@ -41,12 +42,19 @@ def test_benchmark_reports_ratios_against_baselines_of_the_same_run(smoke):
     assert pipeline["workbench_vs_plain"] > 0 and pipeline["sse_workbench_vs_plain"] > 0
     (scale,) = results["scale"]
     assert scale["rows"] == 2000
-    for name in ("workbench_time_vs_floor", "workbench_time_vs_sklearn", "workbench_peak_vs_data",
-                 "workbench_sse_vs_minibatch"):
+    for name in ("workbench_time_vs_floor", "workbench_peak_vs_data", "kmeans_time_vs_lloyd", "kmeans_sse_vs_lloyd",
+                 "kmeans_time_vs_minibatch", "kmeans_sse_vs_minibatch", "sklearn_captured_variance_vs_workbench"):
         assert scale["ratios"][name] > 0, name
+    faiss = scale["kmeans-faiss"]
+    assert faiss.get("sse", 0) > 0 or faiss["skipped"].startswith("faiss not installed")
+    choose = results["choosek"]
+    assert choose["ratio"] > 0 and 2 <= choose["choose-k"]["recommended"] <= 12
+    assert max(choose["choose-k"]["sse_vs_full_fit"].values()) == pytest.approx(1.0, rel=0.005)
     (stream,) = results["streaming"]
     assert stream["ratios"]["stream_peak_vs_file"] > 0
     assert stream["stream"]["rows"] == stream["in-memory"]["rows"] == 2000
     assert stream["ratios"]["stream_sse_vs_in_memory"] == pytest.approx(1.0, rel=0.05)
-    assert set(results["app"]["ratios"]) >= {"Data", "Clusters"}
+    assert set(results["app"]["ratios"]) >= {"Data", "Clusters", "Choose k", "County map"}
+    browser = results["browser"]
+    assert "skipped" in browser or browser["map_first_draw_s"] > 0 < browser["trivial_page_s"]
     assert "×" in proc.stdout and "÷" in proc.stdout

@@ -14,55 +14,67 @@ from workbench.core import sources
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """The geometry, built once for this module into a fresh cache dir (about 10 s)."""
-    path = tmp_path_factory.mktemp("geo-cache")
-    geography.county_geometry(cache_dir=path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def census(census_csv):
     return sources.load_table(census_csv)
 
 
-def test_choropleth_spec(cache, census):
+def _tabular(spec: dict) -> list[list[dict]]:
+    return [v for v in spec.get("datasets", {}).values() if isinstance(v, list)]
+
+
+def test_choropleth_spec_names_the_geometry_by_url_and_joins_the_values_by_id(census):
     values = pd.DataFrame({"fips": census["CensusId"], "Income": census["Income"], "County": census["County"]})
-    chart = county_map.county_choropleth(values, "Income", tooltip=["County"], selected=1001, cache_dir=cache,
-                                  title="Median income")
-    spec = chart.to_dict()
-    text = json.dumps(spec)
-    assert len(text) < 3_000_000  # a few MB at most
-    assert spec["projection"]["type"] == "albersUsa"
-    assert len(spec["datasets"]) == 2  # the topology once (both layers share it) and the values
+    spec = county_map.choropleth_spec(values, "Income", tooltip=["County"], selected=1001, title="Median income")
+    assert "config" not in spec and spec["width"] == "container"
+    assert spec["projection"]["type"] == "identity"  # the geometry is in screen pixels already
     counties, outlines = spec["layer"]
+    assert spec["data"] == {"url": county_map.GEOMETRY_URL, "format": {"type": "topojson", "feature": "counties"}}
+    assert "data" not in counties and "data" not in outlines  # both layers read that one dataset
+    assert len(json.dumps(spec)) < 600_000  # Streamlit sends the values as Arrow, smaller still
     param = spec["params"][0]  # Altair lifts a layer's selection to the top, naming its view
     assert param["name"] == county_map.COUNTY_PARAM and param["views"] == [counties["name"]]
     assert param["select"]["fields"] == ["id"] and param["value"] == [{"id": "01001"}]
-    lookup = [t for t in counties["transform"] if "lookup" in t][0]
-    assert lookup["lookup"] == "id" and lookup["from"]["fields"] == ["Income", "County"]
+    lookups = [t for t in counties["transform"] if "lookup" in t]
+    assert [t["lookup"] for t in lookups] == ["state_fips", "id"]
+    assert lookups[1]["from"]["fields"] == ["Income", "County"]
     assert counties["encoding"]["color"]["condition"]["type"] == "quantitative"
+    titles = [t["title"] for t in counties["encoding"]["tooltip"]]
+    assert titles[:4] == ["county", "state", "FIPS", "Income"] and "County" in titles
     assert outlines["mark"]["filled"] is False
-    rows = [v for v in spec["datasets"].values() if isinstance(v, list)][0]
+    rows = max(_tabular(spec), key=len)
     assert len(rows) == 3220 and rows[0]["fips"] == "01001"
 
 
-def test_choropleth_of_clusters_is_categorical(cache, census):
+def test_the_geometry_url_is_the_packaged_file_streamlit_serves():
+    # Streamlit's static serving publishes <main script's folder>/static/ at app/static/.
+    served = geography.PACKAGED_GEOMETRY.relative_to(geography.PACKAGED_GEOMETRY.parents[1])
+    assert county_map.GEOMETRY_URL == f"app/{served.as_posix()}"
+    assert (geography.PACKAGED_GEOMETRY.parents[1] / "streamlit_app.py").is_file()
+
+
+def test_inline_spec_carries_the_parsed_topology(census):
     clusters = pd.Series(np.arange(len(census)) % 7, index=census["CensusId"])
-    spec = county_map.county_choropleth(clusters, "cluster", cache_dir=cache).to_dict()
+    spec = county_map.choropleth_spec(clusters, "cluster", geometry="inline")
+    topology = [v for v in spec["datasets"].values() if isinstance(v, dict)]
+    assert topology == [geography.county_geometry()]  # one shared dataset, parsed (not a JSON string)
     color = spec["layer"][0]["encoding"]["color"]["condition"]
     assert color["type"] == "nominal" and color["scale"]["scheme"] == "tableau10"
-    rows = [v for v in spec["datasets"].values() if isinstance(v, list)][0]
+    rows = max(_tabular(spec), key=len)
     assert {r["cluster"] for r in rows} == {str(i) for i in range(7)}
     with pytest.raises(ValueError, match="value_type"):
-        county_map.county_choropleth(clusters, "cluster", value_type="sequential", cache_dir=cache)
+        county_map.county_choropleth(clusters, "cluster", value_type="sequential")
 
 
-def test_choropleth_compiles_to_vega(cache):
+def test_choropleth_draws_every_county_in_vega(census):
     vl_convert = pytest.importorskip("vl_convert")
-    chart = county_map.county_choropleth({"01001": 1.5, "72001": 2.0}, "score", cache_dir=cache)
-    vega = vl_convert.vegalite_to_vega(chart.to_json())  # raises on an invalid spec
-    assert "albersUsa" in json.dumps(vega)
+    values = pd.DataFrame({"fips": census["CensusId"], "cluster": np.arange(len(census)) % 7})
+    spec = county_map.choropleth_spec(values, "cluster", geometry="inline", width=900, title="clusters")
+    svg = vl_convert.vegalite_to_svg(json.dumps(spec))  # raises on an invalid spec
+    drawn = geography.county_geometry()["objects"]["counties"]["geometries"]
+    assert svg.count("<path") >= len(drawn)  # a path per county and the borders (and the legend's)
+    state = [t for t in spec["layer"][0]["transform"] if t.get("lookup") == "state_fips"][0]
+    states = spec["datasets"][state["from"]["data"]["name"]]  # the tooltip's state, from the id's 2 digits
+    assert {"state_fips": "72", "state": "Puerto Rico"} in states and len(states) == len(geography.STATE_FIPS)
 
 
 def test_selected_fips():

@@ -11,7 +11,11 @@ own K-Means (`backends.algorithms.fit_kmeans`, via `stability.fit_labels`), and 
   each divided by its degrees of freedom.
 * **Davies–Bouldin** (lower is better): the mean over clusters of the worst ratio of
   within-cluster spread to between-centroid distance.
-* **Stability** (higher is better): the mean per-cluster bootstrap Jaccard (stability.py).
+* **Stability** (higher is better): the mean per-cluster bootstrap Jaccard of that k's
+  clustering, from `stability.bootstrap_stability` with the same seed the Profiles page
+  uses, so the same model with the same resamples gets the same number on both pages
+  (stability_se: its standard error over the resamples).
+* **Silhouette** for every k comes from one pass over the pairwise distances (`silhouettes`).
 
 Knee of the SSE curve — the max-distance-to-chord method
 --------------------------------------------------------
@@ -47,7 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
 from workbench.analysis import stability as stability_mod
 
@@ -66,7 +70,8 @@ Progress = Callable[[float, str], None]
 
 DEFAULT_K_RANGE = range(2, 16)
 SILHOUETTE_FULL_LIMIT = 10_000  # above this many rows, "auto" estimates the silhouette on a sample of this size
-CACHE_VERSION = 1
+SILHOUETTE_ONEHOT_BYTES = 64 << 20  # silhouettes: labelings share one pass while their one-hot fits in this
+CACHE_VERSION = 2  # 2: stability over resamples fitted quickly, seeded as on Profiles; stability_se
 
 # metric column -> (label, True when higher is better)
 CRITERIA: dict[str, tuple[str, bool]] = {
@@ -200,7 +205,7 @@ class KSelection:
 
     table: one row per k: k, sse, silhouette, calinski_harabasz, davies_bouldin, stability
         (mean per-cluster bootstrap Jaccard, NaN when not computed), stability_min (the least
-        stable cluster), elbow (distance to the chord, see find_knee), is_knee, is_recommended.
+        stable cluster), stability_se (the mean's standard error), elbow (distance to the chord, see find_knee), is_knee, is_recommended.
     knee: the SSE knee (None when the curve has no bend). recommended / reason: RULE's choice
         and why, in words. ranking: the rank table behind it. labels: k -> labels of the rows.
     """
@@ -259,6 +264,8 @@ class KSelection:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "KSelection":
+        if data.get("version") != CACHE_VERSION:
+            raise ValueError(f"A k selection of version {data.get('version')}; this is version {CACHE_VERSION}.")
         table = pd.DataFrame(data["table"]).astype({"k": "int64"})
         for column in table.columns:
             if column not in ("k", "is_knee", "is_recommended"):
@@ -282,6 +289,119 @@ def _cache_key(X: np.ndarray, settings: Mapping[str, Any]) -> str:
     digest.update(np.ascontiguousarray(X, dtype=np.float32).tobytes())
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()[:32]
+
+
+def _criteria(X: np.ndarray, labels: np.ndarray, model) -> dict[str, float]:
+    """SSE, Calinski–Harabasz and Davies–Bouldin of one clustering (the silhouette comes later,
+    for every k at once)."""
+    _, distances = model.assign(X)
+    row = {"sse": float(np.sum(distances.astype(np.float64) ** 2))}
+    if len(np.unique(labels)) >= 2:
+        row["calinski_harabasz"] = float(calinski_harabasz_score(X, labels))
+        row["davies_bouldin"] = float(davies_bouldin_score(X, labels))
+    else:
+        row.update(calinski_harabasz=np.nan, davies_bouldin=np.nan)
+    return row
+
+
+def silhouettes(
+    X: np.ndarray, labelings: list[np.ndarray], *, sample_size: int | None = None, seed: int = 0
+) -> list[float]:
+    """scikit-learn's silhouette_score(X, labels, sample_size=…, random_state=seed) for each
+    labeling, with the pairwise distances computed once for a group of labelings (a block of
+    rows at a time, in bounded memory) instead of once per labeling: on the census, k = 2…12
+    cost about one silhouette's time. NaN where a labeling has fewer than 2 or more than
+    rows − 1 distinct labels."""
+    X = np.asarray(X, dtype=np.float64)
+    if sample_size is not None:
+        rows = np.random.RandomState(seed).permutation(X.shape[0])[:sample_size]  # as scikit-learn samples
+        X, labelings = X[rows], [np.asarray(labels)[rows] for labels in labelings]
+    n = X.shape[0]
+    codes = [np.unique(np.asarray(labels), return_inverse=True)[1].ravel() for labels in labelings]
+    sizes = [np.bincount(c).astype(np.float64) for c in codes]
+    budget = max(max(len(s) for s in sizes), SILHOUETTE_ONEHOT_BYTES // (8 * n))  # one-hot columns per group
+    groups, current, width = [], [], 0
+    for i, size in enumerate(sizes):
+        if current and width + len(size) > budget:
+            groups.append(current)
+            current, width = [], 0
+        current.append(i)
+        width += len(size)
+    groups.append(current)
+    totals = np.zeros(len(codes))
+    squares = np.einsum("ij,ij->i", X, X)
+    for group in groups:
+        totals[group] = _silhouette_sums(X, squares, [codes[i] for i in group], [sizes[i] for i in group])
+    return [float(totals[i] / n) if 2 <= len(size) <= n - 1 else float("nan") for i, size in enumerate(sizes)]
+
+
+def _silhouette_sums(X: np.ndarray, squares: np.ndarray, codes: list[np.ndarray], sizes: list[np.ndarray]) -> list[float]:
+    """The sum of the silhouette values of every row, for each labeling of one group."""
+    n = X.shape[0]
+    offsets = np.cumsum([0] + [len(s) for s in sizes])
+    onehot = np.zeros((n, offsets[-1]))
+    for c, lo in zip(codes, offsets[:-1]):
+        onehot[np.arange(n), lo + c] = 1.0
+    totals = [0.0] * len(codes)
+    step = max(1, (4 << 20) // max(1, n))  # rows per block: 32 MiB of float64 distances
+    for lo in range(0, n, step):
+        block = slice(lo, min(lo + step, n))
+        d2 = squares[block, None] + squares[None, :] - 2.0 * (X[block] @ X.T)
+        distances = np.sqrt(np.maximum(d2, 0.0, out=d2), out=d2)
+        distances[np.arange(block.stop - block.start), np.arange(block.start, block.stop)] = 0.0
+        sums = distances @ onehot  # each row's summed distance to every cluster of every labeling
+        for i, (c, size, first) in enumerate(zip(codes, sizes, offsets[:-1])):
+            own = c[block]
+            picked = np.arange(len(own))
+            per_cluster = sums[:, first:first + len(size)]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                intra = per_cluster[picked, own] / (size[own] - 1.0)
+                mean = per_cluster / size[None, :]
+                mean[picked, own] = np.inf
+                inter = mean.min(axis=1)
+                score = (inter - intra) / np.maximum(intra, inter)
+            totals[i] += float(np.nan_to_num(score, nan=0.0, posinf=0.0, neginf=0.0).sum())  # a cluster of one: 0
+    return totals
+
+
+def _evaluate_each_k(X, ks, seed, sample, stability_reps, hyperparameters, refine, progress):
+    """evaluate_k's measurements: (one row of criteria per k, labels by k, centroids by k)."""
+    fits_per_k = 1 + max(0, int(stability_reps))
+    total = len(ks) * fits_per_k + 1  # + the silhouettes, all k at once
+    done = 0
+
+    def report(fraction_done: float, message: str) -> None:
+        if progress is not None:
+            progress(min(1.0, fraction_done / total), message)
+
+    rows, labels_by_k, centroids_by_k = [], {}, {}
+    for k in ks:
+        report(done, f"k = {k}: clustering")
+        labels, model = stability_mod.fit_labels(X, k, seed, hyperparameters=hyperparameters, refine=refine)
+        done += 1
+        row = _criteria(X, labels, model)
+        row["k"] = k
+        if stability_reps > 0:
+            base = done
+            result = stability_mod.bootstrap_stability(
+                X, k, labels=labels, reps=stability_reps, seed=seed, hyperparameters=hyperparameters,
+                refine=refine, progress=lambda fraction, message, base=base: report(base + fraction * stability_reps,
+                                                                                    message),
+            )
+            done += stability_reps
+            row["stability"], row["stability_min"] = result.mean, result.minimum
+            row["stability_se"] = result.standard_error
+        else:
+            row["stability"] = row["stability_min"] = row["stability_se"] = np.nan
+        report(done, f"k = {k}: done (SSE {row['sse']:,.4g})")
+        rows.append(row)
+        labels_by_k[k] = labels
+        centroids_by_k[k] = model.centroids.copy()
+    report(done, "silhouettes")
+    for row, value in zip(rows, silhouettes(X, [labels_by_k[k] for k in ks], sample_size=sample, seed=seed)):
+        row["silhouette"] = value
+
+    return rows, labels_by_k, centroids_by_k
 
 
 def evaluate_k(
@@ -326,7 +446,7 @@ def evaluate_k(
                 "refine": bool(refine)}
     cache_path = None
     if cache_dir is not None:
-        cache_path = Path(cache_dir) / f"k-selection-{_cache_key(X, settings)}.json"
+        cache_path = Path(cache_dir) / f"k-selection-{_cache_key(X, {**settings, 'version': CACHE_VERSION})}.json"
         if cache_path.is_file():
             try:
                 result = KSelection.from_dict(json.loads(cache_path.read_text()))
@@ -336,48 +456,10 @@ def evaluate_k(
             except (ValueError, KeyError, TypeError):
                 pass  # a damaged cache file is recomputed and rewritten
 
-    fits_per_k = 1 + max(0, int(stability_reps))
-    total = len(ks) * fits_per_k
-    done = 0
-
-    def report(message: str) -> None:
-        if progress is not None:
-            progress(min(1.0, done / total), message)
-
-    rows, labels_by_k, centroids_by_k = [], {}, {}
-    for k in ks:
-        report(f"k = {k}: clustering")
-        labels, model = stability_mod.fit_labels(X, k, seed, hyperparameters=hyperparameters, refine=refine)
-        done += 1
-        _, distances = model.assign(X)
-        distinct = len(np.unique(labels))
-        row = {"k": k, "sse": float(np.sum(distances.astype(np.float64) ** 2))}
-        if distinct >= 2:
-            row["silhouette"] = float(silhouette_score(X, labels, sample_size=sample, random_state=seed))
-            row["calinski_harabasz"] = float(calinski_harabasz_score(X, labels))
-            row["davies_bouldin"] = float(davies_bouldin_score(X, labels))
-        else:
-            row.update(silhouette=np.nan, calinski_harabasz=np.nan, davies_bouldin=np.nan)
-        if stability_reps > 0:
-            base = done
-
-            def inner(fraction: float, message: str, base=base) -> None:
-                if progress is not None:
-                    progress(min(1.0, (base + fraction * stability_reps) / total), message)
-
-            result = stability_mod.bootstrap_stability(
-                X, k, labels=labels, reps=stability_reps, seed=seed + k, hyperparameters=hyperparameters,
-                refine=refine, progress=inner,
-            )
-            done += stability_reps
-            row["stability"], row["stability_min"] = result.mean, result.minimum
-        else:
-            row["stability"] = row["stability_min"] = np.nan
-        rows.append(row)
-        labels_by_k[k] = labels
-        centroids_by_k[k] = model.centroids.copy()
-
-    table = pd.DataFrame(rows)
+    rows, labels_by_k, centroids_by_k = _evaluate_each_k(X, ks, seed, sample, stability_reps, hyperparameters,
+                                                         refine, progress)
+    table = pd.DataFrame(rows)[["k", "sse", "silhouette", "calinski_harabasz", "davies_bouldin", "stability",
+                                 "stability_min", "stability_se"]]
     knee, distance = find_knee(table["k"], table["sse"])
     table["elbow"] = distance
     table["is_knee"] = table["k"] == knee if knee is not None else False

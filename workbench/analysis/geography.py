@@ -1,4 +1,4 @@
-"""An offline US county map: Census Bureau county boundaries, simplified once and cached.
+"""An offline US county map: Census Bureau county boundaries, pre-projected and packaged.
 
 Geometry
 --------
@@ -6,28 +6,27 @@ The boundaries are the Census Bureau's 2016 cartographic boundary file at 1:500,
 `cb_2016_us_county_500k`, as shipped inside the PyPI package `plotly-geo` (1.0.0; it also
 holds state outlines and the 2010 county file, unused here). It has 3,233 counties and
 county-equivalents: the 50 states, DC, Puerto Rico's 78 municipios and 13 units of the
-other territories. Nothing is downloaded.
+other territories. Nothing is downloaded, and nothing is built while an analyst waits:
+`scripts/build_county_map.py` (`county_shapes.build`) turns the shapes into one TopoJSON
+file, committed as PACKAGED_GEOMETRY, which `county_geometry()` reads once per process.
 
-`county_geometry()` reads it with `pyshp`, and builds a TopoJSON topology with `topojson`
-(arcs shared between neighbouring counties, so simplifying never opens gaps between them):
-coordinates quantised to a 100,000-step grid, arcs simplified with Douglas–Peucker at 0.01°
-(about 1 km, finer than a pixel of a national map). The result, about 1 MB, is cached as
-JSON in the user cache dir (`settings.cache_dir()/geo`) and in memory; building it takes
-about 10 s once. The topology's one object, `counties`, holds a geometry per county (id =
-5-digit FIPS; properties name, state) and one more, id "borders": the state lines and
-coasts as a MultiLineString of the arcs between two states or on the outer edge, reused
-from the counties, so it costs no coordinates.
+The file holds a topology in screen pixels (d3-geo's albersUsa at its defaults, about
+960 × 600), quantised and simplified in that frame to under half a pixel, with arcs shared
+between neighbours (so simplifying never opens gaps). Its one object, `counties`, holds a
+geometry per county (id = 5-digit FIPS; property name; Puerto Rico's also inset "PR"; the
+state follows from the id) and one more, id "borders": the state lines and coasts as a
+MultiLineString of the arcs between two states or on the outer edge, reused from the
+counties. Its "workbench" member records the version, source, frame and the territories
+not drawn.
 
 Projection, Alaska, Hawaii and Puerto Rico
 ------------------------------------------
-Charts use Vega's `albersUsa` projection, which insets Alaska and Hawaii below the lower 48.
-It has no frame for Puerto Rico and would drop it, so Puerto Rico's municipios are moved,
-unchanged in shape, by (−8.7° longitude, +6.6° latitude) to sit in the Atlantic south-east
-of Florida, like the insets of the Census Bureau's own maps; their geometry carries
-`inset: "PR"`. American Samoa, Guam, the Northern Mariana Islands and the US Virgin Islands
-(not in the ACS county table) are left out of the topology: `albersUsa` cannot show them.
-The Aleutians' few points east of 180° are written as longitudes below −180, the same
-places, so the grid is not stretched around the globe.
+albersUsa insets Alaska and Hawaii below the lower 48. It has no frame for Puerto Rico, so
+Puerto Rico's municipios are moved, unchanged in shape, by (−8.7° longitude, +6.6°
+latitude) before projecting, to sit in the Atlantic south-east of Florida, like the insets
+of the Census Bureau's own maps. American Samoa, Guam, the Northern Mariana Islands and the
+US Virgin Islands (not in the ACS county table) are not drawn: albersUsa cannot show them.
+Charts draw the pixels with Vega-Lite's `identity` projection.
 
 Joining
 -------
@@ -44,7 +43,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,16 +51,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench.core import settings
-
 GEOMETRY_SOURCE = (
     "US Census Bureau, 2016 cartographic boundary file cb_2016_us_county_500k (1:500,000), "
     "as shipped in the PyPI package plotly-geo 1.0.0"
 )
 SHAPEFILE = "cb_2016_us_county_500k"
-DEFAULT_TOLERANCE = 0.01  # degrees, Douglas–Peucker on the shared arcs
-QUANTIZE = 100_000
-GEOMETRY_VERSION = 2
+GEOMETRY_VERSION = 3  # 3: pre-projected (albersUsa pixels), packaged; 2: lon/lat, built on first use
+# Built by scripts/build_county_map.py (workbench/analysis/county_shapes.py), committed. It sits in
+# workbench/static/ so Streamlit's static serving can hand it to the browser once (see charts.county_map).
+PACKAGED_GEOMETRY = Path(__file__).resolve().parents[1] / "static" / "us-counties.topo.json"
 BORDERS_ID = "borders"  # the one non-county geometry of the `counties` object
 PR_SHIFT = (-8.7, 6.6)  # degrees (lon, lat): Puerto Rico into albersUsa's lower-48 frame, SE of Florida
 OUTSIDE_PROJECTION = {"60", "66", "69", "78"}  # AS, GU, MP, VI: no frame in albersUsa
@@ -147,207 +145,54 @@ def _current(fips: str | None) -> str | None:
 
 # --------------------------------------------------------------------------- geometry
 
-_memory: dict[tuple[str, float], dict[str, Any]] = {}
+_memory: dict[str, dict[str, Any]] = {}
 _lock = threading.Lock()
 
 
-def geometry_cache_path(tolerance: float = DEFAULT_TOLERANCE, cache_dir: str | os.PathLike | None = None) -> Path:
-    base = Path(cache_dir) if cache_dir is not None else settings.cache_dir()
-    return base / "geo" / f"{SHAPEFILE}-tol{tolerance:g}-q{QUANTIZE}-v{GEOMETRY_VERSION}.json"
-
-
-def _shapefile_path() -> Path:
-    try:
-        import _plotly_geo  # the package plotly-geo
-    except ImportError as exc:
-        raise GeoError(
-            "The county map needs the Census county boundaries from the package plotly-geo: "
-            "pip install plotly-geo==1.0.0"
-        ) from exc
-    path = Path(_plotly_geo.__file__).resolve().parent / "package_data" / SHAPEFILE
-    if not path.with_suffix(".shp").is_file():
-        raise GeoError(f"plotly-geo is installed but lacks {path.with_suffix('.shp')}; reinstall plotly-geo==1.0.0.")
-    return path
-
-
-def _shift_ring(ring: Sequence[Sequence[float]], dx: float, dy: float) -> list[list[float]]:
-    out = []
-    for x, y, *_ in ring:
-        x = x - 360.0 if x > 0 else x  # the Aleutians east of 180°: the same places, west of −180°
-        out.append([x + dx, y + dy])
-    return out
-
-
-def _moved(geometry: Mapping[str, Any], dx: float, dy: float) -> dict[str, Any]:
-    if geometry["type"] == "Polygon":
-        return {"type": "Polygon", "coordinates": [_shift_ring(r, dx, dy) for r in geometry["coordinates"]]}
-    if geometry["type"] == "MultiPolygon":
-        return {"type": "MultiPolygon",
-                "coordinates": [[_shift_ring(r, dx, dy) for r in poly] for poly in geometry["coordinates"]]}
-    raise GeoError(f"Unexpected geometry type {geometry['type']!r} in the county boundaries.")
-
-
-def _read_counties() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(GeoJSON features to draw, catalog rows of every county in the file)."""
-    try:
-        import shapefile  # pyshp
-    except ImportError as exc:
-        raise GeoError("Reading the county boundaries needs pyshp: pip install pyshp==3.1.6") from exc
-    features, catalog = [], []
-    with shapefile.Reader(str(_shapefile_path())) as reader:
-        for item in reader.iterShapeRecords():
-            record = item.record.as_dict()
-            fips = str(record["GEOID"])
-            state_fips = str(record["STATEFP"])
-            state = STATE_FIPS.get(state_fips, ("", f"state {state_fips}"))[1]
-            drawn = state_fips not in OUTSIDE_PROJECTION
-            inset = "PR" if state_fips == "72" else None
-            catalog.append({"fips": fips, "name": str(record["NAME"]), "state": state, "drawn": drawn,
-                            "inset": inset})
-            if not drawn:
-                continue
-            dx, dy = PR_SHIFT if inset else (0.0, 0.0)
-            properties = {"name": str(record["NAME"]), "state": state}
-            if inset:
-                properties["inset"] = inset
-            features.append({"type": "Feature", "id": fips, "properties": properties,
-                             "geometry": _moved(item.shape.__geo_interface__, dx, dy)})
-    return features, catalog
-
-
-def _arc_ids(geometry: Mapping[str, Any]) -> Iterable[int]:
-    arcs = geometry.get("arcs") or []
-    if geometry.get("type") == "Polygon":
-        rings = arcs
-    elif geometry.get("type") == "MultiPolygon":
-        rings = [ring for polygon in arcs for ring in polygon]
-    else:
-        rings = []
-    for ring in rings:
-        for arc in ring:
-            yield arc if arc >= 0 else ~arc
-
-
-def _ring_areas(topology: dict[str, Any]) -> np.ndarray:
-    """Each arc's share of the shoelace sum (twice the signed area, x = lon, y = lat), so a
-    ring's signed area is the sum over its arcs (a reversed arc, ~i, counts −share[i])."""
-    shares = np.zeros(len(topology["arcs"]))
-    quantized = "transform" in topology
-    for i, arc in enumerate(topology["arcs"]):
-        points = np.asarray(arc, dtype=np.float64).reshape(-1, 2)
-        if quantized:
-            points = np.cumsum(points, axis=0)
-        if len(points) > 1:
-            x, y = points[:, 0], points[:, 1]
-            shares[i] = float(np.sum(x[:-1] * y[1:] - x[1:] * y[:-1]))
-    return shares
-
-
-def _wind_for_d3(topology: dict[str, Any]) -> None:
-    """Outer rings clockwise, holes counter-clockwise (lon/lat with north up): the winding
-    d3-geo (and so Vega) needs, or a polygon is read as the whole globe minus itself."""
-    shares = _ring_areas(topology)
-
-    def area(ring: list[int]) -> float:
-        return float(sum(shares[a] if a >= 0 else -shares[~a] for a in ring))
-
-    def fixed(polygon: list[list[int]]) -> list[list[int]]:
-        out = []
-        for position, ring in enumerate(polygon):
-            signed = area(ring)
-            if (position == 0 and signed > 0) or (position > 0 and signed < 0):
-                ring = [~a for a in reversed(ring)]
-            out.append(ring)
-        return out
-
-    for geometry in topology["objects"]["counties"]["geometries"]:
-        if geometry.get("type") == "Polygon":
-            geometry["arcs"] = fixed(geometry["arcs"])
-        elif geometry.get("type") == "MultiPolygon":
-            geometry["arcs"] = [fixed(polygon) for polygon in geometry["arcs"]]
-
-
-def _add_borders(topology: dict[str, Any]) -> None:
-    """Append the state lines and coasts to the `counties` object as one MultiLineString with
-    id BORDERS_ID: the arcs between two states, or on the outer edge (used once). Both map
-    layers then read the very same data (Vega-Lite rejects one dataset read in two formats)."""
-    geometries = topology["objects"]["counties"]["geometries"]
-    uses: dict[int, list[str]] = {}
-    for geometry in geometries:
-        state = str(geometry.get("id", ""))[:2]
-        for arc in _arc_ids(geometry):
-            uses.setdefault(arc, []).append(state)
-    border = sorted(arc for arc, states in uses.items() if len(states) == 1 or len(set(states)) > 1)
-    geometries.append({"type": "MultiLineString", "arcs": [[arc] for arc in border], "id": BORDERS_ID,
-                       "properties": {"name": "state lines and coasts"}})
-
-
-def _build(tolerance: float) -> dict[str, Any]:
-    try:
-        import topojson
-    except ImportError as exc:
-        raise GeoError("Building the county map needs topojson: pip install topojson==2.2 shapely==2.2.0") from exc
-    features, catalog = _read_counties()
-    topology = topojson.Topology(
-        {"type": "FeatureCollection", "features": features},
-        prequantize=QUANTIZE, toposimplify=tolerance, object_name="counties",
-    ).to_dict()
-    topology = json.loads(json.dumps(topology))  # plain lists and ints throughout
-    for geometry in topology["objects"]["counties"]["geometries"]:
-        geometry["id"] = str(geometry["id"])
-    _wind_for_d3(topology)
-    _add_borders(topology)
-    return {"version": GEOMETRY_VERSION, "source": GEOMETRY_SOURCE, "tolerance": tolerance,
-            "topology": topology, "catalog": catalog}
-
-
-def _load(tolerance: float, cache_dir: str | os.PathLike | None, rebuild: bool) -> dict[str, Any]:
-    path = geometry_cache_path(tolerance, cache_dir)
-    key = (str(path), float(tolerance))
+def _load(path: str | os.PathLike | None) -> dict[str, Any]:
+    """The packaged geometry file, read once per process (about 20 ms), never rebuilt here."""
+    path = Path(path) if path is not None else PACKAGED_GEOMETRY
+    key = str(path)
     with _lock:
-        if not rebuild and key in _memory:
+        if key in _memory:
             return _memory[key]
-        payload = None
-        if not rebuild and path.is_file():
-            try:
-                payload = json.loads(path.read_text(encoding="utf-8"))
-                if payload.get("version") != GEOMETRY_VERSION or "topology" not in payload:
-                    payload = None
-            except (OSError, ValueError):
-                payload = None  # a damaged cache file is rebuilt
-        if payload is None:
-            payload = _build(tolerance)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(payload, separators=(",", ":")), encoding="utf-8")
-            tmp.replace(path)
-        # The compact text the charts embed: one string is cheap for Altair to copy, hash and validate.
-        payload["text"] = json.dumps(payload["topology"], separators=(",", ":"))
+        try:
+            topology = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise GeoError(f"The county map's geometry is missing ({path}); rebuild it with "
+                           "`python scripts/build_county_map.py`.") from exc
+        except (OSError, ValueError) as exc:
+            raise GeoError(f"The county map's geometry ({path}) cannot be read ({exc}); rebuild it with "
+                           "`python scripts/build_county_map.py`.") from exc
+        about = topology.get("workbench") or {}
+        if about.get("version") != GEOMETRY_VERSION or topology.get("type") != "Topology":
+            raise GeoError(f"{path} is not version {GEOMETRY_VERSION} of the county geometry; rebuild it with "
+                           "`python scripts/build_county_map.py`.")
+        catalog = []
+        for geometry in topology["objects"]["counties"]["geometries"]:
+            if geometry["id"] == BORDERS_ID:
+                continue
+            properties = geometry.get("properties") or {}
+            state = STATE_FIPS.get(geometry["id"][:2], ("", ""))[1]
+            catalog.append({"fips": geometry["id"], "name": properties.get("name", ""), "state": state, "drawn": True,
+                            "inset": properties.get("inset")})
+        catalog += [{"fips": fips, "name": name, "state": state, "drawn": False, "inset": None}
+                    for fips, name, state in about.get("outside", [])]
+        payload = {"topology": topology, "catalog": sorted(catalog, key=lambda row: row["fips"])}
         _memory[key] = payload
         return payload
 
 
-def county_geometry(
-    *, tolerance: float = DEFAULT_TOLERANCE, cache_dir: str | os.PathLike | None = None, rebuild: bool = False
-) -> dict[str, Any]:
-    """The county TopoJSON topology (object `counties`, with the extra "borders" line), built once and cached
-    (in memory and under cache_dir, default settings.cache_dir()/geo). Do not modify it."""
-    return _load(tolerance, cache_dir, rebuild)["topology"]
+def county_geometry(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The county TopoJSON topology (object `counties`, with the extra "borders" line), in
+    albersUsa screen pixels: read once from PACKAGED_GEOMETRY and kept in memory. Do not modify it."""
+    return _load(path)["topology"]
 
 
-def county_topojson_text(
-    *, tolerance: float = DEFAULT_TOLERANCE, cache_dir: str | os.PathLike | None = None
-) -> str:
-    """county_geometry() as compact TopoJSON text (what the charts embed)."""
-    return _load(tolerance, cache_dir, False)["text"]
-
-
-def county_catalog(
-    *, tolerance: float = DEFAULT_TOLERANCE, cache_dir: str | os.PathLike | None = None
-) -> pd.DataFrame:
+def county_catalog(path: str | os.PathLike | None = None) -> pd.DataFrame:
     """Every county of the boundary file: fips, name, state, drawn (False for territories
     outside albersUsa) and inset ("PR" for Puerto Rico's municipios, else None)."""
-    return pd.DataFrame(_load(tolerance, cache_dir, False)["catalog"])
+    return pd.DataFrame(_load(path)["catalog"])
 
 
 # --------------------------------------------------------------------------- join report
@@ -395,12 +240,10 @@ class JoinReport:
         return "\n".join(lines)
 
 
-def join_report(
-    ids: Iterable[Any], *, tolerance: float = DEFAULT_TOLERANCE, cache_dir: str | os.PathLike | None = None
-) -> JoinReport:
+def join_report(ids: Iterable[Any], *, path: str | os.PathLike | None = None) -> JoinReport:
     """Which of `ids` (FIPS codes in any form: 1001, "01001", 1001.0) join the map, and why
     the others do not; also the map's counties that no id names."""
-    catalog = county_catalog(tolerance=tolerance, cache_dir=cache_dir)
+    catalog = county_catalog(path)
     by_fips = catalog.set_index("fips")
     drawn = set(catalog.loc[catalog["drawn"], "fips"])
     joined, unmatched, renamed = [], [], []

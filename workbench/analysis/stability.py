@@ -17,6 +17,15 @@ Bands, as Hennig suggests: below 0.6 the cluster is **unstable** (it does not re
 when the data are perturbed); 0.6 to 0.75 **doubtful** (a pattern, but not a sharp one);
 0.75 and above **stable**.
 
+One definition, everywhere: `bootstrap_stability` is the only source of a stability figure
+(Choose k's stability column calls it with the candidate's labels and the same seed as the
+Profiles page), and `StabilityResult.describe()` says in words what the number measures.
+Each resample is fitted with the workbench's K-Means in its quick mode (the local search
+without its jitter restarts: on 55 census resamples at k = 2…12, at worst 1.011× the full
+search's SSE); the clustering being assessed is whatever `labels` the caller gives.
+With few resamples the mean is noisy (on the census at k = 7, 5 resamples give 0.74 to 0.89
+depending on the seed; 20 give 0.83), so the standard error comes with it.
+
 Seeded: the same data, k, labels, reps and seed give the same result.
 """
 from __future__ import annotations
@@ -75,16 +84,18 @@ def fit_labels(
     *,
     hyperparameters: Mapping[str, Any] | None = None,
     refine: bool = True,
+    quick: bool = False,
 ) -> tuple[np.ndarray, KMeansModel]:
     """The workbench's own K-Means (backends.algorithms.fit_kmeans) on X: (labels, model).
 
     hyperparameters: extra SageMaker K-Means hyperparameters (k and feature_dim are set here).
     refine: False gives SageMaker's own answer (about five times faster; a little higher SSE).
+    quick: the local search without its jitter restarts (about half the cost; SSE at worst ~1% higher).
     """
     X = np.asarray(X, dtype=np.float32)
     hp = dict(hyperparameters or {})
     hp.update({"k": int(k), "feature_dim": int(X.shape[1])})
-    model, _ = fit_kmeans(X, validate_kmeans(hp), seed=int(seed), refine_on_data=refine)
+    model, _ = fit_kmeans(X, validate_kmeans(hp), seed=int(seed), refine_on_data=refine, quick=quick)
     labels, _ = model.assign(X)
     return labels, model
 
@@ -134,8 +145,24 @@ class StabilityResult:
         return float(np.nanmin(values)) if np.isfinite(values).any() else float("nan")
 
     @property
+    def standard_error(self) -> float:
+        """Standard error of `mean` over the resamples (NaN with one resample)."""
+        per_resample = self.jaccard[np.isfinite(self.jaccard).any(axis=1)]
+        if len(per_resample) < 2:
+            return float("nan")
+        means = np.nanmean(per_resample, axis=1)
+        return float(np.std(means, ddof=1) / np.sqrt(len(means)))
+
+    @property
     def band(self) -> str:
         return stability_band(self.mean)
+
+    def describe(self) -> str:
+        """What the mean measures, in words, e.g. for a caption beside it."""
+        error = self.standard_error
+        spread = f" ± {error:.2f} (standard error)" if np.isfinite(error) else ""
+        return (f"mean per-cluster bootstrap Jaccard {self.mean:.2f}{spread} over {self.reps} resample"
+                f"{'s' if self.reps != 1 else ''} (seed {self.seed}; each cluster counts once)")
 
     def with_names(self, names: list[str] | None) -> pd.DataFrame:
         """per_cluster with a cluster_name column (the given names, else "cluster i")."""
@@ -176,6 +203,7 @@ def bootstrap_stability(
     seed: int = 0,
     hyperparameters: Mapping[str, Any] | None = None,
     refine: bool = True,
+    quick: bool = True,
     progress: Progress | None = None,
 ) -> StabilityResult:
     """Per-cluster bootstrap Jaccard stability of a k-cluster K-Means on X (rows = counties).
@@ -183,6 +211,7 @@ def bootstrap_stability(
     labels: the clustering to assess (e.g. the trained model's labels on X). Default: the
         workbench's K-Means fitted on X with `seed`.
     reps: bootstrap resamples (Hennig uses 100; 20 already ranks clusters reliably).
+    quick: fit each resample with the quick local search (the default; see the module doc).
     progress: called as progress(fraction, message) after each resample.
     """
     X = np.asarray(X, dtype=np.float32)
@@ -206,7 +235,7 @@ def bootstrap_stability(
     for b in range(reps):
         sample = rng.integers(0, n, size=n)
         fit_seed = int(rng.integers(2**31 - 1))
-        _, model = fit_labels(X[sample], k, fit_seed, hyperparameters=hyperparameters, refine=refine)
+        _, model = fit_labels(X[sample], k, fit_seed, hyperparameters=hyperparameters, refine=refine, quick=quick)
         present = np.unique(sample)
         boot_labels, _ = model.assign(X[present])
         jaccard[b] = best_match_jaccard(labels[present], boot_labels, k, model.k)

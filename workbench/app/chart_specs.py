@@ -34,31 +34,12 @@ def map_join(key: tuple, ids: tuple) -> Any:
     return geography.join_report(ids)
 
 
-@st.cache_data(show_spinner="Drawing the map (the first one builds the county geometry, about 10 s)…",
-               max_entries=16)
+@st.cache_data(show_spinner="Drawing the map…", max_entries=16)
 def map_spec(values, value_name: str, value_type: str, tooltip: tuple[str, ...], title: str,
              domain: tuple | None = None) -> dict:
-    """The county choropleth's Vega-Lite spec, cached on what it shows."""
-    import json
-
+    """The county choropleth's Vega-Lite spec, cached on what it shows (the geometry is named by
+    URL and served once by Streamlit's static serving: only the values travel with a draw)."""
     from workbench.charts import county_map
 
-    chart_ = county_map.county_choropleth(values, value_name, value_type=value_type, tooltip=tooltip, title=title,
-                                          width="container", domain=list(domain) if domain else None)
-    spec = chart_.to_dict()
-    spec.pop("config", None)
-    # county_map passes the topology to Altair as one JSON string; Streamlit recognises TopoJSON
-    # (and leaves it to Vega) only as parsed JSON, and would otherwise try to make a table of it.
-
-    def parse(value: Any) -> Any:
-        if isinstance(value, str) and value.lstrip().startswith("{"):
-            return json.loads(value)
-        return value
-
-    for name, value in list(spec.get("datasets", {}).items()):
-        spec["datasets"][name] = parse(value)
-    for part in [spec, *spec.get("layer", [])]:
-        data_part = part.get("data")
-        if isinstance(data_part, dict) and "values" in data_part:
-            data_part["values"] = parse(data_part["values"])
-    return spec
+    return county_map.choropleth_spec(values, value_name, value_type=value_type, tooltip=tooltip, title=title,
+                                      domain=list(domain) if domain else None)

@@ -16,8 +16,8 @@ time), so memory stays bounded by a few chunks whatever the file's size. The pas
    visited in a random order), which keeps a uniform sample for the local search. Repeated
    for `epochs` > 1.
 3. **Polish.** At most `REFINE_FULL_PASSES` + 1 Lloyd's passes over the file
-   (`backends.algorithms.polish`), as the in-memory `fit_kmeans` does beyond
-   `REFINE_SAMPLE_ROWS` rows.
+   (`backends.algorithms.polish`); beyond `REFINE_SAMPLE_ROWS` rows the in-memory
+   `fit_kmeans` uses scikit-learn's Lloyd's on the array instead, which a file cannot feed.
 4. **Labels** (optional): one more pass writes id (when the file has one), cluster and
    distance to `labels_out` as Parquet, chunk by chunk.
 

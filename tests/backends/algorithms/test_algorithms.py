@@ -308,3 +308,52 @@ def test_kmeans_bad_inputs_are_refused_clearly(walkthrough):
         fit_kmeans(scores[:50, :4], hp)
     with pytest.raises(HyperparameterError, match="k is required"):
         fit_kmeans(scores[:50], {"feature_dim": 5})
+
+
+def test_kmeans_quick_search_is_cheaper_and_never_worse_than_sagemakers(walkthrough):
+    scores, _, _, metrics, _ = walkthrough
+    hp = {"k": WALKTHROUGH_K, "feature_dim": WALKTHROUGH_TOP}
+    _, quick = fit_kmeans(scores, hp, seed=0, quick=True)
+    _, sagemaker_only = fit_kmeans(scores, hp, seed=0, refine_on_data=False)
+    assert metrics["sse"] <= quick["sse"] <= sagemaker_only["sse"]
+    assert quick["sse"] <= metrics["sse"] * 1.01
+
+
+def test_kmeans_weighted_trials_stop_on_the_change_in_loss():
+    rng = np.random.default_rng(0)
+    P = np.vstack([rng.normal(c, 0.1, size=(20, 2)) for c in ((0, 0), (5, 0), (0, 5))])
+    w = rng.random(len(P)) + 0.5
+    start = P[[0, 1, 2]][None]  # three seeds in one group: Lloyd's must move two of them away
+    losses, found = kmeans_steps._weighted_lloyd(P, w, start, max_iter=300, tol=1e-4)
+    d2 = ((P[:, None, :] - found[0][None]) ** 2).sum(axis=2).min(axis=1)
+    assert losses[0] == pytest.approx(float(d2 @ w))
+    assert losses[0] < 0.1 * float((((P - P.mean(axis=0)) ** 2).sum(axis=1)) @ w)
+    one_step, _ = kmeans_steps._weighted_lloyd(P, w, start, max_iter=1, tol=0.0)
+    assert one_step[0] > losses[0]  # max_iter bounds the updates
+    trials = kmeans_steps.reduce_centers(P, w, validate_kmeans({"k": 3, "feature_dim": 2}), np.random.default_rng(1))
+    assert len(trials) == 10 and [t[0] for t in trials] == sorted(t[0] for t in trials)
+
+
+def test_exact_sse_scores_every_candidate_as_the_endpoint_does(walkthrough, monkeypatch):
+    from backends.algorithms import refine
+
+    scores, _, model, metrics, _ = walkthrough
+    other = model.centroids[::-1] + 0.05
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 8 * 6 * 100)  # 100-row chunks, several parts
+    got = refine.exact_sse(scores, [model.centroids, other])
+    assert got[0] == pytest.approx(metrics["sse"], rel=1e-12) and got[1] == pytest.approx(sse(scores, other), rel=1e-12)
+
+
+def test_kmeans_large_data_path_polishes_every_row(walkthrough, monkeypatch):
+    from backends.algorithms import refine
+
+    scores, *_ = walkthrough
+    monkeypatch.setattr(refine, "REFINE_SAMPLE_ROWS", 500)  # the sample, then Lloyd's on every row
+    hp = {"k": WALKTHROUGH_K, "feature_dim": WALKTHROUGH_TOP}
+    model, metrics = fit_kmeans(scores, hp, seed=3)
+    _, sagemaker_only = fit_kmeans(scores, hp, seed=3, refine_on_data=False)
+    assert metrics["sse"] == pytest.approx(sse(scores, model.centroids), rel=1e-12)
+    assert metrics["sse"] <= sagemaker_only["sse"]
+    monkeypatch.setattr(refine, "REFINE_FULL_ITERATIONS", 0)  # no Lloyd's on the rows: the sample's answer
+    _, unpolished = fit_kmeans(scores, hp, seed=3)
+    assert metrics["sse"] <= unpolished["sse"]
