@@ -35,8 +35,8 @@ import botocore.exceptions
 import numpy as np
 from sagemaker.amazon.common import read_records, write_numpy_to_dense_tensor
 
-from backends import sagemaker_common, sagemaker_endpoints, sagemaker_settings
-from backends.base import Backend, BackendError, OnSubmit, Progress, TrainingJob
+from backends import sagemaker_common, sagemaker_endpoints
+from backends.base import BackendError, OnSubmit, Progress, TrainingJob
 from backends.format import models
 from backends.format.errors import ArtifactError
 
@@ -82,12 +82,8 @@ def _load(algorithm: str, path: Path):
         raise BackendError(f"The job's model.tar.gz is not a readable {algorithm} model: {exc}") from None
 
 
-class SageMakerCloudBackend(Backend):
+class SageMakerCloudBackend(sagemaker_common.SageMakerBackend):
     name = "sagemaker"
-
-    def __init__(self, **settings: Any):
-        # Checked now; nothing is contacted: a missing credential or role shows when a job starts.
-        self.settings = sagemaker_settings.resolve_settings(settings)
 
     # -- training ------------------------------------------------------------------------
     def _train(
@@ -152,12 +148,8 @@ class SageMakerCloudBackend(Backend):
         output_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         session = sagemaker_common.sagemaker_session(self.settings)
-        client = session.sagemaker_client
-        try:
-            description = client.describe_training_job(TrainingJobName=job_name)
-            tags = client.list_tags(ResourceArn=description["TrainingJobArn"]).get("Tags", [])
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise BackendError(f"Cannot re-attach to training job {job_name}: {sagemaker_common.aws_message(exc)}") from None
+        description, tags = sagemaker_common.describe_training_job(
+            session.sagemaker_client, job_name, f"Cannot re-attach to training job {job_name}")
         algorithm = _algorithm_of(description, tags)
         hp = dict(description.get("HyperParameters") or {})
         progress(f"Re-attached to {job_name} ({algorithm})")
@@ -207,12 +199,8 @@ class SageMakerCloudBackend(Backend):
         from sagemaker.amazon.pca import PCAModel
 
         job_name = job if isinstance(job, str) else job.job_name
-        client = session.sagemaker_client
-        try:
-            description = client.describe_training_job(TrainingJobName=job_name)
-            tags = client.list_tags(ResourceArn=description["TrainingJobArn"]).get("Tags", [])
-        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-            raise BackendError(f"No training job {job_name}: {sagemaker_common.aws_message(exc)}") from None
+        description, tags = sagemaker_common.describe_training_job(
+            session.sagemaker_client, job_name, f"No training job {job_name}")
         if description["TrainingJobStatus"] != "Completed":
             raise BackendError(f"Training job {job_name} is {description['TrainingJobStatus']}, not Completed.")
         algorithm = _algorithm_of(description, tags)

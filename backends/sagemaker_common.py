@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from backends.base import BackendError, Progress
+from backends.base import Backend, BackendError, Progress
 from backends.format import hyperparameters as hpmod
-from backends.sagemaker_settings import SageMakerSettings, estimate_cost
+from backends.sagemaker_settings import SageMakerSettings, estimate_cost, resolve_settings
 
 # Quiet the v2 SDK before it is imported: its deprecation banner and its config loader's
 # INFO lines go to stdout, which would corrupt `--json` output.
@@ -412,3 +412,22 @@ def cost_line(details: Mapping[str, Any]) -> str:
     return text
 
 
+class SageMakerBackend(Backend):
+    """What both SageMaker backends are made with: their settings, resolved and checked when the
+    backend is made (backends.sagemaker_settings). Nothing is contacted until a job starts, so a
+    missing credential or role shows then, in the job's message."""
+
+    def __init__(self, **settings: Any):
+        self.settings = resolve_settings(settings)
+
+
+def describe_training_job(client: Any, job_name: str, failure: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A training job's description and tags; a BackendError starting with `failure` when AWS refuses."""
+    import botocore.exceptions
+
+    try:
+        description = client.describe_training_job(TrainingJobName=job_name)
+        tags = client.list_tags(ResourceArn=description["TrainingJobArn"]).get("Tags", [])
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise BackendError(f"{failure}: {aws_message(exc)}") from None
+    return description, tags

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from backends import sagemaker_common, sagemaker_settings
-from backends.base import Backend, BackendError, OnSubmit, Progress, TrainingJob
+from backends import sagemaker_common
+from backends.base import BackendError, OnSubmit, Progress, TrainingJob
 from backends.format import model_tar, models
 from backends.format.errors import ArtifactError
 from backends.sagemaker_cloud import JOB_RECORD, _write_record
@@ -157,11 +157,8 @@ def _failure_reason(output_root: Path) -> str | None:
     return None
 
 
-class SageMakerLocalBackend(Backend):
+class SageMakerLocalBackend(sagemaker_common.SageMakerBackend):
     name = "sagemaker-local"
-
-    def __init__(self, **settings: Any):
-        self.settings = sagemaker_settings.resolve_settings(settings)
 
     def _train(
         self, algorithm: str, X: np.ndarray, hp: dict[str, Any], *, seed: int, output_dir: Path, progress: Progress,

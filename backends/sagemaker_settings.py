@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from backends.format.hyperparameters import whole_number
+
 # ---------------------------------------------------------------------------------------
 # Cost estimates: on-demand list prices in USD per instance-hour, us-east-1, as published
 # on the SageMaker pricing page. Estimates only: other regions, savings plans and spot
@@ -136,7 +138,7 @@ def resolve_settings(explicit: Mapping[str, Any] | None = None) -> SageMakerSett
     values.update(explicit)
     for name, minimum in _INT_SETTINGS.items():
         if name in values:
-            values[name] = _as_int(name, values[name], minimum)
+            values[name] = whole_number(values[name], name, minimum)
     if "poll_seconds" in values:
         try:
             values["poll_seconds"] = max(0.0, float(values["poll_seconds"]))
@@ -153,13 +155,3 @@ def resolve_settings(explicit: Mapping[str, Any] | None = None) -> SageMakerSett
         raise ValueError("bucket must be a bare S3 bucket name (no s3:// and no key); use prefix for the key.")
     settings.prefix = (settings.prefix or "").strip("/")
     return settings
-
-
-def _as_int(name: str, value: Any, minimum: int) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {value!r}.") from None
-    if number < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {number}.")
-    return number

@@ -190,6 +190,18 @@ def _parse_int(value: Any) -> int:
     raise _Invalid
 
 
+def whole_number(value: Any, name: str, minimum: int | None = None) -> int:
+    """`value` as an int (an int, an integral float or its digits as text), at least `minimum`;
+    else a ValueError saying `name must be a whole number…` or `name must be at least…`."""
+    try:
+        number = _parse_int(value)
+    except _Invalid:
+        raise ValueError(f"{name} must be a whole number, got {str(value)[:40]!r}.") from None
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {number}.")
+    return number
+
+
 def _parse_float(value: Any) -> float:
     if isinstance(value, (bool, np.bool_)):
         raise _Invalid

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
@@ -77,6 +77,8 @@ class PCAModel:
     mean: np.ndarray
     v: np.ndarray
     s: np.ndarray
+    feature_dim: int = field(init=False)  # d
+    n_components: int = field(init=False)  # n
 
     def __post_init__(self):
         mean = finite_float32(self.mean, "mean").reshape(-1)
@@ -87,17 +89,9 @@ class PCAModel:
                 f"PCA arrays do not fit together: mean {mean.shape}, v {v.shape}, s {s.shape}; "
                 "expected mean (d,), v (d, n) and s (n,)."
             )
-        object.__setattr__(self, "mean", mean)
-        object.__setattr__(self, "v", v)
-        object.__setattr__(self, "s", s)
-
-    @property
-    def feature_dim(self) -> int:
-        return self.v.shape[0]
-
-    @property
-    def n_components(self) -> int:
-        return self.v.shape[1]
+        for name, value in (("mean", mean), ("v", v), ("s", s), ("feature_dim", v.shape[0]),
+                            ("n_components", v.shape[1])):
+            object.__setattr__(self, name, value)
 
     def top(self, n: int) -> "PCAModel":
         """The n largest components."""
@@ -105,11 +99,7 @@ class PCAModel:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Project rows as SageMaker's PCA endpoint does: (x - mean) @ v."""
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != self.feature_dim:
-            raise ArtifactError(
-                f"Cannot project rows of shape {X.shape} with a PCA model of {self.feature_dim} features."
-            )
+        X = _rows_of(X, self.feature_dim, "project", "with a PCA model")
         return (X - self.mean) @ self.v
 
     def to_sagemaker_arrays(self) -> dict[str, np.ndarray]:
@@ -133,33 +123,33 @@ class PCAModel:
         return cls(mean=finite["mean"].reshape(-1), v=v[:, ::-1], s=s[::-1])
 
 
+def _rows_of(X: np.ndarray, feature_dim: int, action: str, what: str) -> np.ndarray:
+    """X as float32 rows of feature_dim columns, else an ArtifactError saying what does not fit."""
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != feature_dim:
+        raise ArtifactError(f"Cannot {action} rows of shape {X.shape} {what} of {feature_dim} features.")
+    return X
+
+
 @dataclass(frozen=True, eq=False)
 class KMeansModel:
     """K-Means centroids, (k, d)."""
 
     centroids: np.ndarray
+    k: int = field(init=False)
+    feature_dim: int = field(init=False)  # d
 
     def __post_init__(self):
         c = finite_float32(self.centroids, "centroids")
         if c.ndim != 2 or c.shape[0] < 1:
             raise ArtifactError(f"K-Means centroids must be a (k, d) array, got shape {c.shape}.")
         object.__setattr__(self, "centroids", c)
-
-    @property
-    def k(self) -> int:
-        return self.centroids.shape[0]
-
-    @property
-    def feature_dim(self) -> int:
-        return self.centroids.shape[1]
+        object.__setattr__(self, "k", c.shape[0])
+        object.__setattr__(self, "feature_dim", c.shape[1])
 
     def assign(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Nearest centroid per row and the Euclidean distance to it, as the endpoint returns."""
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != self.feature_dim:
-            raise ArtifactError(
-                f"Cannot assign rows of shape {X.shape} to centroids of {self.feature_dim} features."
-            )
+        X = _rows_of(X, self.feature_dim, "assign", "to centroids")
         # |x|^2 - 2 x.c + |c|^2 in float64 so that ties and tiny distances stay exact enough.
         Xd = X.astype(np.float64)
         C = self.centroids.astype(np.float64)
@@ -263,26 +253,23 @@ def load_model(source: Source) -> Model:
     return _model(_open_artifact(source))
 
 
-def load_pca(source: Source) -> PCAModel:
+def _load_kind(source: Source, kind: type, what: str, other: str):
     artifact = _open_artifact(source)
     model = _model(artifact)
-    if not isinstance(model, PCAModel):
-        raise ArtifactError(
-            f"Expected a PCA model, but {artifact.label} holds {_describe_model(model)}; "
-            "use load_kmeans or load_model for it."
-        )
+    if not isinstance(model, kind):
+        raise ArtifactError(f"Expected {what} model, but {artifact.label} holds {_describe_model(model)}; "
+                            f"use {other} or load_model for it.")
     return model
+
+
+def load_pca(source: Source) -> PCAModel:
+    """A PCA model (path or bytes); an ArtifactError naming what the artifact holds otherwise."""
+    return _load_kind(source, PCAModel, "a PCA", "load_kmeans")
 
 
 def load_kmeans(source: Source) -> KMeansModel:
-    artifact = _open_artifact(source)
-    model = _model(artifact)
-    if not isinstance(model, KMeansModel):
-        raise ArtifactError(
-            f"Expected a K-Means model, but {artifact.label} holds {_describe_model(model)}; "
-            "use load_pca or load_model for it."
-        )
-    return model
+    """A K-Means model (path or bytes); an ArtifactError naming what the artifact holds otherwise."""
+    return _load_kind(source, KMeansModel, "a K-Means", "load_pca")
 
 
 def save_pca(model: PCAModel, path: Union[str, os.PathLike]) -> Path:

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_selection import f_classif
 
+from workbench.core.conventions import default_cluster_name
+
 __all__ = [
     "HIGH",
     "LOW",
@@ -100,7 +102,7 @@ def count_columns(frame: pd.DataFrame, features: Sequence[str], population_colum
 def _names(names: Sequence[str] | None, k: int) -> list[str]:
     names = [str(n).strip() if n is not None else "" for n in (names or [])][:k]
     names += [""] * (k - len(names))
-    return [name or f"cluster {i}" for i, name in enumerate(names)]
+    return [name or default_cluster_name(i) for i, name in enumerate(names)]
 
 
 def _check(values: np.ndarray, labels: np.ndarray, k: int | None) -> tuple[np.ndarray, int]:
@@ -113,6 +115,14 @@ def _check(values: np.ndarray, labels: np.ndarray, k: int | None) -> tuple[np.nd
     if labels.size and labels.max() >= k:
         raise ValueError(f"A label is {labels.max()}, but k = {k}.")
     return labels, k
+
+
+def _inputs(frame: pd.DataFrame, labels: np.ndarray, features: Sequence[str] | None,
+            k: int | None) -> tuple[np.ndarray, list[str], np.ndarray, int]:
+    """(feature values, feature names, labels, k), checked: one label per row, 0 ≤ label < k."""
+    values, features = _matrix(frame, features)
+    labels, k = _check(values, labels, k)
+    return values, features, labels, k
 
 
 def _matrix(frame: pd.DataFrame, features: Sequence[str] | None) -> tuple[np.ndarray, list[str]]:
@@ -131,19 +141,12 @@ def _cluster_means(values: np.ndarray, labels: np.ndarray, k: int) -> tuple[np.n
         return sums / counts[:, None], counts
 
 
-def index_scores(
-    frame: pd.DataFrame,
-    labels: np.ndarray,
-    *,
-    features: Sequence[str] | None = None,
-    k: int | None = None,
-    names: Sequence[str] | None = None,
-) -> pd.DataFrame:
+def index_scores(frame: pd.DataFrame, labels: np.ndarray, *, features: Sequence[str] | None = None,
+                 k: int | None = None, names: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per cluster × feature: cluster, cluster_name, feature, cluster_mean,
     overall_mean, index (cluster mean / overall mean × 100) and flag ("high" ≥ 120,
     "low" ≤ 80, else ""). features default to the frame's numeric columns."""
-    values, features = _matrix(frame, features)
-    labels, k = _check(values, labels, k)
+    values, features, labels, k = _inputs(frame, labels, features, k)
     means, _ = _cluster_means(values, labels, k)
     overall = values.mean(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -205,8 +208,7 @@ def separating_variables(
 ) -> pd.DataFrame:
     """Per feature: r2 (between-SS / total-SS), f_statistic and p_value (one-way ANOVA,
     scikit-learn's f_classif), strongest first. Constant features get r2 0 and F NaN."""
-    values, features = _matrix(frame, features)
-    labels, k = _check(values, labels, k)
+    values, features, labels, k = _inputs(frame, labels, features, k)
     means, counts = _cluster_means(values, labels, k)
     overall = values.mean(axis=0)
     present = counts > 0
@@ -225,19 +227,12 @@ def separating_variables(
     return out.sort_values(["r2", "feature"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
-def box_stats(
-    frame: pd.DataFrame,
-    labels: np.ndarray,
-    *,
-    features: Sequence[str] | None = None,
-    k: int | None = None,
-    names: Sequence[str] | None = None,
-) -> pd.DataFrame:
+def box_stats(frame: pd.DataFrame, labels: np.ndarray, *, features: Sequence[str] | None = None,
+              k: int | None = None, names: Sequence[str] | None = None) -> pd.DataFrame:
     """Tukey box-plot numbers per cluster × feature in original units: cluster, cluster_name,
     feature, count, min, lower_whisker, q1, median, q3, upper_whisker, max, mean, outliers
     (how many values lie beyond the whiskers)."""
-    values, features = _matrix(frame, features)
-    labels, k = _check(values, labels, k)
+    values, features, labels, k = _inputs(frame, labels, features, k)
     cluster_names = _names(names, k)
     rows = []
     for c in range(k):
@@ -301,8 +296,7 @@ def build_profile(
     """All profile tables for a clustering of `frame` (e.g. CleanResult.frame with its
     features). population_column: "auto" detects it by name among the frame's columns, None
     leaves population shares out, or name a column."""
-    values, features = _matrix(frame, features)
-    labels, k = _check(values, labels, k)
+    values, features, labels, k = _inputs(frame, labels, features, k)
     if population_column == "auto":
         population_column = detect_population_column([str(c) for c in frame.columns])
     elif population_column is not None and population_column not in frame.columns:

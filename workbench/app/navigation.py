@@ -53,16 +53,10 @@ def require(message: str, page: str, offer: str | None = None) -> None:
     st.stop()
 
 
-def _open(run_id: str) -> None:
+def _open_offered(run_id: str) -> None:
     from workbench.app import opening
-    from workbench.app.errors import USER_ERRORS as OPEN_ERRORS
 
-    try:
-        note = opening.open_recorded_run(run_id)
-    except OPEN_ERRORS as exc:
-        st.session_state["offer_flash"] = ("error", f"**The run could not be opened:** {text.markdown(exc)}")
-        return
-    st.session_state["offer_flash"] = ("success", f"Opened run `{run_id}`." + (f"  \n{note}" if note else ""))
+    opening.open_and_say(run_id, "offer_flash")
 
 
 def _offer_latest_run(needs: str) -> None:
@@ -87,7 +81,7 @@ def _offer_latest_run(needs: str) -> None:
         st.markdown("**Or pick up recorded work:** the latest run with "
                     + ("clusters" if needs == "kmeans" else "a PCA model") + f" is {text.markdown(label)}.")
         left, right = st.columns([1, 2], vertical_alignment="center")
-        left.button("Open the latest run", key="offer_open", on_click=_open, args=(run_id,),
+        left.button("Open the latest run", key="offer_open", on_click=_open_offered, args=(run_id,),
                     icon=":material/folder_open:", type="primary")
         with right:
             link("runs", "Choose another on the Runs page")
@@ -129,3 +123,32 @@ def require_kmeans(pca_run: TrainedRun) -> TrainedRun:
                     "Train K-Means again first.", "clusters")
         require("Train K-Means first: this page needs its clusters.", "clusters", offer="kmeans")
     return run
+
+
+def require_runs(flash_key: str):
+    """(the run store, every run listed) for the Runs and Compare pages: what is wrong with the
+    registry is shown and the page stops; a message left by the last action is shown once; with
+    no runs yet, the page says how to make one and stops."""
+    from workbench.app.runs_handle import runs_handle
+
+    handle = runs_handle()
+    if handle.error:
+        st.error(f"**The run registry could not be opened:** {text.markdown(handle.error)} Set WORKBENCH_WORKSPACE to a "
+                 "writable folder, or move a damaged registry.sqlite3 away (the runs are rebuilt from their "
+                 "folders).", icon=":material/error:")
+        st.stop()
+    flash = st.session_state.pop(flash_key, None)
+    if flash:
+        kind, message = flash
+        (st.success if kind == "success" else st.error)(message)  # pages escape what they put in it
+    try:
+        listed = handle.store.list_runs()
+    except USER_ERRORS as exc:
+        st.error(f"**The runs could not be listed:** {text.markdown(exc)}", icon=":material/error:")
+        st.stop()
+    if listed.empty:
+        st.info("No runs yet in this workspace. Create one with `./run cli segment` in a shell, "
+                "or train PCA and K-Means in the app.", icon=":material/info:")
+        link("pca", "Train in the app")
+        st.stop()
+    return handle.store, listed

@@ -119,6 +119,24 @@ def open_recorded_run(run_id: str) -> str | None:
     return note
 
 
+def open_and_say(run_id: str, flash_key: str) -> None:
+    """Open a recorded run (a button's callback) and leave what happened, ("success" | "error",
+    message), in session_state[flash_key] for the page to show on its next run."""
+    try:
+        note = open_recorded_run(run_id)
+    except USER_ERRORS as exc:
+        st.session_state[flash_key] = ("error", f"**The run could not be opened:** {text.markdown(exc)}")
+        return
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged run folder raises: a message, not a traceback
+        st.session_state[flash_key] = ("error", f"**The run could not be opened:** {type(exc).__name__}: "
+                                                f"{text.markdown(exc)}. Its folder may be damaged; delete it or "
+                                                "run it again.")
+        return
+    message = (f"Run `{run_id}` is open: the PCA, Name components, Clusters, Explore, Export, Profiles and County "
+               "map pages now show it.")
+    st.session_state[flash_key] = ("success", message + (f"  \n{text.markdown(note)}" if note else ""))
+
+
 def _settings_from(record: Any, models: apply.RunModels) -> None:
     """The training widgets set to the run's settings, so the pages show them as the run's. The backend
     choices stay as they are: opening a cloud run must not make the next training a paid one."""

@@ -8,7 +8,6 @@ from typing import Any
 
 import streamlit as st
 
-from workbench.analysis import text
 from workbench.core import settings
 from workbench.runs.reattach import reattach
 from workbench.runs.store import RunStore
@@ -73,33 +72,3 @@ def run_store() -> RunStore:
 def start() -> None:
     """Called by the entry point on every rerun: the first call per workspace reconciles and resumes."""
     runs_handle()
-
-
-def require_runs(flash_key: str):
-    """(the run store, every run listed) for the Runs and Compare pages: what is wrong with the
-    registry is shown and the page stops; a message left by the last action is shown once; with
-    no runs yet, the page says how to make one and stops."""
-    from workbench.app.errors import USER_ERRORS
-    from workbench.app.navigation import link
-
-    handle = runs_handle()
-    if handle.error:
-        st.error(f"**The run registry could not be opened:** {text.markdown(handle.error)} Set WORKBENCH_WORKSPACE to a "
-                 "writable folder, or move a damaged registry.sqlite3 away (the runs are rebuilt from their "
-                 "folders).", icon=":material/error:")
-        st.stop()
-    flash = st.session_state.pop(flash_key, None)
-    if flash:
-        kind, message = flash
-        (st.success if kind == "success" else st.error)(message)  # pages escape what they put in it
-    try:
-        listed = handle.store.list_runs()
-    except USER_ERRORS as exc:
-        st.error(f"**The runs could not be listed:** {text.markdown(exc)}", icon=":material/error:")
-        st.stop()
-    if listed.empty:
-        st.info("No runs yet in this workspace. Create one with `./run cli segment` in a shell, "
-                "or train PCA and K-Means in the app.", icon=":material/info:")
-        link("pca", "Train in the app")
-        st.stop()
-    return handle.store, listed

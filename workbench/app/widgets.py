@@ -8,6 +8,8 @@ the page blocks what depends on it until it is fixed.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -28,24 +30,56 @@ def number(key: str, label: str, *, where: Any = None, help: str | None = None, 
     return wrong
 
 
-def training_settings(algorithm: str, own_key: str, own_label: str, *, own_help: str, backend_help: str,
-                      seed_help: str) -> list[str]:
-    """A training's settings: backend, its own number (num_components or k), seed, SageMaker's other
-    hyperparameters and the backend's settings form. Returns what is wrong with them."""
+@dataclass(frozen=True)
+class TrainingForm:
+    """What a training's form says: its own number's key and label, the help texts ({most} is the
+    largest value the number may take), and its button."""
+
+    own_key: str
+    own_label: str
+    own_help: str
+    backend_help: str
+    seed_help: str
+    button: str
+    button_key: str
+
+
+TRAINING_FORMS = {
+    "pca": TrainingForm(
+        "pca_num_components", "num_components",
+        "Components to compute (at most the {most:,} features). The walkthrough uses 33.",
+        "Where training runs. embedded: SageMaker's PCA emulated in-process, no AWS account needed.",
+        "Same seed, data and settings → same model.", "Train PCA", "pca_train"),
+    "kmeans": TrainingForm(
+        "kmeans_k", "k (clusters)", "The number of clusters, 1 to {most:,}. The walkthrough uses 7.",
+        "Where training runs. embedded: SageMaker's K-Means emulated in-process.",
+        "Same seed, data and settings → same clusters.", "Train K-Means", "kmeans_train"),
+}
+
+
+def training_form(algorithm: str, *, most: int, current: Any, train: Callable[[], Any]) -> Any:
+    """A training's settings (backend, its own number, seed, SageMaker's other hyperparameters, the
+    backend's settings form) and its button, disabled while a setting is wrong. Returns the run
+    `train()` gives when the button is pressed (its errors shown there), else `current`."""
+    from workbench.app.errors import shows_errors
+
+    form = TRAINING_FORMS[algorithm]
     backend, own, seed = st.columns(3)
-    backend.selectbox("Backend", backend_options(), key=f"{algorithm}_backend", help=backend_help)
-    wrong = [number(own_key, own_label, where=own, help=own_help),
-             number(f"{algorithm}_seed", "Seed", where=seed, help=seed_help)]
+    backend.selectbox("Backend", backend_options(), key=f"{algorithm}_backend", help=form.backend_help)
+    checked = (number(form.own_key, form.own_label, where=own, help=form.own_help.format(most=most)),
+               number(f"{algorithm}_seed", "Seed", where=seed, help=form.seed_help))
+    wrong = [problem for problem in checked if problem]
     with st.expander("More hyperparameters (SageMaker's names and defaults)"):
         hyperparameter_controls(algorithm)
     backend_settings_form(st.session_state[f"{algorithm}_backend"])
-    return [problem for problem in wrong if problem]
-
-
-def train_button(label: str, key: str, wrong: list[str]) -> bool:
-    """The primary button that starts a training; disabled while a setting is wrong."""
-    return st.button(label, key=key, type="primary", icon=":material/play_arrow:", disabled=bool(wrong),
-                     help="Fix the settings marked in red first." if wrong else None)
+    if not st.button(form.button, key=form.button_key, type="primary", icon=":material/play_arrow:",
+                     disabled=bool(wrong), help="Fix the settings marked in red first." if wrong else None):
+        return current
+    with shows_errors(f"{form.button.removeprefix('Train ')} training failed"):
+        run = train()
+    if run.reused:
+        st.toast(f"Same inputs and settings as {run.job_name}: reused that model.", icon=":material/history:")
+    return run
 
 
 def hyperparameter_controls(algorithm: str) -> None:

@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import numpy as np
 import pandas as pd
 
+from backends.format.hyperparameters import whole_number
 from workbench.core import census_presets, fips, settings
 from workbench.core.errors import DataError
 
@@ -190,9 +191,9 @@ def parse_uri(uri: str) -> CensusRequest:
 
 def _year(value: Any) -> int:
     try:
-        year = int(str(value).strip())
-    except ValueError:
-        raise DataError(f"The year must be a whole number such as 2022, not {value!r}.") from None
+        year = whole_number(value, "The year (e.g. 2022)")
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
     if year < FIRST_YEAR:
         raise DataError(f"ACS 5-year estimates start with {FIRST_YEAR} (2005-2009); {year} has none. Choose {FIRST_YEAR} or later.")
     return year

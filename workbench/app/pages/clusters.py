@@ -7,7 +7,6 @@ from workbench.analysis import formatting, naming, profiles, summaries, text
 from workbench.app import derived, names, navigation, training, widgets
 from workbench.app.chart_specs import chart
 from workbench.app.current import current_kmeans, kept, scores
-from workbench.app.errors import shows_errors
 from workbench.charts import stages as charts
 
 st.title("Clusters")
@@ -21,18 +20,8 @@ st.caption(f"K-Means groups the {len(component_scores):,} counties by their scor
            + ", ".join(f"**{text.markdown(name)}**" for name in component_names) + ".")
 
 # --- Settings -----------------------------------------------------------------------------
-wrong = widgets.training_settings(
-    "kmeans", "kmeans_k", "k (clusters)",
-    own_help=f"The number of clusters, 1 to {len(component_scores):,}. The walkthrough uses 7.",
-    backend_help="Where training runs. embedded: SageMaker's K-Means emulated in-process.",
-    seed_help="Same seed, data and settings → same clusters.")
-
-run = current_kmeans(pca_run)
-if widgets.train_button("Train K-Means", "kmeans_train", wrong):
-    with shows_errors("K-Means training failed"):
-        run = training.train_kmeans(pca_run, top, component_scores, prep)
-    if run.reused:
-        st.toast(f"Same inputs and settings as {run.job_name}: reused that model.", icon=":material/history:")
+run = widgets.training_form("kmeans", most=len(component_scores), current=current_kmeans(pca_run),
+                            train=lambda: training.train_kmeans(pca_run, top, component_scores, prep))
 
 if run is None:
     if st.session_state.get("kmeans_run") is not None:

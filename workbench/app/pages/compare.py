@@ -6,7 +6,7 @@ import streamlit as st
 
 from workbench.analysis import text
 from workbench.app.errors import USER_ERRORS
-from workbench.app.runs_handle import require_runs
+from workbench.app.navigation import require_runs
 from workbench.runs import compare as cmp
 from workbench.runs import pickers
 

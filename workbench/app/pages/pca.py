@@ -5,7 +5,6 @@ from workbench.analysis import formatting, summaries
 from workbench.app import names, navigation, training, widgets
 from workbench.app.chart_specs import chart
 from workbench.app.current import current_pca, kept
-from workbench.app.errors import shows_errors
 from workbench.charts import stages as charts
 
 st.title("PCA")
@@ -15,18 +14,7 @@ prep = navigation.require_prepared()
 n_features = len(prep.features)
 
 # --- Settings -----------------------------------------------------------------------------
-wrong = widgets.training_settings(
-    "pca", "pca_num_components", "num_components",
-    own_help=f"Components to compute (at most the {n_features} features). The walkthrough uses 33.",
-    backend_help="Where training runs. embedded: SageMaker's PCA emulated in-process, no AWS account needed.",
-    seed_help="Same seed, data and settings → same model.")
-
-run = current_pca(prep)
-if widgets.train_button("Train PCA", "pca_train", wrong):
-    with shows_errors("PCA training failed"):
-        run = training.train_pca(prep)
-    if run.reused:
-        st.toast(f"Same data and settings as {run.job_name}: reused that model.", icon=":material/history:")
+run = widgets.training_form("pca", most=n_features, current=current_pca(prep), train=lambda: training.train_pca(prep))
 
 if run is None:
     if st.session_state.get("pca_run") is not None:

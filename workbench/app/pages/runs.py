@@ -9,7 +9,8 @@ import streamlit as st
 from workbench.analysis import formatting, text
 from workbench.app import navigation, opening, widgets
 from workbench.app.errors import USER_ERRORS
-from workbench.app.runs_handle import require_runs, runs_handle
+from workbench.app.navigation import require_runs
+from workbench.app.runs_handle import runs_handle
 from workbench.runs import manifest, pickers, records, segment
 
 # Errors a registry action can raise whose message is meant for the analyst.
@@ -118,23 +119,6 @@ with st.container(border=True):
 # ---- actions --------------------------------------------------------------------------------
 
 
-def open_run(run_id: str) -> None:
-    """Make the run the session's run on every page (data, features, scaling, models, names)."""
-    try:
-        note = opening.open_recorded_run(run_id)
-    except ACTION_ERRORS as exc:
-        st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {text.markdown(exc)}")
-        return
-    except Exception as exc:  # noqa: BLE001 - whatever a damaged run folder raises: a message, not a traceback
-        st.session_state["runs_flash"] = ("error", f"**The run could not be opened:** {type(exc).__name__}: "
-                                                   f"{text.markdown(exc)}. "
-                                                   "Its folder may be damaged; delete it or run it again.")
-        return
-    message = (f"Run `{run_id}` is open: the PCA, Name components, Clusters, Explore, Export, Profiles and County "
-               "map pages now show it.")
-    st.session_state["runs_flash"] = ("success", message + (f"  \n{note}" if note else ""))
-
-
 def rename_run(run_id: str) -> None:
     new_name = st.session_state.get("runs_rename_name", "")
     try:
@@ -169,7 +153,7 @@ with open_col.container(border=True):
     st.markdown("**Open**")
     st.caption("Make this run the active run on every page: its data, features, models and names.")
     openable = run.status != "InProgress" and ("pca" in run.jobs or bool(run.parent_run_id))
-    st.button("Open run", key="runs_open", on_click=open_run, args=(run.run_id,), icon=":material/folder_open:",
+    st.button("Open run", key="runs_open", on_click=opening.open_and_say, args=(run.run_id, "runs_flash"), icon=":material/folder_open:",
               disabled=not openable, help=None if openable else "This run has no models to open yet.")
 with rename_col.container(border=True):
     st.markdown("**Rename**")
