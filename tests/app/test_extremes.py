@@ -117,3 +117,31 @@ def test_a_reload_with_the_run_in_the_address_restores_it_with_its_names_on_ever
             assert options[0].startswith("Rural South") and options[2].startswith("Big cities")
         if name == "names":
             assert any(shown(m.value).startswith("**In use:** Wealth · pc2") for m in at.markdown)
+
+
+@pytest.fixture
+def tract_table(census_csv, tmp_path):
+    """Three tracts in each of 300 counties: 11-digit GEOIDs (as text, leading zeros kept)."""
+    counties = pd.read_csv(census_csv).dropna().head(300)
+    rows = []
+    for i in range(3):
+        part = counties.drop(columns=["CensusId"]).copy()
+        part.insert(0, "GEOID", [f"{fips:05d}{100 * (i + 1):06d}" for fips in counties["CensusId"]])
+        part["Income"] = part["Income"] * (0.8 + 0.2 * i)
+        rows.append(part)
+    path = tmp_path / "tracts.csv"
+    pd.concat(rows).to_csv(path, index=False)
+    return path
+
+
+def test_the_map_colours_counties_by_the_share_of_their_tracts_in_a_cluster(app_env, tract_table):
+    at = load_by_path(new_app(), tract_table)
+    assert "GEOID" not in at.session_state["feature_select"]
+    train_kmeans(train_pca(at))
+    page(at, "map")
+    assert_clean(at, "map")
+    note = next(text for text in infos(at) if "share of its tracts" in text)
+    assert "(300 counties, 900 tracts)" in note, note
+    at.selectbox(key="map_share_cluster").set_value(2).run()
+    assert_clean(at, "map, cluster 2")
+    assert any("tracts in cluster 2" in text for text in infos(at))

@@ -2,6 +2,7 @@
 """
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from workbench.core import cleaning, parsing, schema, settings, sources
@@ -242,3 +243,17 @@ def test_ids_wider_than_int64_are_kept_as_text():
 def test_formula_neutralisers_survive_parsing():
     raw = sources.load_table(b'id,County,Pop\n1,"\t=1+1",1\n2,\'=2+2,2\n3,C,3\n')
     assert raw["County"].tolist() == ["\t=1+1", "'=2+2", "C"]
+
+
+def test_geography_codes_keep_their_leading_zeros():
+    raw = sources.load_table(b"GEOID,State,County,Pop,Income\n01001020100,Alabama,Autauga,10,5\n"
+                             b"27053000100,Minnesota,Hennepin,20,6\n")
+    assert raw["GEOID"].tolist() == ["01001020100", "27053000100"]
+    assert any("GEOID (e.g. 01001020100) as text" in note for note in parsing.parse_report(raw)["notes"])
+    assert pd.api.types.is_integer_dtype(raw["Pop"])
+
+
+def test_codes_without_leading_zeros_are_read_as_numbers_as_before():
+    raw = sources.load_table(b"CensusId,State,County,Pop\n1001,Alabama,Autauga,10\n1003,Alabama,Baldwin,20\n")
+    assert raw["CensusId"].dtype == "int64" and raw["CensusId"].tolist() == [1001, 1003]
+    assert not parsing.parse_report(raw)["notes"]

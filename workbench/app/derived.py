@@ -101,3 +101,26 @@ def map_values(table, frame, id_column: str, name_columns: list[str], labels: li
     elif layer == "confidence":
         values[value_name] = confidence["confidence"].to_numpy()
     return values
+
+
+@st.cache_resource(show_spinner="Counting each county's units by cluster…", max_entries=8)
+def _county_shares(job: str, id_column: str, level: str, _table, k: int):
+    from workbench.analysis.county_shares import county_shares as shares_of
+
+    return shares_of(_table[id_column].tolist(), _table["cluster"].to_numpy(), level, k=k)
+
+
+def county_shares(table, id_column: str, level: str, kmeans_run: TrainedRun):
+    """For a table of tracts or block groups: each county's units and each cluster's share of them."""
+    return _county_shares(kmeans_run.job_name, id_column, level, table, kmeans_run.stage.model.k)
+
+
+def county_share_values(shares, cluster: int, labels: list[str]):
+    """The county map's rows for a table of smaller units: county FIPS, the share of its units in
+    `cluster` (0..1), how many units it has, and the cluster most of them are in."""
+    import pandas as pd
+
+    table = shares.table
+    return pd.DataFrame({"fips": table.index.to_numpy(), "share": shares.share_of(cluster).to_numpy(),
+                         "units": table["units"].to_numpy(),
+                         "most units in": [labels[c] for c in table["top_cluster"].to_numpy()]})

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.core import human_numbers, settings
+from workbench.core.schema import is_code_name
 from workbench.core.errors import DataError
 
 # Key in DataFrame.attrs under which loaders say where a table came from.
@@ -81,6 +82,7 @@ def _parse_csv(data: bytes, *, what: str, description: str) -> pd.DataFrame:
     if df.empty:
         raise DataError(f"{what} has a header but no data rows. Add one row per county.")
     notes = list(shape.notes)
+    notes += _codes_as_read(df)
     notes += _keep_wide_ids(df)
     formats = _read_numbers_for_people(df, sep)
     if formats:
@@ -283,7 +285,9 @@ def _check_header(names: list[str], what: str) -> _Shape:
 def _read_frame(text: str, sep: str, shape: _Shape, what: str) -> pd.DataFrame:
     try:
         # index_col=False: the first column is data, whatever the rows look like.
-        df = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, index_col=False, header=0)
+        # Columns named like geography codes are read as text: an id's leading zero is part of it.
+        codes = {i: str for i, name in enumerate(shape.names) if is_code_name(name)}
+        df = pd.read_csv(io.StringIO(text), sep=sep, skipinitialspace=True, index_col=False, header=0, dtype=codes)
     except pd.errors.EmptyDataError:
         raise DataError(f"{what} has no header row. The first line must name the columns.") from None
     except (pd.errors.ParserError, ValueError) as exc:
@@ -296,6 +300,26 @@ def _read_frame(text: str, sep: str, shape: _Shape, what: str) -> pd.DataFrame:
         df = df.iloc[:, :-1].copy()
     df.columns = shape.names
     return df
+
+
+def _codes_as_read(df: pd.DataFrame) -> list[str]:
+    """Code columns read as text (see _read_frame) go back to numbers unless a code has a leading
+    zero, exactly as pandas would have read them; those with leading zeros stay text, and are named."""
+    kept = []
+    for column in df.columns:
+        if not is_code_name(column):
+            continue
+        values = df[column]
+        text = values.dropna().astype(str)
+        if not len(text) or not text.str.fullmatch(r"\d+").all():
+            continue  # names, or codes such as 0500000US27001: text, as pandas reads them
+        if text.str.match(r"0\d").any():
+            kept.append(f"{column} (e.g. {text[text.str.match(r'0[0-9]')].iloc[0][:14]})")
+            continue
+        df[column] = pd.to_numeric(values)
+    if not kept:
+        return []
+    return [f"Kept {', '.join(kept)} as text: geography codes keep their leading zeros."]
 
 
 # --------------------------------------------------------------------------- values

@@ -119,6 +119,13 @@ def _is_code_column(df: pd.DataFrame, column: str) -> bool:
     return _code_level(df[column], first=False) in ("tract", "block group")
 
 
+def is_code_name(name: str) -> bool:
+    """Whether a column's name says it holds geography codes (an id or a part of one): parsing
+    reads such a column as text first, so that leading zeros (01001) survive."""
+    normalised = _normalise(str(name))
+    return any(re.fullmatch(p, normalised) for p in (*_ID_PATTERNS, *_CODE_PATTERNS))
+
+
 def _normalise(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 

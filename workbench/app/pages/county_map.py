@@ -2,7 +2,7 @@
 offline from the Census Bureau's county boundaries. Clicking a county selects it in Explore."""
 import streamlit as st
 
-from workbench.analysis import geography, text
+from workbench.analysis import county_shares, geography, text
 from workbench.app import chart_specs, derived, names, navigation
 from workbench.app.data import data_key
 from workbench.app.errors import shows_errors
@@ -22,6 +22,22 @@ if not id_column:
 
 table = derived.labeled(prep, pca_run, run)
 labels = names.cluster_labels(run)
+level = prep.clean.schema.geography
+if level in county_shares.UNIT_WORDS:  # tracts or block groups: the map draws counties
+    units = county_shares.UNIT_WORDS[level]
+    cluster = st.selectbox(f"Colour each county by the share of its {units} in", list(range(len(labels))),
+                           format_func=lambda c: labels[c], key="map_share_cluster")
+    with shows_errors("The map could not be drawn"):
+        shares = derived.county_shares(table, id_column, level, run)
+        values = derived.county_share_values(shares, cluster, labels)
+        join = chart_specs.map_join(data_key(prep), tuple(values["fips"].tolist()))
+        spec = chart_specs.map_spec(values, "share", "quantitative", ("units", "most units in"),
+                                    f"Share of {units} in {labels[cluster]}", (0.0, 1.0))
+    st.vega_lite_chart(spec, width="stretch", key="map_chart_shares")
+    st.info(text.markdown(shares.note(labels[cluster])), icon=":material/info:")
+    with st.expander("How the table joins the map"):
+        st.text(join.summary())
+    st.stop()
 component_names = names.component_columns(pca_run)
 name_columns = list(prep.clean.schema.name_columns)
 confidence = st.session_state.get("membership_confidence")
