@@ -118,6 +118,18 @@ def test_a_tract_table_clusters_without_its_id_and_the_labels_carry_it(census_ap
     assert all(len(r["GEOID"]) == 11 and r["GEOID"].startswith("27053") for r in labeled)
 
 
+def test_stream_takes_a_census_request_as_its_source(census_api, tmp_path):
+    census_api.units = tract_units("27053", "Hennepin County", "Minnesota", 40)
+    uri = "census:year=2022&geography=tract&state=MN&variables=B01003_001E,B19013_001E,B17001_002E"
+    labels = tmp_path / "labels.parquet"
+    done = run_cli("stream", uri, "--components", 3, "--top", 2, "--k", 3, "--json", "--labels-out", labels)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["rows_used"] == 40 and "B19013_001" in summary["features"] and "GEOID" not in summary["features"]
+    written = pd.read_parquet(labels)
+    assert len(written) == 40 and written.iloc[:, 0].astype(str).str.len().eq(11).all()
+
+
 def test_a_tract_csv_with_an_integer_tract_id_clusters_without_it(tmp_path):
     rows = [{"CensusTract": 1001020100 + 100 * i, "State": "Alabama", "County": "Autauga",
              "TotalPop": 1000 + 37 * i, "Income": 40000 + (i * 7919) % 20000, "Poverty": 5 + (i * 13) % 20}

@@ -77,7 +77,8 @@ def _add_segment(commands) -> None:
 
 def _add_stream(commands) -> None:
     stream = commands.add_parser("stream", help="segment a Parquet file larger than memory, reading it in chunks")
-    stream.add_argument("path", type=Path, help="the Parquet file (numeric feature columns, optionally an id column)")
+    stream.add_argument("path", type=Path, help="the Parquet file (numeric feature columns, optionally an id column), "
+                                                "or a Census Data API request ('census:year=2022&geography=tract&…')")
     stream.add_argument("--features", help="comma-separated features to use (default: every numeric column but the id)")
     _add_model_options(stream)
     stream.add_argument("--batch-rows", type=positive_int, default=None,

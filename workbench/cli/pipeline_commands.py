@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from backends import registry as backends_registry
@@ -94,6 +95,23 @@ def segment(args) -> int:
 
 
 def stream(args) -> int:
+    import tempfile
+
+    from workbench.core import sources
+
+    if sources.is_census(str(args.path)):  # a Census Data API request: fetched, then streamed from Parquet
+        from workbench.core import census
+
+        with tempfile.TemporaryDirectory(prefix="workbench-census-") as folder:
+            table = census.fetch_table(census.parse_uri(str(args.path)), progress=None if args.json else (
+                lambda done, total, message: print(message, file=sys.stderr)))
+            args.path = Path(folder) / "census.parquet"
+            table.to_parquet(args.path, index=False)
+            return _stream_parquet(args)
+    return _stream_parquet(args)
+
+
+def _stream_parquet(args) -> int:
     from workbench.core import streaming
 
     if args.path.suffix.lower() not in (".parquet", ".pq", ".parq"):
