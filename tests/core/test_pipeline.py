@@ -141,3 +141,12 @@ def test_labeled_table_refuses_names_that_would_break_the_export(census_prepared
         pipeline.labeled_table(census_prepared, scores, kmeans, cluster_names=[bad])
     table = pipeline.labeled_table(census_prepared, scores, kmeans, component_names=["=Wealth"], cluster_names=["+a"])
     assert list(table.columns[:5]) == ["CensusId", "State", "County", "=Wealth", "pc2"]
+
+
+def test_k_above_the_distinct_rows_is_refused_not_left_with_empty_clusters(tmp_path):
+    from workbench.core.errors import DataError
+
+    scores = np.repeat(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32), 10, axis=0)
+    with pytest.raises(DataError, match=r"only 3 distinct rows, so K-Means left cluster\(s\) 3, 4 empty. Choose k ≤ 3"):
+        pipeline.train_kmeans(scores, 5, output_dir=tmp_path / "kmeans")
+    assert pipeline.train_kmeans(scores, 3, output_dir=tmp_path / "three").cluster_sizes == [10, 10, 10]

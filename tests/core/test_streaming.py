@@ -210,3 +210,13 @@ def test_stream_centers_in_memory_and_streaming_agree_on_weights(scores):
         stream.partial_fit(scores)
         stream.end_epoch()
     assert weights.sum() == pytest.approx(stream.weights.sum()) == pytest.approx(6 + 2 * len(scores))
+
+
+def test_streaming_refuses_a_k_that_leaves_clusters_empty(tmp_path):
+    path = tmp_path / "three-points.parquet"
+    frame = pd.DataFrame({"a": [0.0, 1.0, 0.0] * 20, "b": [0.0, 0.0, 1.0] * 20, "c": [1.0, 2.0, 3.0] * 20})
+    frame.to_parquet(path, index=False)
+    labels = tmp_path / "labels.parquet"
+    with pytest.raises(streaming.StreamingError, match=r"empty for k = 5.*Choose a smaller k"):
+        streaming.segment_parquet(path, n_components=2, top=2, k=5, labels_out=labels)
+    assert not labels.exists()

@@ -20,6 +20,7 @@ from backends.format import models
 from backends.registry import DEFAULT_BACKEND, create_backend
 from workbench.core import census, cleaning, conventions, names, parsing, recipes, scaling, sources
 from workbench.core import schema as schema_mod
+from workbench.core.errors import DataError
 
 Progress = Callable[[str], None]
 
@@ -142,7 +143,22 @@ def train_kmeans(scores: np.ndarray, k: int, *, backend: Backend | str = DEFAULT
                         dict(backend=backend, seed=seed, output_dir=output_dir, hyperparameters=hyperparameters,
                              progress=progress, on_submit=on_submit))
     labels, distances = model.assign(scores)
+    _check_no_empty_cluster(scores, labels, k)
     return KMeansStage(job, model, labels, distances)
+
+
+def _check_no_empty_cluster(scores: np.ndarray, labels: np.ndarray, k: int) -> None:
+    """A clustering with an empty cluster is fewer clusters than asked for: refused, saying why."""
+    empty = np.flatnonzero(np.bincount(labels, minlength=k) == 0)
+    if not len(empty):
+        return
+    distinct = len(np.unique(scores, axis=0))
+    which = ", ".join(str(c) for c in empty[:10]) + ("…" if len(empty) > 10 else "")
+    if distinct < k:
+        raise DataError(f"k = {k} asks for more clusters than the data can give: its scores have only {distinct:,} "
+                        f"distinct rows, so K-Means left cluster(s) {which} empty. Choose k ≤ {distinct:,}.")
+    raise DataError(f"K-Means left cluster(s) {which} empty for k = {k}: every point is nearer another centroid. "
+                    "Choose a smaller k, or another seed.")
 
 
 def labeled_table(
