@@ -16,9 +16,14 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 import streamlit as st  # noqa: E402
+from streamlit import config as streamlit_config  # noqa: E402
 
 from workbench.app import navigation, opening, runs_handle, session, status  # noqa: E402
 
+# .streamlit/config.toml applies only when the app starts from the repository (as ./run does):
+# started from elsewhere, unexpected errors still show no traceback unless a setting asks for one.
+if streamlit_config.get_where_defined("client.showErrorDetails") == streamlit_config.ConfigOption.DEFAULT_DEFINITION:
+    st.set_option("client.showErrorDetails", "none")
 st.set_page_config(page_title="County Segmentation Workbench", page_icon=":material/map:", layout="wide")
 session.start()
 runs_handle.start()

@@ -198,7 +198,8 @@ def test_missing_path_shows_the_data_error(app_env, tmp_path):
     assert not problems(at)
     assert any("File not found" in e for e in errors(at)), errors(at)
     goto(at, "pca")  # the pages after Data say what is wrong instead of failing
-    assert not problems(at) and errors(at)
+    assert not problems(at) and any("nope.csv" in e for e in errors(at)), errors(at)
+    assert not any("No features are chosen" in e for e in errors(at))
 
 
 def test_a_typed_path_outside_the_allowed_folders_is_refused(app_env, census_csv, monkeypatch, tmp_path):

@@ -41,5 +41,8 @@ def map_spec(values, value_name: str, value_type: str, tooltip: tuple[str, ...],
     URL and served once by Streamlit's static serving: only the values travel with a draw)."""
     from workbench.charts import county_map
 
+    # Without static serving (the app started outside the repository, so without its
+    # .streamlit/config.toml) the geometry goes inside the spec instead of by URL.
+    geometry = county_map.GEOMETRY_URL if st.get_option("server.enableStaticServing") else "inline"
     return county_map.choropleth_spec(values, value_name, value_type=value_type, tooltip=tooltip, title=title,
-                                      domain=list(domain) if domain else None)
+                                      domain=list(domain) if domain else None, geometry=geometry)

@@ -156,11 +156,12 @@ def chosen_features() -> list[str]:
 def prepared() -> pipeline.PreparedData:
     """The cleaned, scaled matrix the algorithms train on (cached on source, features and scaler)."""
     source = current_source()
+    raw = raw_table(source)  # a table that cannot be loaded says so, before anything about features
     features = chosen_features()
     if not features:
         raise DataError("No features are chosen. Choose at least one on the Features page.")
     return _prepare(source.cache_key(), tuple(features), json.dumps(feature_recipe().to_dict(), sort_keys=True),
-                    raw_table(source)).get()
+                    raw).get()
 
 
 def feature_recipe() -> recipes.FeatureRecipe:

@@ -97,7 +97,7 @@ def require_prepared() -> pipeline.PreparedData:
     try:
         return prepared()
     except USER_ERRORS as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(text.markdown(exc), icon=":material/error:")
         require("Fix the data source or the feature choice first.", "data")
     raise AssertionError  # unreachable: require() stops
 
