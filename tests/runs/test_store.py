@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -646,3 +647,21 @@ def test_labels_written_by_earlier_versions_still_read(census_csv, tmp_path):
     pipeline.labeled_table(result.prepared, result.scores, result.kmeans).to_csv(record.labels_path,
                                                                                   index_label="county")
     pd.testing.assert_frame_equal(record.labels(), written)
+
+
+def test_a_read_only_registry_still_lists_shows_and_exports(walkthrough, monkeypatch, tmp_path, capsys):
+    from workbench.runs import database
+
+    result, workspace = walkthrough
+    copy = tmp_path / "archive"
+    shutil.copytree(workspace, copy)
+    monkeypatch.setattr(database, "_writable", lambda path: False)  # as on a read-only mount
+    reg = RunStore(workspace=copy)
+    assert reg.read_only and reg.reconcile() == {k: [] for k in reg.reconcile()}
+    assert result.run_id in reg.list_runs()["run_id"].tolist()
+    assert len(reg.get(result.run_id).labeled()) == 3218
+    with pytest.raises(RegistryError, match="is read-only: runs can be listed, shown, compared and exported"):
+        reg.rename(result.run_id, "archived")
+    assert cli.main(["runs", "export", result.run_id, "--workspace", str(copy)]) == 0
+    assert capsys.readouterr().out.startswith("CensusId,State,County,pc1")
+    assert not (copy / "registry.sqlite3-wal").exists()

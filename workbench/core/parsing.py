@@ -25,8 +25,8 @@ from typing import Any
 import pandas as pd
 
 from workbench.core import human_numbers, settings
-from workbench.core.schema import is_code_name
 from workbench.core.errors import DataError
+from workbench.core.schema import is_code_name
 
 # Key in DataFrame.attrs under which loaders say where a table came from.
 SOURCE_ATTR = "source_description"

@@ -35,6 +35,8 @@ class ReconcileMixin:
         """
         report: dict[str, list[str]] = {"completed": [], "interrupted": [], "in_flight": [], "registered": [],
                                         "deleted": [], "missing": []}
+        if self.read_only:  # nothing can be settled in a registry that cannot be written
+            return report
         known = {r["run_id"]: dict(r) for r in self._rows("SELECT run_id, status, run_dir, owner_pid, owner_host FROM runs")}
         if self.runs_dir.is_dir():
             for trash in self.runs_dir.glob(f"{folders.TRASH_PREFIX}*"):

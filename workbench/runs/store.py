@@ -21,7 +21,8 @@ A run's status: InProgress (recorded before its first write or job submission) â
 re-attached, workbench/runs/reattach.py), Missing (its folder disappeared).
 
 Connections are short-lived (one per call), in WAL mode with a busy timeout, so the app's
-threads, the CLI and a crashed process never see a half-applied change.
+threads, the CLI and a crashed process never see a half-applied change; a registry that cannot
+be written is opened read-only (workbench/runs/database.py).
 """
 from __future__ import annotations
 
@@ -30,8 +31,7 @@ import os
 import secrets
 import shutil
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ import pandas as pd
 from backends import registry as backends_registry
 from workbench.core import conventions, names, settings
 from workbench.runs import folders, migrations, owners
+from workbench.runs.database import RegistryDatabase
 from workbench.runs.reconcile import ReconcileMixin
 from workbench.runs.records import (
     _RUN_FIELDS,
@@ -81,49 +82,22 @@ class RunStore(ReconcileMixin):
         self.workspace = (Path(workspace) if workspace else settings.workspace_dir()).expanduser()
         self.path = Path(path).expanduser() if path else migrations.registry_path(self.workspace)
         self.runs_dir = self.workspace / "runs"
-        self._migrate()
+        self._db = RegistryDatabase(self.path)
+        self._db.migrate()
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.path)!r}, workspace={str(self.workspace)!r})"
 
-    # -- connections -----------------------------------------------------------------------
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except (sqlite3.Error, OSError) as exc:
-            raise RegistryError(f"Cannot open the run registry {self.path}: {exc}. "
-                                f"Set {migrations.ENV_REGISTRY} or WORKBENCH_WORKSPACE to a writable place.") from exc
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")  # WAL: consistent after any crash; fsync at checkpoints
-            yield conn
-        except sqlite3.DatabaseError as exc:
-            damaged = any(word in str(exc) for word in ("not a database", "malformed", "corrupt"))
-            hint = (" The file is damaged: move it away and `runs list` rebuilds the registry from the run "
-                    "folders." if damaged else "")
-            raise RegistryError(f"The run registry {self.path} failed: {exc}.{hint}") from exc
-        finally:
-            conn.close()
+    # -- connections (workbench/runs/database.py) ------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        return self._db.read_only
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken up front (BEGIN IMMEDIATE) so writers queue, never deadlock."""
-        with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def _connect(self):
+        return self._db.connect()
 
-    def _migrate(self) -> None:
-        with self._connect() as conn:
-            migrations.migrate(conn, self.path)
+    def _transaction(self):
+        return self._db.transaction()
 
     def schema_version(self) -> int:
         with self._connect() as conn:

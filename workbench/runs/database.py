@@ -1,0 +1,84 @@
+"""The run registry's SQLite file: short-lived connections (one per call) in WAL mode with a
+busy timeout, one-up-front write transactions, the schema brought up to date on opening, and a
+read-only mode for a workspace that cannot be written (a read-only mount, a shared archive):
+runs can then be listed, shown, compared and exported, never changed."""
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from workbench.runs import migrations
+from workbench.runs.records import RegistryError
+
+
+def _writable(path: Path) -> bool:
+    """Whether the registry file (or, before it exists, its folder) can be written."""
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    folder = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    return folder is not None and os.access(folder, os.W_OK)
+
+
+class RegistryDatabase:
+    """One registry file. `read_only` when it exists but cannot be written."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.read_only = path.is_file() and not _writable(path)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            if self.read_only:  # immutable: no -wal or -shm file is created or read
+                conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro&immutable=1", uri=True, timeout=30,
+                                       isolation_level=None)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise RegistryError(f"Cannot open the run registry {self.path}: {exc}. "
+                                f"Set {migrations.ENV_REGISTRY} or WORKBENCH_WORKSPACE to a writable place.") from exc
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")  # WAL: consistent after any crash; fsync at checkpoints
+            yield conn
+        except sqlite3.DatabaseError as exc:
+            damaged = any(word in str(exc) for word in ("not a database", "malformed", "corrupt"))
+            hint = (" The file is damaged: move it away and `runs list` rebuilds the registry from the run "
+                    "folders." if damaged else "")
+            raise RegistryError(f"The run registry {self.path} failed: {exc}.{hint}") from exc
+        finally:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken up front (BEGIN IMMEDIATE) so writers queue, never deadlock."""
+        if self.read_only:
+            raise RegistryError(f"The run registry {self.path} is read-only: runs can be listed, shown, compared "
+                                "and exported, not recorded or changed. Set WORKBENCH_WORKSPACE to a writable "
+                                "folder to record runs.")
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def migrate(self) -> None:
+        with self.connect() as conn:
+            if not self.read_only:
+                migrations.migrate(conn, self.path)
+                return
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != len(migrations.MIGRATIONS):
+                raise RegistryError(f"The run registry {self.path} is read-only and has schema version {version}, "
+                                    f"not this workbench's {len(migrations.MIGRATIONS)}: open it from a writable "
+                                    "copy of the workspace.")
