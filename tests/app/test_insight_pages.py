@@ -76,6 +76,13 @@ def test_choose_k_recommends_a_k(trained):
     assert at.session_state["choosek_recommended"] == recommended
     at.button(key="choosek_use").click().run()
     assert at.session_state["kmeans_k"] == recommended
+    # An unrelated setting (K-Means' k, another page) changes nothing here: no new evaluation.
+    go(at, "clusters")
+    at.session_state["kmeans_seed"] = 5
+    go(at, "choose_k")
+    assert any(f"Recommended k = {recommended}" in s.value for s in at.success)
+    assert not at.get("status")  # no progress shown: nothing was computed again
+    at.session_state["kmeans_seed"] = 0
     # A bad range says so instead of failing.
     at.number_input(key="choosek_min").set_value(5).run()
     assert not problems(at) and any("must not exceed" in e for e in errors(at))
