@@ -195,6 +195,17 @@ def _scaler_from_stats(recipe: str, features: list[str], n: int, low: np.ndarray
     return scaling.FittedScaler(recipe, tuple(features), params, n), a, b
 
 
+def _refuse_empty_clusters(sizes: np.ndarray, k: int, labels_path: Path | None) -> None:
+    """Fewer clusters than asked for: no answer rather than a wrong one (the labels file removed)."""
+    empty = np.flatnonzero(sizes == 0)
+    if not len(empty):
+        return
+    if labels_path is not None:
+        labels_path.unlink(missing_ok=True)
+    raise StreamingError(f"K-Means left cluster(s) {', '.join(map(str, empty[:10]))} empty for k = {k}: the "
+                         "data has too few distinct rows for that many clusters. Choose a smaller k.")
+
+
 def segment_parquet(
     path: str | Path,
     *,
@@ -258,12 +269,7 @@ def segment_parquet(
     say(f"Pass {passes}: labels → {labels_path}" if labels_path else f"Pass {passes}: cluster sizes")
     sizes = _labels(chunks, scores_of, model, labels_path, id_column)
     timings["labels"] = time.perf_counter() - clock
-    empty = np.flatnonzero(sizes == 0)
-    if len(empty):  # fewer clusters than asked for: no answer rather than a wrong one
-        if labels_path is not None:
-            labels_path.unlink(missing_ok=True)
-        raise StreamingError(f"K-Means left cluster(s) {', '.join(map(str, empty[:10]))} empty for k = {k}: the "
-                             "data has too few distinct rows for that many clusters. Choose a smaller k.")
+    _refuse_empty_clusters(sizes, k, labels_path)
 
     saved: dict[str, Path] = {}
     if output_dir is not None:
