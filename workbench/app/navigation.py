@@ -34,7 +34,9 @@ def navigation() -> Any:
     """st.navigation over every page, in the sidebar's sections (built on every rerun by the entry point)."""
     pages = {name: st.Page(path, title=title, icon=icon, url_path=name, default=(name == "data"))
              for name, (path, title, icon) in PAGE_FILES.items()}
-    return st.navigation({section: [pages[name] for name, _, _ in entries] for section, entries in SECTIONS.items()})
+    # expanded: every page shows in the sidebar (Runs, where recorded work is reopened, included).
+    return st.navigation({section: [pages[name] for name, _, _ in entries] for section, entries in SECTIONS.items()},
+                         expanded=True)
 
 
 def link(name: str, label: str | None = None) -> None:
