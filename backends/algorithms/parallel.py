@@ -42,6 +42,10 @@ SINGLE_THREAD_ENTRIES = 2_000_000
 _controller: ThreadpoolController | None = None
 
 
+def _cpu_threads() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
 def _get_controller() -> ThreadpoolController:
     global _controller
     if _controller is None:

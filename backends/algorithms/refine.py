@@ -7,14 +7,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import kmeans_plusplus
 
-from backends.algorithms.kmeans_steps import (
+from backends.algorithms.kmeans_steps import _cluster_sums
+from backends.algorithms.local_moves import (
     _blocks,
-    _cluster_sums,
     _float64_blocks,
-    _seed,
     hartigan,
+    kmeans_plusplus,
     lloyd,
     lloyd_rows,
 )
@@ -72,10 +71,11 @@ def _split_merge(X: np.ndarray, C: np.ndarray, cached, rng: np.random.Generator,
     drop = int(np.argsort(drop_cost, kind="stable")[rank % k])
     cluster_sse[drop] = -1.0
     split = int(cluster_sse.argmax())
-    members = X[labels == split]
+    members = np.flatnonzero(labels == split)
     if len(members) < 2:
         return C
-    seeds, _ = kmeans_plusplus(members, 2, random_state=_seed(rng))
+    rows = np.concatenate([B for _, B in _blocks(X[members], None)]) if cached is None else cached.B[members]
+    seeds = rows[kmeans_plusplus(rows, None, 2, rng)]
     start = C.copy()
     start[drop], start[split] = seeds[0], seeds[1]
     return start
