@@ -10,10 +10,11 @@ import functools
 import json
 import os
 import platform
+import re
 import secrets
+import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -30,14 +31,43 @@ def library_versions() -> dict[str, str]:
     return dict(_library_versions())
 
 
-@functools.cache  # reading the installed packages' metadata takes ~25 ms; it cannot change in-process
-def _library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in TRACKED_LIBRARIES:
+def _normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _installed_versions() -> dict[str, str]:
+    """{normalised name: version} read off the `NAME-VERSION.dist-info` folders on sys.path, first
+    found first (as importlib.metadata looks them up): one listing of each folder, about 0.4 ms."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
         try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
+            with os.scandir(entry or ".") as listing:
+                names = [item.name for item in listing if item.name.endswith(".dist-info")]
+        except OSError:
             continue
+        for folder in names:
+            name, _, version = folder[: -len(".dist-info")].partition("-")
+            if version:
+                found.setdefault(_normalised(name), version)
+    return found
+
+
+@functools.cache  # it cannot change in-process
+def _library_versions() -> dict[str, str]:
+    # importlib.metadata costs ~10 ms to import and ~5 ms for these lookups, a tenth of a county
+    # run: it is asked only about a library whose dist-info folder the listing did not find.
+    versions = {"python": platform.python_version()}
+    installed = _installed_versions()
+    for name in TRACKED_LIBRARIES:
+        version = installed.get(_normalised(name))
+        if version is None:
+            from importlib import metadata
+
+            try:
+                version = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+        versions[name] = version
     return versions
 
 
