@@ -2,6 +2,8 @@
 """
 from __future__ import annotations
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 from workbench.core import cleaning, parsing, schema, settings, sources
@@ -242,3 +244,26 @@ def test_ids_wider_than_int64_are_kept_as_text():
 def test_formula_neutralisers_survive_parsing():
     raw = sources.load_table(b'id,County,Pop\n1,"\t=1+1",1\n2,\'=2+2,2\n3,C,3\n')
     assert raw["County"].tolist() == ["\t=1+1", "'=2+2", "C"]
+
+
+def _shape_or_error(text: str, sep: str):
+    try:
+        shape = parsing._check_shape(text, sep, "The file")
+    except DataError as exc:
+        return "error", str(exc)
+    return shape.names, shape.drop_last, shape.notes
+
+
+@hypothesis.settings(max_examples=500, deadline=None)
+@hypothesis.given(st.text(alphabet="ab ,;\n\r\t", max_size=60), st.sampled_from([",", ";", "\t"]))
+def test_the_unquoted_row_check_agrees_with_reading_every_record(text, sep):
+    """Text without quotes is checked by counting delimiters per line; on any text it gives what
+    reading every record with the csv module gives: the same header and notes, or the same message."""
+    fast = _shape_or_error(text, sep)
+    original = parsing._check_unquoted_shape
+    parsing._check_unquoted_shape = lambda *args: None  # the csv module's reading only
+    try:
+        slow = _shape_or_error(text, sep)
+    finally:
+        parsing._check_unquoted_shape = original
+    assert fast == slow
