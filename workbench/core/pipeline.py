@@ -94,7 +94,9 @@ def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, s
     if recipe is not None and scaler is not None and scaler != recipe.scaler:
         raise ValueError(f"The scaler {scaler!r} contradicts the recipe's {recipe.scaler!r}; name one.")
     scaler = recipe.scaler if recipe is not None else (scaler or "minmax")
-    clean = cleaning.clean_table(raw, schema_mod.detect_schema(raw), features=features)
+    plain = raw.copy(deep=False)  # no attrs: pandas would deep-copy them into every column it reads
+    plain.attrs = {}
+    clean = cleaning.clean_table(raw, schema_mod.detect_schema(plain), features=features)
     source_features = list(clean.features)
     transforms: dict[str, str] = {}
     if recipe is not None:
