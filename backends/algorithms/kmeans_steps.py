@@ -29,7 +29,10 @@ AUTO_LLOYD_NUM_TRIALS = 10  # SageMaker's `auto`, from its training logs (attemp
 def _cluster_sums(labels: np.ndarray, B: np.ndarray, k: int) -> np.ndarray:
     """Per-cluster sums of the rows of B (float64 (k, d))."""
     if B.shape[1] <= 16:
-        return np.stack([np.bincount(labels, weights=B[:, j], minlength=k) for j in range(B.shape[1])], axis=1)
+        sums = np.empty((k, B.shape[1]))
+        for j in range(B.shape[1]):
+            sums[:, j] = np.bincount(labels, weights=B[:, j], minlength=k)
+        return sums
     import scipy.sparse as sp  # wide rows only; the census's 5 scores never need scipy
 
     onehot = sp.csr_matrix((np.ones(len(B)), (labels, np.arange(len(B)))), shape=(k, len(B)))
@@ -48,19 +51,23 @@ def _stream_batch(centres: np.ndarray, weights: np.ndarray, A: np.ndarray, half_
     """One mini-batch of SageMaker's streaming stage, in place (A: the batch's rows, `_with_ones`).
 
     Centre j moves to (1 - p) c_j + p mean_j with p = n_j / (w_j + n_j), n_j the batch rows
-    nearest to it, and w_j grows by n_j; with a half-life, all weights first decay.
+    nearest to it, and w_j grows by n_j; with a half-life, all weights first decay. (A centre no
+    row chose has p = 0 and stays put: no masks, a dozen array operations a batch.)
     """
-    K = len(centres)
+    K, d = centres.shape
     if half_life > 0:
         weights *= 0.5 ** (len(A) / half_life)
     # Nearest centre: argmin of |c|^2 - 2 b.c (|b|^2 is the same for every centre).
-    labels = (A @ _score_matrix(centres)).argmin(axis=1)
-    B = A[:, : centres.shape[1]]
+    W = np.empty((d + 1, K))
+    np.multiply(centres.T, -2.0, out=W[:d])
+    np.einsum("ij,ij->i", centres, centres, out=W[d])
+    labels = (A @ W).argmin(axis=1)
     counts = np.bincount(labels, minlength=K).astype(np.float64)
-    sums = _cluster_sums(labels, B, K)
-    hit = counts > 0
-    p = counts[hit] / (weights[hit] + counts[hit])
-    centres[hit] += p[:, None] * (sums[hit] / counts[hit][:, None] - centres[hit])
+    step = _cluster_sums(labels, A[:, :d], K)
+    step /= np.maximum(counts, 1.0)[:, None]  # the batch's mean for each centre it reached
+    step -= centres
+    step *= (counts / (weights + counts))[:, None]
+    centres += step
     weights += counts
 
 

@@ -22,6 +22,7 @@ from backends.algorithms.local_moves import (
 )
 from backends.algorithms.parallel import (
     _float64_chunks,
+    _float64_columns,
     _map_parts,
     _parts,
     _score_matrix,
@@ -303,16 +304,16 @@ def exact_sse(X: np.ndarray, candidates: list[np.ndarray]) -> np.ndarray:
     """The SSE of each candidate (float32-rounded centroids, float64 distances summed, as the
     endpoint scores them) in one pass over X's rows, on parts in threads: no labels, no sums."""
     Cs = [KMeansModel(C).centroids.astype(np.float64) for C in candidates]
-    weights = [_score_matrix(C) for C in Cs]
+    weights = [np.ascontiguousarray(_score_matrix(C).T) for C in Cs]
     d = X.shape[1]
 
     def part(lo: int, hi: int) -> np.ndarray:
         total = np.zeros(len(Cs) + 1)
-        for _, A in _float64_chunks(X, lo, hi, ones_column=True):
-            B = A[:, :d]
-            total[-1] += float(np.einsum("ij,ij->", B, B))
+        for _, block in _float64_columns(X, lo, hi):
+            rows = block[:d]
+            total[-1] += float(np.vdot(rows, rows)) if rows.flags.c_contiguous else float(np.einsum("ij,ij->", rows, rows))
             for i, W in enumerate(weights):
-                total[i] += float((A @ W).min(axis=1).sum())
+                total[i] += float((W @ block).min(axis=0).sum())
         return total
 
     sums = np.sum(_map_parts(part, _parts(*X.shape)), axis=0)
