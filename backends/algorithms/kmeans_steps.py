@@ -47,28 +47,41 @@ def _with_ones(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _stream_batch(centres: np.ndarray, weights: np.ndarray, A: np.ndarray, half_life: int) -> None:
-    """One mini-batch of SageMaker's streaming stage, in place (A: the batch's rows, `_with_ones`).
-
-    Centre j moves to (1 - p) c_j + p mean_j with p = n_j / (w_j + n_j), n_j the batch rows
-    nearest to it, and w_j grows by n_j; with a half-life, all weights first decay. (A centre no
-    row chose has p = 0 and stays put: no masks, a dozen array operations a batch.)
-    """
+def _score_weights(centres: np.ndarray) -> np.ndarray:
+    """_score_matrix(centres), written into a fresh array without stacking (a batch's first step)."""
     K, d = centres.shape
-    if half_life > 0:
-        weights *= 0.5 ** (len(A) / half_life)
-    # Nearest centre: argmin of |c|^2 - 2 b.c (|b|^2 is the same for every centre).
     W = np.empty((d + 1, K))
     np.multiply(centres.T, -2.0, out=W[:d])
     np.einsum("ij,ij->i", centres, centres, out=W[d])
+    return W
+
+
+def _batch_sums(A: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, sums) of a batch's rows (A: `_with_ones`) by nearest centre, W = _score_weights."""
+    K = W.shape[1]
+    # Nearest centre: argmin of |c|^2 - 2 b.c (|b|^2 is the same for every centre).
     labels = (A @ W).argmin(axis=1)
-    counts = np.bincount(labels, minlength=K).astype(np.float64)
-    step = _cluster_sums(labels, A[:, :d], K)
-    step /= np.maximum(counts, 1.0)[:, None]  # the batch's mean for each centre it reached
+    return np.bincount(labels, minlength=K).astype(np.float64), _cluster_sums(labels, A[:, :-1], K)
+
+
+def _move_centres(centres: np.ndarray, weights: np.ndarray, counts: np.ndarray, sums: np.ndarray, rows: int,
+                  half_life: int) -> None:
+    """Centre j moves to (1 - p) c_j + p mean_j with p = n_j / (w_j + n_j), n_j of the batch's `rows`
+    nearest to it, and w_j grows by n_j; with a half-life, all weights first decay. (A centre no
+    row chose has p = 0 and stays put: no masks.)"""
+    if half_life > 0:
+        weights *= 0.5 ** (rows / half_life)
+    step = sums / np.maximum(counts, 1.0)[:, None]  # the batch's mean for each centre it reached
     step -= centres
     step *= (counts / (weights + counts))[:, None]
     centres += step
     weights += counts
+
+
+def _stream_batch(centres: np.ndarray, weights: np.ndarray, A: np.ndarray, half_life: int) -> None:
+    """One mini-batch of SageMaker's streaming stage, in place (A: the batch's rows, `_with_ones`)."""
+    counts, sums = _batch_sums(A, _score_weights(centres))
+    _move_centres(centres, weights, counts, sums, len(A), half_life)
 
 
 def _seed_centres(first: np.ndarray, K: int, hp: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
@@ -89,15 +102,35 @@ def _center_count(hp: Mapping[str, Any]) -> int:
 # data; only rows within a block keep their stored order.
 BLOCK_SHUFFLE_ROWS = 1_000_000
 BLOCK_ROWS = 64
+# A batch of at least twice this many rows is scored in two halves on two threads.
+SPLIT_ROWS = 1_000
 
 
-def _visit_order(n: int, rng: np.random.Generator) -> np.ndarray:
-    """An epoch's order of the rows: a permutation, or beyond BLOCK_SHUFFLE_ROWS of blocks."""
-    if n <= BLOCK_SHUFFLE_ROWS:
-        return rng.permutation(n)
-    blocks = rng.permutation(-(-n // BLOCK_ROWS))
-    order = (blocks[:, None] * BLOCK_ROWS + np.arange(BLOCK_ROWS)).ravel()
-    return order[order < n]
+class _VisitOrder:
+    """An epoch's order of the rows: a permutation, or beyond BLOCK_SHUFFLE_ROWS rows a random order
+    of BLOCK_ROWS-row blocks, handed out span by span (`rows(lo, hi)`: the rows at positions lo to
+    hi). The block order is never expanded to one index a row: at 10M rows that index alone took
+    0.37 s to build."""
+
+    def __init__(self, n: int, rng: np.random.Generator):
+        self.n = n
+        if n <= BLOCK_SHUFFLE_ROWS:
+            self.order, self.blocks = rng.permutation(n), None
+            return
+        count = -(-n // BLOCK_ROWS)
+        self.blocks = rng.permutation(count)
+        sizes = np.where(self.blocks == count - 1, n - (count - 1) * BLOCK_ROWS, BLOCK_ROWS)
+        self.starts = np.concatenate([[0], np.cumsum(sizes)])  # where each block of the order begins
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        if self.blocks is None:
+            return self.order[lo:hi]
+        first = int(np.searchsorted(self.starts, lo, side="right")) - 1
+        last = int(np.searchsorted(self.starts, hi, side="left"))
+        index = (self.blocks[first:last, None] * BLOCK_ROWS + np.arange(BLOCK_ROWS)).ravel()
+        index = index[index < self.n]
+        offset = lo - int(self.starts[first])
+        return index[offset:offset + hi - lo]
 
 
 class _InPlace:
@@ -135,34 +168,39 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     batch = hp["mini_batch_size"]
     half_life = hp["half_life_time_size"]
     centres = weights = None
-    # Gathering a batch's random rows is bound by memory latency (a cache miss a row: at 10M
-    # rows, as long as scoring every batch): the next batch is gathered on a second thread while
-    # this one is scored. np.take releases the GIL; fancy indexing X[rows] holds it, which
-    # serialised the two threads.
-    # (One batch — the census — needs no second thread: starting one costs more than the gather.)
+    # Beyond one batch, each batch is scored in two halves on two threads (the products and
+    # argmins release the GIL), each half gathering its own rows with np.take (which releases
+    # it too; fancy indexing X[rows] holds it). The halves' counts and sums are added in a fixed
+    # order, so the answer does not depend on the threads' timing.
+    # (One batch — the census — needs no second thread: starting one costs more than the batch.)
     threaded = n > max(batch, K) or hp["epochs"] > 1
-    with _single_blas(), (ThreadPoolExecutor(1, thread_name_prefix="gather") if threaded else _InPlace()) as gatherer:
+    with _single_blas(), (ThreadPoolExecutor(1, thread_name_prefix="stream") if threaded else _InPlace()) as helper:
+
+        def half(order: _VisitOrder, lo: int, hi: int, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return _batch_sums(_with_ones(np.take(X, order.rows(lo, hi), axis=0)), W)
+
         for epoch in range(hp["epochs"]):
-            order = _visit_order(n, rng)
+            order = _VisitOrder(n, rng)
             if epoch == 0:
-                first = X[np.sort(order[: max(batch, K)])]
+                first = X[np.sort(order.rows(0, max(batch, K)))]
                 centres = _seed_centres(first, K, hp, rng)
                 weights = np.ones(K)
                 bounds = [0, len(first), *range(len(first) + batch, n, batch), n]
             else:
                 bounds = [*range(0, n, batch), n]
-            spans = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-
-            def gather(span: tuple[int, int], order=order) -> np.ndarray:
-                return _with_ones(np.take(X, order[span[0]:span[1]], axis=0))
-
-            pending = gatherer.submit(gather, spans[0]) if spans else None
-            for i in range(len(spans)):
-                B = pending.result()
-                if i + 1 < len(spans):
-                    pending = gatherer.submit(gather, spans[i + 1])
-                _stream_batch(centres, weights, B, half_life)
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                if hi <= lo:
+                    continue
+                W = _score_weights(centres)
+                mid = (lo + hi) // 2 if threaded and hi - lo >= 2 * SPLIT_ROWS else hi
+                other = helper.submit(half, order, mid, hi, W) if mid < hi else None
+                counts, sums = half(order, lo, mid, W)
+                if other is not None:
+                    more_counts, more_sums = other.result()
+                    counts, sums = counts + more_counts, sums + more_sums
+                _move_centres(centres, weights, counts, sums, hi - lo, half_life)
     return centres, weights
+
 
 def _weighted_lloyd(P: np.ndarray, w: np.ndarray, starts: np.ndarray, max_iter: int, tol: float):
     """Weighted Lloyd's from several starts at once (t, k, d): SageMaker's local Lloyd's.
