@@ -168,7 +168,15 @@ class _Parsed:
         numbers: dict[str, np.ndarray] = {}
         non_numeric: dict[str, np.ndarray] = {}
         for c in chosen:
-            raw = _blank_to_na(df[c])
+            column = df[c]
+            if isinstance(column.dtype, np.dtype) and column.dtype.kind in "fiu":
+                # Already numbers (pandas read them so): what the general path gives, without its
+                # three pandas passes a column.
+                numbers[c] = column.to_numpy(dtype="float64")
+                missing[c] = np.isnan(numbers[c])
+                non_numeric[c] = np.zeros(len(column), dtype=bool)
+                continue
+            raw = _blank_to_na(column)
             numbers[c] = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             missing[c] = raw.isna().to_numpy()
             non_numeric[c] = np.isnan(numbers[c]) & ~missing[c]

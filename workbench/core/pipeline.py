@@ -105,10 +105,11 @@ def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, s
         unknown = [c for c in transforms if c not in clean.features]
         if unknown:
             raise ValueError(f"The recipe transforms {unknown}, which are not among the features ({', '.join(clean.features)}).")
-    fitted = scaling.fit_scaler(scaler, clean.feature_frame, transforms=transforms)
-    X = fitted.transform(clean.feature_frame)
+    feature_frame = clean.feature_frame  # built once: each access makes a new frame
+    fitted = scaling.fit_scaler(scaler, feature_frame, transforms=transforms)
+    X = fitted.transform(feature_frame)
     description = str(raw.attrs.get(parsing.SOURCE_ATTR, "table"))
-    return PreparedData(description, clean, fitted, X, cleaning.fingerprint(clean.feature_frame),
+    return PreparedData(description, clean, fitted, X, cleaning.fingerprint(feature_frame),
                         recipe, source_features, raw.attrs.get(census.REQUEST_ATTR))
 
 
