@@ -35,6 +35,7 @@ class RowCache:
         self.columns = np.ascontiguousarray(self.B.T)
         self.squares = np.einsum("ij,ij->i", self.B, self.B)
         self.rows = np.arange(n)
+        self._eye: np.ndarray | None = None
 
     def scores(self, C: np.ndarray) -> np.ndarray:
         """(n, k) |c|² - 2 x·c: the squared distances less |x|², which has the same argmin."""
@@ -54,10 +55,11 @@ class RowCache:
     def move(self, rows: np.ndarray, old: np.ndarray, new: np.ndarray, counts: np.ndarray, sums: np.ndarray) -> None:
         """Update counts and sums in place for `rows` moving from clusters `old` to `new`."""
         k = len(counts)
-        counts += np.bincount(new, minlength=k) - np.bincount(old, minlength=k)
-        for j, column in enumerate(self.columns):
-            values = column[rows]
-            sums[:, j] += np.bincount(new, weights=values, minlength=k) - np.bincount(old, weights=values, minlength=k)
+        if self._eye is None or len(self._eye) != k:
+            self._eye = np.eye(k)
+        change = self._eye[new] - self._eye[old]  # (moved rows, k): +1 where a row arrives, -1 where it leaves
+        counts += change.sum(axis=0)
+        sums += change.T @ self.B[rows]
 
 
 def _float64_blocks(X: np.ndarray) -> RowCache | None:
@@ -155,8 +157,9 @@ def lloyd_labels(rows: RowCache, centroids: np.ndarray, max_iter: int = 300, set
     labels = scores.argmin(axis=1)
     counts, sums = rows.sums(labels, k)
     for _ in range(max_iter):
-        C = sums / np.maximum(counts, 1.0)[:, None]
-        empty = np.flatnonzero(counts == 0)
+        full = counts.all()
+        C = sums / (counts if full else np.maximum(counts, 1.0))[:, None]
+        empty = () if full else np.flatnonzero(counts == 0)
         if len(empty):  # to the farthest rows, as in `lloyd`
             near = scores[rows.rows, labels] + rows.squares
             C[empty] = rows.B[np.argsort(-near, kind="stable")[: len(empty)]]
