@@ -24,8 +24,8 @@ Every phase loads its file in a fresh process, so its peak memory is its own:
   reason, not the method's); `kmeans-faiss` — faiss-cpu's `faiss.Kmeans(d, 7)` with its
   defaults (it trains on a sample of 256 points per centroid: 1,792 rows), and
   `kmeans-faiss-all` — the same on every row (`max_points_per_centroid` = n). faiss-cpu is
-  not a dependency: without it those phases report "faiss not installed"
-  (`.venv/bin/pip install faiss-cpu==1.15.1` to measure them).
+  pinned in requirements.txt for the benchmark alone (the workbench never imports it); without
+  it those phases report "faiss not installed".
 """
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def phase_kmeans(params: dict) -> dict:
         try:
             import faiss  # noqa: F401
         except ImportError:
-            return {"skipped": "faiss not installed (.venv/bin/pip install faiss-cpu==1.15.1 to measure it)"}
+            return {"skipped": "faiss not installed (it is in requirements.txt: .venv/bin/pip install -r requirements.txt)"}
     memory = harness.Memory()
     scores = np.load(params["scores"])
     fit = _kmeans_runner(method, len(scores))
