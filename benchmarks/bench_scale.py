@@ -183,13 +183,12 @@ def phase_kmeans(params: dict) -> dict:
 
 def phase_workbench(params: dict) -> dict:
     import numpy as np
+    import sklearn.cluster._kmeans  # noqa: F401  imported by fit_kmeans beyond 100,000 rows: before the mark
 
     from backends.algorithms import kmeans_steps
     from backends.algorithms import pca as pca_mod
     from backends.format import models
     from backends.registry import create_backend
-
-    import sklearn.cluster._kmeans  # noqa: F401  imported by fit_kmeans beyond 100,000 rows: before the mark
 
     backend = create_backend("embedded")
     memory = harness.Memory()
