@@ -8,6 +8,8 @@
 Sections (each phase in a fresh process; every result is a ratio against a baseline measured
 in the same run):
   pipeline   the county pipeline via the workbench library ÷ a plain pandas + scikit-learn script
+  processes  the same as whole processes, pair by pair: `python -m workbench segment --json`'s
+             timings.total ÷ the plain script's own compute time, and wall time ÷ wall time
   choosek    Choose k on the census (k = 2…12, 5 resamples) ÷ the same evaluation in scikit-learn
   scale      PCA + K-Means on synthetic census-shaped data ÷ the floor (one X.T @ X); K-Means ÷
              scikit-learn's KMeans (lloyd), MiniBatchKMeans and faiss's Kmeans on the same scores
@@ -31,9 +33,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import bench_browser, bench_pipeline, bench_scale, bench_streaming, harness
+from benchmarks import bench_browser, bench_pipeline, bench_processes, bench_scale, bench_streaming, harness
 
-SECTIONS = ("pipeline", "choosek", "scale", "streaming", "app", "browser")
+SECTIONS = ("pipeline", "processes", "choosek", "scale", "streaming", "app", "browser")
 DEFAULT_SIZES = "100k,1m,10m"
 DEFAULT_STREAMING_SIZES = "1m,10m"
 QUICK_SIZES = "20k"
@@ -99,6 +101,13 @@ def targets(results: dict) -> list[str]:
         sse = pipe["ratios"]["sse_workbench_vs_plain"]
         add("county pipeline: SSE ≤ the plain script's KMeans(n_init=10)", sse, 1.0,
             None if sse is None else f"{sse:.6f}×")
+    procs = results.get("processes")
+    if procs and "error" not in procs:
+        c, p = procs["compute_ratio"], procs["process_ratio"]
+        add("county run, CLI: segment --json timings.total ≤ 1.0× the plain script's compute (median of pairs)",
+            c["median"], bench_processes.COMPUTE_TARGET)
+        add("county run, CLI: whole process ≤ 0.6× the plain script's (median of pairs)", p["median"],
+            bench_processes.PROCESS_TARGET)
     choose = results.get("choosek")
     if choose and "median" in choose.get("choose-k", {}):
         add("Choose k (k = 2…12, 5 resamples) ≤ 3 s", choose["choose-k"]["median"], bench_pipeline.CHOOSE_K_TARGET_S,
@@ -179,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if "pipeline" in chosen:
             results["pipeline"] = bench_pipeline.run(env=env, repeat=repeat if args.quick else max(repeat, 5), log=log)
+        if "processes" in chosen:
+            results["processes"] = bench_processes.run(env=env, rounds=2 if args.quick else 7, log=log)
         if "choosek" in chosen:
             results["choosek"] = bench_pipeline.run_choose_k(env=env, repeat=repeat if args.quick else max(repeat, 3),
                                                              log=log)
@@ -232,6 +243,8 @@ def render(results: dict) -> list[str]:
     ]
     if "pipeline" in results:
         lines += ["", "## County pipeline (census, 3,218 counties)", "", *bench_pipeline.report(results["pipeline"])]
+    if "processes" in results:
+        lines += ["", "## County run as whole processes (census)", "", *bench_processes.report(results["processes"])]
     if "choosek" in results:
         lines += ["", "## Choose k (census)", "", *bench_pipeline.report_choose_k(results["choosek"])]
     if "scale" in results:

@@ -1,4 +1,5 @@
-"""SageMaker's built-in K-Means, emulated with numpy and scikit-learn: a float32 matrix and
+"""SageMaker's built-in K-Means, emulated with numpy (scikit-learn's Lloyd's only beyond 100,000
+rows, backends/algorithms/local_moves.py): a float32 matrix and
 hyperparameters in, a KMeansModel out; no file I/O.
 
 K-Means — what the real artifacts show

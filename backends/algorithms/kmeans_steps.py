@@ -1,58 +1,40 @@
-"""The steps of K-Means: seeding, SageMaker's streaming stage and its reduction of the
-centres, nearest-centre assignment, Lloyd's and Hartigan's updates.
+"""SageMaker's stages of K-Means: seeding, the streaming stage and its reduction of the
+centres; and nearest-centre assignment of rows to a model's centroids. (The local search's
+moves on the rows are in local_moves.)
 """
 from __future__ import annotations
 
-import os
-import warnings
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.cluster import KMeans, kmeans_plusplus
-from sklearn.exceptions import ConvergenceWarning
 
-try:  # the Cython Lloyd's loop behind KMeans.fit (scikit-learn is pinned in requirements.txt)
-    from sklearn.cluster._kmeans import _kmeans_single_lloyd as _single_lloyd
-except ImportError:  # pragma: no cover - a scikit-learn without it: the public KMeans, slower
-    _single_lloyd = None
-
+from backends.algorithms.local_moves import kmeans_plusplus
 from backends.algorithms.parallel import (
-    SINGLE_THREAD_ENTRIES,
-    _chunks,
     _float64_chunks,
     _map_parts,
     _parts,
     _score_matrix,
     _single_blas,
-    _threads_for,
 )
 from backends.format.hyperparameters import AUTO
 from backends.format.models import KMeansModel
-
-# The K-Means local search keeps a float64 copy of its rows when that is at most this big.
-CACHE_BYTES = 32 * 2**20
-
 
 AUTO_EXTRA_CENTER_FACTOR = 10  # SageMaker's `auto`, from the state members of real artifacts
 AUTO_LLOYD_NUM_TRIALS = 10  # SageMaker's `auto`, from its training logs (attempts #0…#9)
 
 
 # --- K-Means --------------------------------------------------------------------------------
-def _cpu_threads() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
-def _seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(2**31 - 1))
-
-
 def _cluster_sums(labels: np.ndarray, B: np.ndarray, k: int) -> np.ndarray:
     """Per-cluster sums of the rows of B (float64 (k, d))."""
     if B.shape[1] <= 16:
-        return np.stack([np.bincount(labels, weights=B[:, j], minlength=k) for j in range(B.shape[1])], axis=1)
+        sums = np.empty((k, B.shape[1]))
+        for j in range(B.shape[1]):
+            sums[:, j] = np.bincount(labels, weights=B[:, j], minlength=k)
+        return sums
+    import scipy.sparse as sp  # wide rows only; the census's 5 scores never need scipy
+
     onehot = sp.csr_matrix((np.ones(len(B)), (labels, np.arange(len(B)))), shape=(k, len(B)))
     return np.asarray(onehot @ B)
 
@@ -65,32 +47,48 @@ def _with_ones(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _stream_batch(centres: np.ndarray, weights: np.ndarray, A: np.ndarray, half_life: int) -> None:
-    """One mini-batch of SageMaker's streaming stage, in place (A: the batch's rows, `_with_ones`).
+def _score_weights(centres: np.ndarray) -> np.ndarray:
+    """_score_matrix(centres), written into a fresh array without stacking (a batch's first step)."""
+    K, d = centres.shape
+    W = np.empty((d + 1, K))
+    np.multiply(centres.T, -2.0, out=W[:d])
+    np.einsum("ij,ij->i", centres, centres, out=W[d])
+    return W
 
-    Centre j moves to (1 - p) c_j + p mean_j with p = n_j / (w_j + n_j), n_j the batch rows
-    nearest to it, and w_j grows by n_j; with a half-life, all weights first decay.
-    """
-    K = len(centres)
-    if half_life > 0:
-        weights *= 0.5 ** (len(A) / half_life)
+
+def _batch_sums(A: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, sums) of a batch's rows (A: `_with_ones`) by nearest centre, W = _score_weights."""
+    K = W.shape[1]
     # Nearest centre: argmin of |c|^2 - 2 b.c (|b|^2 is the same for every centre).
-    labels = (A @ _score_matrix(centres)).argmin(axis=1)
-    B = A[:, : centres.shape[1]]
-    counts = np.bincount(labels, minlength=K).astype(np.float64)
-    sums = _cluster_sums(labels, B, K)
-    hit = counts > 0
-    p = counts[hit] / (weights[hit] + counts[hit])
-    centres[hit] += p[:, None] * (sums[hit] / counts[hit][:, None] - centres[hit])
+    labels = (A @ W).argmin(axis=1)
+    return np.bincount(labels, minlength=K).astype(np.float64), _cluster_sums(labels, A[:, :-1], K)
+
+
+def _move_centres(centres: np.ndarray, weights: np.ndarray, counts: np.ndarray, sums: np.ndarray, rows: int,
+                  half_life: int) -> None:
+    """Centre j moves to (1 - p) c_j + p mean_j with p = n_j / (w_j + n_j), n_j of the batch's `rows`
+    nearest to it, and w_j grows by n_j; with a half-life, all weights first decay. (A centre no
+    row chose has p = 0 and stays put: no masks.)"""
+    if half_life > 0:
+        weights *= 0.5 ** (rows / half_life)
+    step = sums / np.maximum(counts, 1.0)[:, None]  # the batch's mean for each centre it reached
+    step -= centres
+    step *= (counts / (weights + counts))[:, None]
+    centres += step
     weights += counts
 
 
+def _stream_batch(centres: np.ndarray, weights: np.ndarray, A: np.ndarray, half_life: int) -> None:
+    """One mini-batch of SageMaker's streaming stage, in place (A: the batch's rows, `_with_ones`)."""
+    counts, sums = _batch_sums(A, _score_weights(centres))
+    _move_centres(centres, weights, counts, sums, len(A), half_life)
+
+
 def _seed_centres(first: np.ndarray, K: int, hp: Mapping[str, Any], rng: np.random.Generator) -> np.ndarray:
-    if hp["init_method"] == "kmeans++":
-        centres, _ = kmeans_plusplus(first, K, random_state=_seed(rng), n_local_trials=1)
-    else:
-        centres = first[rng.choice(len(first), K, replace=False)]
-    return centres.astype(np.float64)
+    P = first.astype(np.float64)
+    if hp["init_method"] == "kmeans++":  # D² sampling, one candidate a step, as SageMaker describes it
+        return P[kmeans_plusplus(P, None, K, rng, candidates=1)]
+    return P[rng.choice(len(first), K, replace=False)]
 
 
 def _center_count(hp: Mapping[str, Any]) -> int:
@@ -104,15 +102,35 @@ def _center_count(hp: Mapping[str, Any]) -> int:
 # data; only rows within a block keep their stored order.
 BLOCK_SHUFFLE_ROWS = 1_000_000
 BLOCK_ROWS = 64
+# A batch of at least twice this many rows is scored in two halves on two threads.
+SPLIT_ROWS = 1_000
 
 
-def _visit_order(n: int, rng: np.random.Generator) -> np.ndarray:
-    """An epoch's order of the rows: a permutation, or beyond BLOCK_SHUFFLE_ROWS of blocks."""
-    if n <= BLOCK_SHUFFLE_ROWS:
-        return rng.permutation(n)
-    blocks = rng.permutation(-(-n // BLOCK_ROWS))
-    order = (blocks[:, None] * BLOCK_ROWS + np.arange(BLOCK_ROWS)).ravel()
-    return order[order < n]
+class _VisitOrder:
+    """An epoch's order of the rows: a permutation, or beyond BLOCK_SHUFFLE_ROWS rows a random order
+    of BLOCK_ROWS-row blocks, handed out span by span (`rows(lo, hi)`: the rows at positions lo to
+    hi). The block order is never expanded to one index a row: at 10M rows that index alone took
+    0.37 s to build."""
+
+    def __init__(self, n: int, rng: np.random.Generator):
+        self.n = n
+        if n <= BLOCK_SHUFFLE_ROWS:
+            self.order, self.blocks = rng.permutation(n), None
+            return
+        count = -(-n // BLOCK_ROWS)
+        self.blocks = rng.permutation(count)
+        sizes = np.where(self.blocks == count - 1, n - (count - 1) * BLOCK_ROWS, BLOCK_ROWS)
+        self.starts = np.concatenate([[0], np.cumsum(sizes)])  # where each block of the order begins
+
+    def rows(self, lo: int, hi: int) -> np.ndarray:
+        if self.blocks is None:
+            return self.order[lo:hi]
+        first = int(np.searchsorted(self.starts, lo, side="right")) - 1
+        last = int(np.searchsorted(self.starts, hi, side="left"))
+        index = (self.blocks[first:last, None] * BLOCK_ROWS + np.arange(BLOCK_ROWS)).ravel()
+        index = index[index < self.n]
+        offset = lo - int(self.starts[first])
+        return index[offset:offset + hi - lo]
 
 
 class _InPlace:
@@ -150,59 +168,38 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     batch = hp["mini_batch_size"]
     half_life = hp["half_life_time_size"]
     centres = weights = None
-    # Gathering a batch's random rows is bound by memory latency (a cache miss a row: at 10M
-    # rows, as long as scoring every batch): the next batch is gathered on a second thread while
-    # this one is scored. np.take releases the GIL; fancy indexing X[rows] holds it, which
-    # serialised the two threads.
-    # (One batch — the census — needs no second thread: starting one costs more than the gather.)
+    # Beyond one batch, each batch is scored in two halves on two threads (the products and
+    # argmins release the GIL), each half gathering its own rows with np.take (which releases
+    # it too; fancy indexing X[rows] holds it). The halves' counts and sums are added in a fixed
+    # order, so the answer does not depend on the threads' timing.
+    # (One batch — the census — needs no second thread: starting one costs more than the batch.)
     threaded = n > max(batch, K) or hp["epochs"] > 1
-    with _single_blas(), (ThreadPoolExecutor(1, thread_name_prefix="gather") if threaded else _InPlace()) as gatherer:
+    with _single_blas(), (ThreadPoolExecutor(1, thread_name_prefix="stream") if threaded else _InPlace()) as helper:
+
+        def half(order: _VisitOrder, lo: int, hi: int, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return _batch_sums(_with_ones(np.take(X, order.rows(lo, hi), axis=0)), W)
+
         for epoch in range(hp["epochs"]):
-            order = _visit_order(n, rng)
+            order = _VisitOrder(n, rng)
             if epoch == 0:
-                first = X[np.sort(order[: max(batch, K)])]
+                first = X[np.sort(order.rows(0, max(batch, K)))]
                 centres = _seed_centres(first, K, hp, rng)
                 weights = np.ones(K)
                 bounds = [0, len(first), *range(len(first) + batch, n, batch), n]
             else:
                 bounds = [*range(0, n, batch), n]
-            spans = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-
-            def gather(span: tuple[int, int], order=order) -> np.ndarray:
-                return _with_ones(np.take(X, order[span[0]:span[1]], axis=0))
-
-            pending = gatherer.submit(gather, spans[0]) if spans else None
-            for i in range(len(spans)):
-                B = pending.result()
-                if i + 1 < len(spans):
-                    pending = gatherer.submit(gather, spans[i + 1])
-                _stream_batch(centres, weights, B, half_life)
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                if hi <= lo:
+                    continue
+                W = _score_weights(centres)
+                mid = (lo + hi) // 2 if threaded and hi - lo >= 2 * SPLIT_ROWS else hi
+                other = helper.submit(half, order, mid, hi, W) if mid < hi else None
+                counts, sums = half(order, lo, mid, W)
+                if other is not None:
+                    more_counts, more_sums = other.result()
+                    counts, sums = counts + more_counts, sums + more_sums
+                _move_centres(centres, weights, counts, sums, hi - lo, half_life)
     return centres, weights
-
-def _weighted_kmeans_plusplus(P: np.ndarray, w: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Greedy weighted k-means++ seeds (scikit-learn's variant: 2 + ln k candidates a step, the
-    one that lowers the weighted potential most kept); indices into P."""
-    n = len(P)
-    candidates = 2 + int(np.log(k))
-    chosen = [int(np.searchsorted(np.cumsum(w), rng.random() * w.sum()).clip(0, n - 1))]
-    d2 = ((P - P[chosen[0]]) ** 2).sum(axis=1)
-    for _ in range(1, k):
-        weighted = np.cumsum(w * d2)
-        if weighted[-1] <= 0:  # every point sits on a chosen seed (duplicates): any unchosen point
-            rest = np.setdiff1d(np.arange(n), chosen)
-            pick = int(rest[rng.integers(len(rest))]) if len(rest) else int(rng.integers(n))
-        else:
-            tries = np.searchsorted(weighted, rng.random(candidates) * weighted[-1]).clip(0, n - 1)
-            dist = ((P[tries][:, None, :] - P[None, :, :]) ** 2).sum(axis=2)
-            np.minimum(dist, d2[None, :], out=dist)
-            best = int(np.argmin(dist @ w))
-            pick = int(tries[best])
-            d2 = dist[best]
-            chosen.append(pick)
-            continue
-        chosen.append(pick)
-        d2 = np.minimum(d2, ((P - P[pick]) ** 2).sum(axis=1))
-    return np.asarray(chosen)
 
 
 def _weighted_lloyd(P: np.ndarray, w: np.ndarray, starts: np.ndarray, max_iter: int, tol: float):
@@ -271,7 +268,7 @@ def reduce_centers(
     starts = []
     for _ in range(trials):
         if hp["local_lloyd_init_method"] == "kmeans++":
-            chosen = _weighted_kmeans_plusplus(P, w, k, rng)
+            chosen = kmeans_plusplus(P, w, k, rng)
         else:
             chosen = rng.choice(len(P), k, replace=False, p=w / w.sum())
         starts.append(P[chosen])
@@ -302,140 +299,3 @@ def assign(X: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
     _map_parts(part, _parts(*X.shape))
     return labels, distances
-
-
-def _float64_blocks(X: np.ndarray) -> list[np.ndarray] | None:
-    """X as float64 blocks when that fits in CACHE_BYTES (the usual case), else None."""
-    return [X.astype(np.float64)] if X.nbytes * 2 <= CACHE_BYTES else None
-
-
-def _blocks(X: np.ndarray, cached: list[np.ndarray] | None):
-    """(row slice, float64 block) pairs: the cached copy, or chunks converted on the fly."""
-    if cached is not None:
-        yield slice(0, X.shape[0]), cached[0]
-        return
-    for rows in _chunks(*X.shape):
-        yield rows, X[rows].astype(np.float64)
-
-
-def _assign(X: np.ndarray, C: np.ndarray, cached=None) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest centroid per row and the squared distance to it (float64, chunk by chunk)."""
-    labels = np.empty(X.shape[0], dtype=np.intp)
-    d2min = np.empty(X.shape[0])
-    cc = (C * C).sum(axis=1)
-    for rows, B in _blocks(X, cached):
-        d2 = B @ (-2.0 * C.T)
-        d2 += cc
-        lab = d2.argmin(axis=1)
-        labels[rows] = lab
-        d2min[rows] = np.take_along_axis(d2, lab[:, None], axis=1)[:, 0] + np.einsum("ij,ij->i", B, B)
-    np.maximum(d2min, 0.0, out=d2min)
-    return labels, d2min
-
-
-def _means(X: np.ndarray, labels: np.ndarray, k: int, cached=None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cluster means (zeros for empty clusters) and counts, accumulated in float64."""
-    counts = np.bincount(labels, minlength=k).astype(np.float64)
-    sums = np.zeros((k, X.shape[1]))
-    for rows, B in _blocks(X, cached):
-        part = labels[rows]
-        for j in range(B.shape[1]):
-            sums[:, j] += np.bincount(part, weights=B[:, j], minlength=k)
-    return sums / np.maximum(counts, 1.0)[:, None], counts
-
-
-def lloyd(X: np.ndarray, centroids: np.ndarray, max_iter: int = 300, cached=None) -> tuple[np.ndarray, float]:
-    """Lloyd's iterations on all rows from `centroids` until no row changes cluster.
-
-    scikit-learn's Lloyd's (the Cython loop behind KMeans.fit, empty clusters relocated as
-    there) from the given start with tol=0 (stop only when the assignment is stable), on the
-    float64 copy when there is one. Returns (centroids float64, SSE in float64); the SSE never
-    exceeds that of the start.
-    """
-    data = cached[0] if cached is not None else X
-    start = np.ascontiguousarray(centroids, dtype=data.dtype)
-    with warnings.catch_warnings(), _threads_for(X.size):
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        if _single_lloyd is not None:
-            # KMeans.fit's validation and thread set-up cost as much as the iterations on the census.
-            _, inertia, C, iterations = _single_lloyd(
-                data, np.ones(len(data), dtype=data.dtype), start, max_iter=max_iter, tol=0.0,
-                n_threads=1 if X.size <= SINGLE_THREAD_ENTRIES else _cpu_threads())
-            if cached is not None and iterations < max_iter:
-                # Converged on float64 rows: its inertia is the SSE at the final assignment.
-                return np.asarray(C, dtype=np.float64), float(inertia)
-        else:
-            C = KMeans(n_clusters=start.shape[0], init=start, n_init=1, max_iter=max_iter, tol=0.0).fit(data).cluster_centers_
-    C = np.asarray(C, dtype=np.float64)
-    _, d2 = _assign(X, C, cached)
-    return C, float(d2.sum())
-
-
-def lloyd_rows(X: np.ndarray, centroids: np.ndarray, iterations: int) -> np.ndarray:
-    """At most `iterations` of scikit-learn's Lloyd's on all of X's rows as they are (float32: no
-    copy), on every core; the centroids only (its inertia is float32-accumulated, so not the SSE)."""
-    start = np.ascontiguousarray(centroids, dtype=X.dtype)
-    if iterations < 1:
-        return np.asarray(centroids, dtype=np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        if _single_lloyd is not None:
-            _, _, C, _ = _single_lloyd(X, np.ones(len(X), dtype=X.dtype), start, max_iter=iterations, tol=0.0,
-                                       n_threads=_cpu_threads())
-        else:
-            C = KMeans(n_clusters=start.shape[0], init=start, n_init=1, max_iter=iterations, tol=0.0).fit(X).cluster_centers_
-    return np.asarray(C, dtype=np.float64)
-
-
-def hartigan(X: np.ndarray, centroids: np.ndarray, max_sweeps: int = 300, cached=None) -> tuple[np.ndarray, float]:
-    """Polish a clustering with Hartigan's single-row moves; returns (centroids, SSE).
-
-    Moving row x from cluster A (n_A rows) to B changes the SSE by exactly
-    n_B/(n_B+1)·|x-c_B|² - n_A/(n_A-1)·|x-c_A|², which can be negative while x is still
-    nearest to c_A: Lloyd's stops there, Hartigan's does not. Every Hartigan optimum is a
-    Lloyd's fixed point too, so this only lowers the SSE. Each sweep scores all rows at once
-    (vectorised, chunked), then makes the improving moves one at a time, best first,
-    re-checking each against the centroids as they move.
-    """
-    C = np.array(centroids, dtype=np.float64)
-    k = C.shape[0]
-    labels, _ = _assign(X, C, cached)
-    for _ in range(max_sweeps):
-        C, counts = _means(X, labels, k, cached)
-        gain = np.empty(X.shape[0])
-        cc = (C * C).sum(axis=1)
-        factor_in = counts / (counts + 1.0)
-        for rows, B in _blocks(X, cached):
-            d2 = np.maximum(cc[None, :] - 2.0 * (B @ C.T) + (B * B).sum(axis=1)[:, None], 0.0)
-            idx = np.arange(len(B))
-            own_label = labels[rows]
-            n_own = counts[own_label]
-            leave = np.where(n_own > 1, d2[idx, own_label] * n_own / np.maximum(n_own - 1.0, 1.0), -np.inf)
-            join = d2 * factor_in[None, :]
-            join[idx, own_label] = np.inf
-            gain[rows] = leave - join.min(axis=1)
-        eps = 1e-12 * (float(cc.mean()) + 1.0)
-        movers = np.flatnonzero(gain > eps)
-        moved = False
-        for i in movers[np.argsort(-gain[movers], kind="stable")]:
-            a = labels[i]
-            if counts[a] <= 1:
-                continue
-            x = X[i].astype(np.float64)
-            dist = ((C - x) ** 2).sum(axis=1)
-            cost = dist * counts / (counts + 1.0)
-            cost[a] = np.inf
-            b = int(cost.argmin())
-            if dist[a] * counts[a] / (counts[a] - 1.0) - cost[b] <= eps:
-                continue
-            C[a] = (counts[a] * C[a] - x) / (counts[a] - 1.0)
-            C[b] = (counts[b] * C[b] + x) / (counts[b] + 1.0)
-            counts[a] -= 1.0
-            counts[b] += 1.0
-            labels[i] = b
-            moved = True
-        if not moved:
-            break
-    C, _ = _means(X, labels, k, cached)
-    _, d2 = _assign(X, C, cached)
-    return C, float(d2.sum())

@@ -42,6 +42,10 @@ SINGLE_THREAD_ENTRIES = 2_000_000
 _controller: ThreadpoolController | None = None
 
 
+def _cpu_threads() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
 def _get_controller() -> ThreadpoolController:
     global _controller
     if _controller is None:
@@ -107,6 +111,23 @@ def _float64_chunks(X: np.ndarray, lo: int = 0, hi: int | None = None, *, ones_c
     for rows in _chunks(n, d, lo, hi):
         block = buffer[: rows.stop - rows.start]
         np.copyto(block[:, :d], X[rows], casting="unsafe")
+        yield rows, block
+
+
+def _float64_columns(X: np.ndarray, lo: int = 0, hi: int | None = None):
+    """(row slice, float64 (d + 1, rows) block: the rows as columns, then a row of ones) through one
+    reused buffer. `_score_matrix(C).T @ block` lays the scores out centre by centre, so the
+    nearest centre's score is a minimum over k contiguous rows (`.min(axis=0)`): 5 ns a data row,
+    where the minimum along each row of a (rows, k) product takes 90 ns for k = 7."""
+    n, d = X.shape
+    hi = n if hi is None else hi
+    if hi <= lo:
+        return
+    buffer = np.empty((d + 1, min(_rows_per_chunk(d), hi - lo)))
+    buffer[d] = 1.0
+    for rows in _chunks(n, d, lo, hi):
+        block = buffer[:, : rows.stop - rows.start]
+        np.copyto(block[:d], X[rows].T, casting="unsafe")
         yield rows, block
 
 

@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 
 from backends.algorithms.parallel import (
     _as_matrix,
@@ -212,6 +211,8 @@ def _pca_randomized(X: np.ndarray, hp: Mapping[str, Any], seed: int) -> PCAModel
     extra = min(extra, min(n, d) - q)  # the sketch cannot be wider than the matrix
     mean = column_mean(X) if hp["subtract_mean"] else np.zeros(d)
     n_iter = 7 if q < 0.1 * min(n, d) else 4
+    import scipy.linalg  # here, not at the top: regular mode (the county run) needs none of scipy's 60 ms import
+
     Z = np.random.RandomState(seed).normal(size=(d, q + extra))
     for _ in range(n_iter):
         Z, _ = scipy.linalg.lu(_centred_times(X, mean, Z), permute_l=True, check_finite=False)

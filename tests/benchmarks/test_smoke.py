@@ -28,11 +28,11 @@ def smoke(tmp_path_factory, census_csv):
 def test_benchmark_script_runs_every_section(smoke):
     proc, results = smoke
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    for heading in ("## County pipeline", "## Choose k", "## PCA + K-Means at scale", "## Streaming from Parquet",
+    for heading in ("## County pipeline", "## County run as whole processes", "## Choose k", "## PCA + K-Means at scale", "## Streaming from Parquet",
                     "## App pages", "## The County map in a real browser", "## Targets"):
         assert heading in proc.stdout
     assert results is not None
-    assert {"pipeline", "choosek", "scale", "streaming", "app", "browser", "machine"} <= set(results)
+    assert {"pipeline", "processes", "choosek", "scale", "streaming", "app", "browser", "machine"} <= set(results)
     assert results["machine"]["nproc"] >= 1 and results["machine"]["versions"]["numpy"]
 
 

@@ -3,10 +3,13 @@ and points at the references in docs/."""
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from workbench.cli.parser import build_parser
 
@@ -74,3 +77,34 @@ def test_help_imports_no_numerical_library():
             "print('HEAVY', heavy)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert "usage:" in result.stdout and "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr[-500:]
+
+
+
+@pytest.mark.parametrize("artifact", ["pca-census-33", "kmeans-census-k8"])
+def test_inspect_imports_no_scikit_learn_scipy_or_pandas(sagemaker_fixtures, artifact):
+    """`inspect` on a real SageMaker artifact reads it with the format code alone (numpy decodes the
+    NDArrays): no pandas, scipy or scikit-learn, so it answers in a fraction of a second."""
+    path = sagemaker_fixtures / artifact / "model.tar.gz"
+    code = ("import sys, runpy; sys.argv = ['workbench', 'inspect', sys.argv[1]]\n"
+            "try: runpy.run_module('workbench', run_name='__main__')\n"
+            "except SystemExit: pass\n"
+            "heavy = sorted(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules)\n"
+            "print('HEAVY', heavy)")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=REPO,
+                            timeout=60)
+    assert "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr[-500:]
+    summary = json.loads(result.stdout[: result.stdout.rindex("HEAVY")])
+    assert summary
+
+def test_segment_imports_no_scikit_learn_or_scipy(census_csv, tmp_path):
+    """The county run computes with numpy and pandas alone: importing scikit-learn and scipy.stats
+    took 0.5 s of a 1.3 s process before (issue 15)."""
+    code = ("import sys, runpy; sys.argv = ['workbench', 'segment', '--data', sys.argv[1], '--workspace', sys.argv[2],"
+            " '--json']\n"
+            "try: runpy.run_module('workbench', run_name='__main__')\n"
+            "except SystemExit: pass\n"
+            "print('HEAVY', sorted(m for m in ('scipy', 'sklearn') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code, str(census_csv), str(tmp_path)], capture_output=True,
+                            text=True, cwd=REPO, timeout=120)
+    assert "HEAVY []" in result.stdout, result.stdout[-500:] + result.stderr[-500:]
+    assert json.loads(result.stdout[: result.stdout.rindex("HEAVY")])["rows_clean"] == 3218

@@ -2,6 +2,8 @@
 """
 from __future__ import annotations
 
+import hypothesis
+import hypothesis.strategies as st
 import pandas as pd
 import pytest
 
@@ -257,3 +259,26 @@ def test_codes_without_leading_zeros_are_read_as_numbers_as_before():
     raw = sources.load_table(b"CensusId,State,County,Pop\n1001,Alabama,Autauga,10\n1003,Alabama,Baldwin,20\n")
     assert raw["CensusId"].dtype == "int64" and raw["CensusId"].tolist() == [1001, 1003]
     assert not parsing.parse_report(raw)["notes"]
+
+
+def _shape_or_error(text: str, sep: str):
+    try:
+        shape = parsing._check_shape(text, sep, "The file")
+    except DataError as exc:
+        return "error", str(exc)
+    return shape.names, shape.drop_last, shape.notes
+
+
+@hypothesis.settings(max_examples=500, deadline=None)
+@hypothesis.given(st.text(alphabet="ab ,;\n\r\t", max_size=60), st.sampled_from([",", ";", "\t"]))
+def test_the_unquoted_row_check_agrees_with_reading_every_record(text, sep):
+    """Text without quotes is checked by counting delimiters per line; on any text it gives what
+    reading every record with the csv module gives: the same header and notes, or the same message."""
+    fast = _shape_or_error(text, sep)
+    original = parsing._check_unquoted_shape
+    parsing._check_unquoted_shape = lambda *args: None  # the csv module's reading only
+    try:
+        slow = _shape_or_error(text, sep)
+    finally:
+        parsing._check_unquoted_shape = original
+    assert fast == slow

@@ -129,14 +129,18 @@ def clean_table(df: pd.DataFrame, schema: Schema | None = None, features: Sequen
     if absent:
         raise DataError(f"The schema names column(s) {absent} that the table lacks; detect the schema from this table.")
     chosen = _choose_features(schema, features)
+    original = df
     df = df.reset_index(drop=True)  # positions, whatever index the caller's frame had
+    # pandas deep-copies a frame's attrs into every column it hands out (some 200 copies, 3 ms, in
+    # a census cleaning): the working frame has none; `original` keeps them for what reads them.
+    df.attrs = {}
     keys = [c for c in (schema.id_column, *schema.name_columns) if c is not None]
     parsed = _Parsed.of(df, keys, chosen)
     drops: list[DropRecord] = []
     chosen = _drop_empty_columns(chosen, parsed.missing, drops)
     labels = _labels(parsed.key_values, schema, rows_raw)
     rows = _RowDropper(rows_raw, drops)
-    _drop_rows(rows, df, schema, keys, chosen, parsed, labels)
+    _drop_rows(rows, df, original.attrs, schema, keys, chosen, parsed, labels)
     keep = rows.keep
     chosen = _drop_constant_columns(chosen, parsed.numbers, keep, drops)
     chosen, warnings = screen_columns(chosen, {c: parsed.numbers[c][keep] for c in chosen}, drops)
@@ -144,7 +148,7 @@ def clean_table(df: pd.DataFrame, schema: Schema | None = None, features: Sequen
     columns.update({c: parsed.numbers[c][keep] for c in chosen})
     index = pd.Index(_unique_labels(labels[keep], parsed.key_values.get(schema.id_column), keep), name="label")
     frame = pd.DataFrame({c: np.asarray(v) for c, v in columns.items()}, index=index)
-    report = CleanReport(rows_raw, rows.kept, drops, warnings, parse_report(df))
+    report = CleanReport(rows_raw, rows.kept, drops, warnings, parse_report(original))
     return CleanResult(frame, chosen, report, schema)
 
 
@@ -164,7 +168,15 @@ class _Parsed:
         numbers: dict[str, np.ndarray] = {}
         non_numeric: dict[str, np.ndarray] = {}
         for c in chosen:
-            raw = _blank_to_na(df[c])
+            column = df[c]
+            if isinstance(column.dtype, np.dtype) and column.dtype.kind in "fiu":
+                # Already numbers (pandas read them so): what the general path gives, without its
+                # three pandas passes a column.
+                numbers[c] = column.to_numpy(dtype="float64")
+                missing[c] = np.isnan(numbers[c])
+                non_numeric[c] = np.zeros(len(column), dtype=bool)
+                continue
+            raw = _blank_to_na(column)
             numbers[c] = pd.to_numeric(raw, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             missing[c] = raw.isna().to_numpy()
             non_numeric[c] = np.isnan(numbers[c]) & ~missing[c]
@@ -225,12 +237,13 @@ class _RowDropper:
             )
 
 
-def _drop_rows(rows: _RowDropper, df: pd.DataFrame, schema: Schema, keys: list[str], chosen: list[str],
+def _drop_rows(rows: _RowDropper, df: pd.DataFrame, attrs: dict, schema: Schema, keys: list[str], chosen: list[str],
                parsed: _Parsed, labels: np.ndarray) -> None:
-    """Each row dropped for the first reason that applies, in the order the docstring of clean_table gives."""
+    """Each row dropped for the first reason that applies, in the order the docstring of clean_table gives.
+    attrs: the raw table's (they hold the Census Data API's annotations)."""
     numbers = parsed.numbers
-    rows.drop("annotation", _annotation_masks(df, keys + chosen),
-              lambda i, cols: f"{labels[i]} ({', '.join(_annotation_text(df, c, i) for c in cols)})",
+    rows.drop("annotation", _annotation_masks(df, attrs, keys + chosen),
+              lambda i, cols: f"{labels[i]} ({', '.join(_annotation_text(df, attrs, c, i) for c in cols)})",
               "Dropped {n} row(s) where the Census Data API gave an annotation, not a number (now missing).")
     rows.drop("incomplete", {c: parsed.missing[c] for c in keys + chosen},
               lambda i, cols: f"{labels[i]} (missing {', '.join(cols)})",
@@ -311,18 +324,18 @@ def _near_duplicates(chosen: list[str], values: dict[str, np.ndarray]) -> list[C
     return warnings
 
 
-def _annotation_masks(df: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
+def _annotation_masks(df: pd.DataFrame, attrs: dict, columns: Sequence[str]) -> dict[str, np.ndarray]:
     """Per column, the rows whose value was a Census Data API annotation (census.fetch_table
-    lists them by GEOID, so a subset or reordering of the fetched table still matches)."""
-    hits = df.attrs.get(ANNOTATIONS_ATTR) or {}
+    lists them by GEOID in the table's attrs, so a subset or reordering of the fetched table still matches)."""
+    hits = attrs.get(ANNOTATIONS_ATTR) or {}
     if not hits or "GEOID" not in df.columns:
         return {}
     geoids = df["GEOID"].astype(str)
     return {c: geoids.isin(list(hits[c])).to_numpy() for c in columns if hits.get(c)}
 
 
-def _annotation_text(df: pd.DataFrame, column: str, row: int) -> str:
-    code = (df.attrs.get(ANNOTATIONS_ATTR) or {}).get(column, {}).get(str(df.at[row, "GEOID"]))
+def _annotation_text(df: pd.DataFrame, attrs: dict, column: str, row: int) -> str:
+    code = (attrs.get(ANNOTATIONS_ATTR) or {}).get(column, {}).get(str(df.at[row, "GEOID"]))
     return f"{column}: {code}, {ANNOTATIONS.get(code, 'no value')}" if code is not None else f"{column}: no value"
 
 

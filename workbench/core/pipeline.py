@@ -95,7 +95,9 @@ def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, s
     if recipe is not None and scaler is not None and scaler != recipe.scaler:
         raise ValueError(f"The scaler {scaler!r} contradicts the recipe's {recipe.scaler!r}; name one.")
     scaler = recipe.scaler if recipe is not None else (scaler or "minmax")
-    clean = cleaning.clean_table(raw, schema_mod.detect_schema(raw), features=features)
+    plain = raw.copy(deep=False)  # no attrs: pandas would deep-copy them into every column it reads
+    plain.attrs = {}
+    clean = cleaning.clean_table(raw, schema_mod.detect_schema(plain), features=features)
     source_features = list(clean.features)
     transforms: dict[str, str] = {}
     if recipe is not None:
@@ -104,10 +106,11 @@ def prepare_table(raw: pd.DataFrame, *, features: Sequence[str] | None = None, s
         unknown = [c for c in transforms if c not in clean.features]
         if unknown:
             raise ValueError(f"The recipe transforms {unknown}, which are not among the features ({', '.join(clean.features)}).")
-    fitted = scaling.fit_scaler(scaler, clean.feature_frame, transforms=transforms)
-    X = fitted.transform(clean.feature_frame)
+    feature_frame = clean.feature_frame  # built once: each access makes a new frame
+    fitted = scaling.fit_scaler(scaler, feature_frame, transforms=transforms)
+    X = fitted.transform(feature_frame)
     description = str(raw.attrs.get(parsing.SOURCE_ATTR, "table"))
-    return PreparedData(description, clean, fitted, X, cleaning.fingerprint(clean.feature_frame),
+    return PreparedData(description, clean, fitted, X, cleaning.fingerprint(feature_frame),
                         recipe, source_features, raw.attrs.get(census.REQUEST_ATTR))
 
 

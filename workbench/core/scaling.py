@@ -1,8 +1,15 @@
 """Feature scaling recipes, fitted once and replayable.
 
-A recipe is a scikit-learn scaler. Fitting one gives a FittedScaler that keeps the
-learned parameters, so new rows (or a reloaded run) are transformed exactly as the
-training rows were; to_dict()/from_dict() carry it through JSON run manifests.
+A recipe is a scikit-learn scaler (MinMaxScaler, StandardScaler). Fitting one gives a
+FittedScaler that keeps the learned parameters, so new rows (or a reloaded run) are
+transformed exactly as the training rows were; to_dict()/from_dict() carry it through JSON
+run manifests.
+
+The fit and the transform are scikit-learn's own arithmetic written out in numpy (the same
+operations in the same order, so the same bits: tests/core/test_scaling.py compares them):
+importing scikit-learn costs about 0.5 s, more than the whole county run, and a CLI run or
+an app start that only scales would pay it for two lines of arithmetic. `make_scaler` still
+gives the scikit-learn estimator.
 """
 from __future__ import annotations
 
@@ -12,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 __all__ = ["SCALERS", "FittedScaler", "ScalerRecipe", "ScalingError", "fit_scaler", "make_scaler"]
 
@@ -26,9 +32,55 @@ class ScalerRecipe:
     name: str
     label: str
     description: str
-    factory: Callable[[], Any]
+    estimator: str  # the scikit-learn class in sklearn.preprocessing
+    fit: Callable[[np.ndarray], dict[str, np.ndarray]]  # rows (float64) → params, as the estimator fits them
+    apply: Callable[[np.ndarray, Mapping[str, np.ndarray]], np.ndarray]  # float64 rows, params → scaled rows
     # The fitted sklearn attributes (without the trailing "_") that define the transform.
     params: tuple[str, ...]
+
+    def factory(self) -> Any:
+        """A fresh, unfitted scikit-learn estimator of this recipe."""
+        import sklearn.preprocessing
+
+        return getattr(sklearn.preprocessing, self.estimator)()
+
+
+_EPS = np.finfo(np.float64).eps
+
+
+def _fit_minmax(X: np.ndarray) -> dict[str, np.ndarray]:
+    """MinMaxScaler().fit(X) with feature_range (0, 1): a range under 10 eps counts as 1."""
+    data_min, data_max = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
+    data_range = data_max - data_min
+    scale = 1.0 / np.where(data_range < 10 * _EPS, 1.0, data_range)
+    return {"data_min": data_min, "data_max": data_max, "data_range": data_range, "min": 0.0 - data_min * scale,
+            "scale": scale}
+
+
+def _apply_minmax(X: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    X = X * params["scale"]
+    X += params["min"]
+    return X
+
+
+def _fit_zscore(X: np.ndarray) -> dict[str, np.ndarray]:
+    """StandardScaler().fit(X) on finite rows: scikit-learn's corrected two-pass variance
+    (`_incremental_mean_and_var` from zero), and its near-constant test before the square root."""
+    n = float(X.shape[0])
+    total = np.sum(X, axis=0)
+    mean = total / n
+    centred = X - total / n
+    correction = np.sum(centred, axis=0)
+    centred **= 2
+    var = (np.sum(centred, axis=0) - correction ** 2 / n) / n
+    constant = var <= n * _EPS * var + (n * mean * _EPS) ** 2
+    return {"mean": mean, "var": var, "scale": np.where(constant, 1.0, np.sqrt(var))}
+
+
+def _apply_zscore(X: np.ndarray, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    X = X - params["mean"]
+    X /= params["scale"]
+    return X
 
 
 SCALERS: dict[str, ScalerRecipe] = {
@@ -37,12 +89,12 @@ SCALERS: dict[str, ScalerRecipe] = {
         ScalerRecipe(
             "minmax", "Min-max to [0, 1]",
             "Each feature mapped linearly so its training minimum is 0 and maximum 1 (the walkthrough's choice).",
-            MinMaxScaler, ("data_min", "data_max", "data_range", "min", "scale"),
+            "MinMaxScaler", _fit_minmax, _apply_minmax, ("data_min", "data_max", "data_range", "min", "scale"),
         ),
         ScalerRecipe(
             "zscore", "Standardise (z-score)",
             "Each feature centred on its training mean and divided by its standard deviation.",
-            StandardScaler, ("mean", "var", "scale"),
+            "StandardScaler", _fit_zscore, _apply_zscore, ("mean", "var", "scale"),
         ),
     )
 }
@@ -91,22 +143,13 @@ class FittedScaler:
         object.__setattr__(self, "features", features)
         object.__setattr__(self, "params", params)
 
-    def _estimator(self) -> Any:
-        """The sklearn scaler with these parameters, so transforms run sklearn's own code."""
-        estimator = make_scaler(self.recipe)
-        for key, value in self.params.items():
-            setattr(estimator, key + "_", value.copy())
-        estimator.n_features_in_ = len(self.features)
-        estimator.n_samples_seen_ = self.n_samples
-        return estimator
-
     def transform(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Scale rows as the training rows were: float32 array (rows, len(features)).
 
         A DataFrame must hold every feature column (extra columns are ignored, order comes from
         self.features); an array must have exactly len(features) columns in that order."""
         X = _transformed(_feature_matrix(data, self.features), self.features, self.transforms)
-        return self._estimator().transform(X).astype(np.float32)
+        return _recipe(self.recipe).apply(X, self.params).astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; floats survive a JSON round trip exactly."""
@@ -142,9 +185,7 @@ def fit_scaler(recipe: str, data: pd.DataFrame | np.ndarray, features: Sequence[
     X = _transformed(_feature_matrix(data, features), features, transforms)
     if X.shape[0] < 1:
         raise ScalingError("Cannot fit a scaler on zero rows.")
-    estimator = make_scaler(recipe).fit(X)
-    params = {k: getattr(estimator, k + "_") for k in _recipe(recipe).params}
-    return FittedScaler(recipe, features, params, int(X.shape[0]), transforms)
+    return FittedScaler(recipe, features, _recipe(recipe).fit(X), int(X.shape[0]), transforms)
 
 
 TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"log1p": np.log1p, "asinh": np.arcsinh}

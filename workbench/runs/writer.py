@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.csv  # noqa: F401  labels.csv's writer (folders.write_labels), imported with the writer, not mid-run
 
 from backends.base import Backend, TrainingJob
 from backends.format import model_tar
-from workbench.core import names, pipeline
+from workbench.core import csv_out, names, pipeline  # noqa: F401  (csv_out: for labels.csv, as pyarrow.csv)
 from workbench.runs import folders, manifest
 from workbench.runs.records import RegistryError, RunRecord
 from workbench.runs.store import RunStore

@@ -349,11 +349,12 @@ def test_kmeans_large_data_path_polishes_every_row(walkthrough, monkeypatch):
 
     scores, *_ = walkthrough
     monkeypatch.setattr(refine, "REFINE_SAMPLE_ROWS", 500)  # the sample, then Lloyd's on every row
+    monkeypatch.setattr(refine, "REFINE_LLOYD_ROWS", 1500)  # a larger sample first, then every row
     hp = {"k": WALKTHROUGH_K, "feature_dim": WALKTHROUGH_TOP}
     model, metrics = fit_kmeans(scores, hp, seed=3)
     _, sagemaker_only = fit_kmeans(scores, hp, seed=3, refine_on_data=False)
     assert metrics["sse"] == pytest.approx(sse(scores, model.centroids), rel=1e-12)
     assert metrics["sse"] <= sagemaker_only["sse"]
-    monkeypatch.setattr(refine, "REFINE_FULL_ITERATIONS", 0)  # no Lloyd's on the rows: the sample's answer
+    monkeypatch.setattr(refine, "REFINE_FULL_ITERATIONS", 0)  # no Lloyd's on every row: the larger sample's answer
     _, unpolished = fit_kmeans(scores, hp, seed=3)
     assert metrics["sse"] <= unpolished["sse"]
