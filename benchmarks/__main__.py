@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,19 +47,11 @@ def _sizes(text: str) -> list[int]:
 
 def run_app(*, env: dict, reruns: int, log) -> dict:
     log(f"[app] AppTest page reruns (benchmarks/bench_app.py, {reruns} reruns) …")
-    with tempfile.TemporaryDirectory(prefix="bench-app-json-") as tmp:
-        out = Path(tmp) / "app.json"
-        env = dict(env)
-        env.setdefault("WORKBENCH_DEFAULT_DATA", str(harness.census_path()))
-        cmd = [sys.executable, "-m", "benchmarks.bench_app", "--reruns", str(reruns), "--json", str(out)]
-        try:
-            proc = subprocess.run(cmd, cwd=harness.REPO, env=env, capture_output=True, text=True, timeout=1800)
-        except subprocess.TimeoutExpired:
-            return {"error": "bench_app timed out"}
-        if not out.is_file():
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
-            return {"error": f"bench_app exited {proc.returncode}: {tail}"}
-        result = json.loads(out.read_text())
+    env = dict(env)
+    env.setdefault("WORKBENCH_DEFAULT_DATA", str(harness.census_path()))
+    result = harness.run_json_module("benchmarks.bench_app", ["--reruns", str(reruns)], env=env, timeout=1800)
+    if "error" in result:
+        return result
     base = result["baseline"]["warm_ms"]
     result["ratios"] = {title: page["warm_ms"] / base for title, page in result["pages"].items()}
     result["slowest_warm_ms"] = max(page["warm_ms"] for page in result["pages"].values())

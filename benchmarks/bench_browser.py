@@ -253,17 +253,7 @@ def run(*, env: dict, repeats: int = 3, log=print) -> dict:
     why = available()
     if why:
         return {"skipped": why}
-    with tempfile.TemporaryDirectory(prefix="bench-browser-json-") as tmp:
-        out = Path(tmp) / "browser.json"
-        cmd = [sys.executable, "-m", "benchmarks.bench_browser", "--repeats", str(repeats), "--json", str(out)]
-        try:
-            proc = subprocess.run(cmd, cwd=harness.REPO, env=env, capture_output=True, text=True, timeout=900)
-        except subprocess.TimeoutExpired:
-            return {"error": "bench_browser timed out"}
-        if not out.is_file():
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
-            return {"error": f"bench_browser exited {proc.returncode}: {tail}"}
-        return json.loads(out.read_text())
+    return harness.run_json_module("benchmarks.bench_browser", ["--repeats", str(repeats)], env=env, timeout=900)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -122,6 +122,25 @@ def run_phase(module: str, phase: str, params: dict[str, Any], *, env: dict[str,
     return {"error": f"{module} {phase} exited {proc.returncode}: {tail}"}
 
 
+def run_json_module(module: str, args: list[str], *, env: dict[str, str], timeout: float) -> dict:
+    """`python -m module ARGS --json FILE` in a fresh process; its JSON, or {"error": why} (the
+    tail of its output when it wrote none, or the timeout)."""
+    import tempfile
+
+    name = module.rpartition(".")[2]
+    with tempfile.TemporaryDirectory(prefix=f"{name}-json-") as tmp:
+        out = Path(tmp) / f"{name}.json"
+        cmd = [sys.executable, "-m", module, *args, "--json", str(out)]
+        try:
+            proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return {"error": f"{name} timed out"}
+        if not out.is_file():
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+            return {"error": f"{name} exited {proc.returncode}: {tail}"}
+        return json.loads(out.read_text())
+
+
 def phase_main(phases: dict[str, Callable[[dict], dict]], argv: list[str] | None = None) -> int:
     """The child side: run the named phase and print its result as one JSON line."""
     parser = argparse.ArgumentParser()

@@ -200,14 +200,9 @@ def hartigan(X: np.ndarray, centroids: np.ndarray, max_sweeps: int = 300, cached
         moved = False
         for i in movers[np.argsort(-gain[movers], kind="stable")]:
             a = labels[i]
-            if counts[a] <= 1:
-                continue
             x = _row(X, int(i), cached)
-            dist = ((C - x) ** 2).sum(axis=1)
-            cost = dist * counts / (counts + 1.0)
-            cost[a] = np.inf
-            b = int(cost.argmin())
-            if dist[a] * counts[a] / (counts[a] - 1.0) - cost[b] <= eps:
+            b = _better_cluster(C, counts, x, a, eps)
+            if b is None:
                 continue
             C[a] = (counts[a] * C[a] - x) / (counts[a] - 1.0)
             C[b] = (counts[b] * C[b] + x) / (counts[b] + 1.0)
@@ -220,6 +215,20 @@ def hartigan(X: np.ndarray, centroids: np.ndarray, max_sweeps: int = 300, cached
     C, _ = _means(X, labels, k, cached)
     _, d2 = _assign(X, C, cached)
     return C, float(d2.sum())
+
+
+def _better_cluster(C: np.ndarray, counts: np.ndarray, x: np.ndarray, a: int, eps: float) -> int | None:
+    """Hartigan's test for one row of cluster `a`: the cluster whose SSE rises least on taking it,
+    when moving it there lowers the total SSE by more than `eps`; else None (a lone row stays)."""
+    if counts[a] <= 1:
+        return None
+    dist = ((C - x) ** 2).sum(axis=1)
+    cost = dist * counts / (counts + 1.0)
+    cost[a] = np.inf
+    b = int(cost.argmin())
+    if dist[a] * counts[a] / (counts[a] - 1.0) - cost[b] <= eps:
+        return None
+    return b
 
 
 def hartigan_labels(rows: RowCache, labels: np.ndarray, k: int, max_sweeps: int = 300
@@ -250,14 +259,9 @@ def hartigan_labels(rows: RowCache, labels: np.ndarray, k: int, max_sweeps: int 
         moved = 0
         for i in movers[np.argsort(-gain[movers], kind="stable")]:
             a = labels[i]
-            if counts[a] <= 1:
-                continue
             x = rows.B[i]
-            dist = ((C - x) ** 2).sum(axis=1)
-            cost = dist * counts / (counts + 1.0)
-            cost[a] = np.inf
-            b = int(cost.argmin())
-            if dist[a] * counts[a] / (counts[a] - 1.0) - cost[b] <= eps:
+            b = _better_cluster(C, counts, x, a, eps)
+            if b is None:
                 continue
             sums[a] -= x
             sums[b] += x
