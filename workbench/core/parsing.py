@@ -343,7 +343,7 @@ def _codes_as_read(df: pd.DataFrame) -> list[str]:
             continue
         values = df[column]
         text = values.dropna().astype(str)
-        if not len(text) or not text.str.fullmatch(r"\d+").all():
+        if not len(text) or not text.iloc[0].isdigit() or not text.str.fullmatch(r"[0-9]+").all():
             continue  # names, or codes such as 0500000US27001: text, as pandas reads them
         if text.str.match(r"0\d").any():
             kept.append(f"{column} (e.g. {text[text.str.match(r'0[0-9]')].iloc[0][:14]})")

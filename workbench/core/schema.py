@@ -100,8 +100,16 @@ def _code_level(series: pd.Series, *, first: bool) -> str | None:
     width; integers may have lost a leading zero. Short integers (county codes) count only as
     the first column and in increasing order, as id columns are: a small table's incomes or
     populations can look like FIPS codes."""
+    if pd.api.types.is_bool_dtype(series):
+        return None
+    if pd.api.types.is_numeric_dtype(series):
+        # Cheap first: the smallest code of the level (a state's 2 digits lost a zero at most)
+        # rules out most features before the uniqueness check hashes the column.
+        smallest = series.min()
+        if not smallest >= (1_000 if first else 100_000_000):
+            return None
     values = series.dropna()
-    if len(values) < 2 or not values.is_unique or pd.api.types.is_bool_dtype(values):
+    if len(values) < 2 or not values.is_unique:
         return None
     if pd.api.types.is_numeric_dtype(values):
         level = fips.level_of(values, exact_width=False)
