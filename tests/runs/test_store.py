@@ -320,6 +320,29 @@ def test_concurrent_writers_from_many_threads_all_land(tmp_path):
     assert reg.get("r07").cluster_names == ["cluster 7.0", "cluster 7.1", "cluster 7.2"]
 
 
+def test_a_session_shares_one_connection_and_other_connections_see_its_commits(tmp_path, monkeypatch):
+    reg = RunStore(workspace=tmp_path)
+    opened = []
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: opened.append(a) or real_connect(*a, **k))
+    with reg.session():
+        _run(reg, "r01", settings={"k": 3})
+        reg.rename("r01", "first")
+        reg.get("r01")
+        assert len(opened) == 1  # begin, end, rename and get: one connection
+        assert RunStore(workspace=tmp_path).get("r01").name == "first"  # committed, seen by a second store
+    with reg.session():
+        with pytest.raises(ValueError, match="Unknown status"):
+            reg.end_run("r01", "Sideways")
+        with pytest.raises(RegistryError, match="failed"):  # SQLite's errors are reported inside a session too
+            with reg._transaction() as conn:
+                conn.execute("SELECT * FROM no_such_table")
+        assert reg.get("r01").status == "Completed"  # the session's connection still works after both
+    opened.clear()
+    reg.get("r01")
+    assert len(opened) == 2  # outside a session: a connection per call again (resolve, then read)
+
+
 def test_a_run_still_being_written_is_not_deleted(tmp_path):
     reg = RunStore(workspace=tmp_path)
     _run(reg, "live", status="InProgress")  # owned by this (living) process

@@ -1,11 +1,12 @@
-"""The run registry's SQLite file: short-lived connections (one per call) in WAL mode with a
-busy timeout, one-up-front write transactions, the schema brought up to date on opening, and a
+"""The run registry's SQLite file: short-lived connections (one per call, or one per `session`,
+such as a run being written) in WAL mode with a busy timeout, one-up-front write transactions, the schema brought up to date on opening, and a
 read-only mode for a workspace that cannot be written (a read-only mount, a shared archive):
 runs can then be listed, shown, compared and exported, never changed."""
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,9 +30,29 @@ class RegistryDatabase:
     def __init__(self, path: Path):
         self.path = path
         self.read_only = path.is_file() and not _writable(path)
+        self._held = threading.local()  # the connection of this thread's open session, if any
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Calls made inside share one connection (in this thread): a run's dozen registry calls
+        then open, set up and close (a WAL checkpoint) one connection, not one each."""
+        if getattr(self._held, "conn", None) is not None:
+            yield
+            return
+        with self.connect() as conn:
+            self._held.conn = conn
+            try:
+                yield
+            finally:
+                self._held.conn = None
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
+        held = getattr(self._held, "conn", None)
+        if held is not None:
+            with self._reported():
+                yield held
+            return
         try:
             if self.read_only:  # immutable: no -wal or -shm file is created or read
                 conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro&immutable=1", uri=True, timeout=30,
@@ -43,17 +64,24 @@ class RegistryDatabase:
             raise RegistryError(f"Cannot open the run registry {self.path}: {exc}. "
                                 f"Set {migrations.ENV_REGISTRY} or WORKBENCH_WORKSPACE to a writable place.") from exc
         try:
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")  # WAL: consistent after any crash; fsync at checkpoints
-            yield conn
+            with self._reported():
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA foreign_keys = ON")
+                conn.execute("PRAGMA synchronous = NORMAL")  # WAL: consistent after any crash; fsync at checkpoints
+                yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _reported(self) -> Iterator[None]:
+        """SQLite's errors as a RegistryError that says what to do."""
+        try:
+            yield
         except sqlite3.DatabaseError as exc:
             damaged = any(word in str(exc) for word in ("not a database", "malformed", "corrupt"))
             hint = (" The file is damaged: move it away and `runs list` rebuilds the registry from the run "
                     "folders." if damaged else "")
             raise RegistryError(f"The run registry {self.path} failed: {exc}.{hint}") from exc
-        finally:
-            conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

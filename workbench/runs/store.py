@@ -99,6 +99,10 @@ class RunStore(ReconcileMixin):
     def _transaction(self):
         return self._db.transaction()
 
+    def session(self):
+        """A context in which this thread's registry calls share one connection (a run's life)."""
+        return self._db.session()
+
     def schema_version(self) -> int:
         with self._connect() as conn:
             return conn.execute("PRAGMA user_version").fetchone()[0]
