@@ -111,7 +111,7 @@ def run_segmentation(
                     seed=seed, settings={"n_components": n_components, "top": top, "k": k},
                     parent_run_id=parent_run_id)
     run.timings.update(timings)
-    with store.session(), run:
+    with run:
         pca = run.train_pca(prepared.X, n_components, backend=compute, seed=seed, progress=progress)
         projected = time.perf_counter()
         scores = project(pca, prepared.X, top)

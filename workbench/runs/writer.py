@@ -21,6 +21,7 @@ InProgress, to be re-attached. Either way no half-written folder is left where r
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Mapping, Sequence
@@ -94,6 +95,16 @@ class RunWriter:
 
     # -- the run's life ------------------------------------------------------------------------
     def __enter__(self) -> RunWriter:
+        # The run's registry calls share one connection (opened, set up and closed once).
+        self._session = contextlib.ExitStack()
+        self._session.enter_context(self.store.session())
+        try:
+            return self._start()
+        except BaseException:
+            self._session.close()
+            raise
+
+    def _start(self) -> RunWriter:
         if self._resuming:
             self.store.take_over(self.run_id)
         else:
@@ -109,16 +120,16 @@ class RunWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc is None:
-            try:
-                self._publish()
-                return False
-            except BaseException as failure:
-                exc = failure
-                self._end(failure)
-                raise
-        self._end(exc)
-        return False
+        with self._session:
+            if exc is None:
+                try:
+                    self._publish()
+                    return False
+                except BaseException as failure:
+                    self._end(failure)
+                    raise
+            self._end(exc)
+            return False
 
     def _publish(self) -> None:
         started = time.perf_counter()
