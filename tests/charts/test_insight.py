@@ -133,13 +133,8 @@ def test_a_small_sample_says_so_under_the_title():
 # --- Every label shown, on the census (the measure) --------------------------------
 # As in test_stages: drawn as the app draws them, at their share of a 700 or 1400 px page.
 
-PAGES = (700, 1400)
-KS = (7, 12)
-
-
-def _shown(spec: dict, width: int, **expected) -> None:
-    found = chart_labels.problems(spec, width, **expected)
-    assert not found, "\n".join(found)
+PAGES, KS = chart_labels.PAGES, chart_labels.KS
+_shown = chart_labels.assert_shown
 
 
 @pytest.mark.parametrize("page", PAGES)

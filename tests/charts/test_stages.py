@@ -150,13 +150,8 @@ def test_distance_histogram():
 # the container's width) at the share of the page it has there, on pages 700 and 1400 px
 # wide, and read back from the SVG: every category it must name is on its axis, whole.
 
-PAGES = (700, 1400)
-KS = (7, 12)
-
-
-def _shown(spec: dict, width: int, **expected) -> None:
-    found = chart_labels.problems(spec, width, **expected)
-    assert not found, "\n".join(found)
+PAGES, KS = chart_labels.PAGES, chart_labels.KS
+_shown = chart_labels.assert_shown
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -276,3 +276,14 @@ def problems(spec: dict, width: int, *, axes: dict[str, list[str]] | None = None
     texts = " | ".join(label.text for label in chart.titles + chart.headers)
     found += [f"title or header missing: {text!r}" for text in [*titles, *headers] if text not in texts]
     return found
+
+
+# The pages the label tests draw on (px) and the k they draw, on the census.
+PAGES = (700, 1400)
+KS = (7, 12)
+
+
+def assert_shown(spec: dict, width: int, **expected) -> None:
+    """Fails with every label `problems` finds missing or cut."""
+    found = problems(spec, width, **expected)
+    assert not found, "\n".join(found)
