@@ -67,13 +67,14 @@ def _batch_sums(A: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _move_centres(centres: np.ndarray, weights: np.ndarray, counts: np.ndarray, sums: np.ndarray, rows: int,
                   half_life: int) -> None:
     """Centre j moves to (1 - p) c_j + p mean_j with p = n_j / (w_j + n_j), n_j of the batch's `rows`
-    nearest to it, and w_j grows by n_j; with a half-life, all weights first decay. (A centre no
-    row chose has p = 0 and stays put: no masks.)"""
+    nearest to it, and w_j grows by n_j; with a half-life, all weights first decay. A centre no
+    row chose has p = 0 and stays put, even when its weight has decayed to exactly 0 (0 / 0)."""
     if half_life > 0:
         weights *= 0.5 ** (rows / half_life)
     step = sums / np.maximum(counts, 1.0)[:, None]  # the batch's mean for each centre it reached
     step -= centres
-    step *= (counts / (weights + counts))[:, None]
+    # where= skips the centres no row chose: a decayed weight of 0 would make their p 0 / 0 = NaN.
+    step *= np.divide(counts, weights + counts, out=np.zeros_like(counts), where=counts > 0)[:, None]
     centres += step
     weights += counts
 
@@ -244,9 +245,20 @@ def _weighted_lloyd(P: np.ndarray, w: np.ndarray, starts: np.ndarray, max_iter: 
         moved = np.where(hit[:, :, None], sums / np.where(hit, counts, 1.0)[:, :, None], C)
         C = np.where(active[:, None, None], moved, C)
         for s in np.flatnonzero(active & ~hit.all(axis=1)):  # empty clusters: to the farthest points
-            far = np.argsort(-nearest[:, s], kind="stable")[: int((~hit[s]).sum())]
+            # np.resize repeats the points when empty clusters outnumber them (fewer weighted
+            # centres than k, after a half-life); otherwise it is the same slice.
+            far = np.resize(np.argsort(-nearest[:, s], kind="stable"), int((~hit[s]).sum()))
             C[s, ~hit[s]] = P[far]
     return loss, C
+
+
+def _draw_by_weight(w: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """k indices drawn by weight w (all positive) without repeats. With a half-life fewer than k
+    centres may keep a weight: then every one of them, and the rest repeats of them, as
+    kmeans_plusplus does once every point is chosen (Lloyd's moves the repeats' empty clusters)."""
+    if len(w) >= k:
+        return rng.choice(len(w), k, replace=False, p=w / w.sum())
+    return np.concatenate([rng.permutation(len(w)), rng.integers(len(w), size=k - len(w))])
 
 
 def reduce_centers(
@@ -256,8 +268,8 @@ def reduce_centers(
 
     Returns every trial as (weighted loss, centroids (k, d)), lowest loss first — the first
     is SageMaker's answer. Each trial seeds k centres (`local_lloyd_init_method`: weighted
-    k-means++, or k distinct centres drawn by weight), then runs weighted Lloyd's for at most
-    `local_lloyd_max_iter` updates, stopping once the loss falls by at most
+    k-means++, or k distinct centres drawn by weight, `_draw_by_weight`), then runs weighted
+    Lloyd's for at most `local_lloyd_max_iter` updates, stopping once the loss falls by at most
     `local_lloyd_tol` of itself (`_weighted_lloyd`). The trials run together in numpy: on
     K = 70 points ten scikit-learn fits cost 7 ms of fixed overhead, these 1 ms.
     """
@@ -270,7 +282,7 @@ def reduce_centers(
         if hp["local_lloyd_init_method"] == "kmeans++":
             chosen = kmeans_plusplus(P, w, k, rng)
         else:
-            chosen = rng.choice(len(P), k, replace=False, p=w / w.sum())
+            chosen = _draw_by_weight(w, k, rng)
         starts.append(P[chosen])
     losses, found = _weighted_lloyd(P, w, np.stack(starts), hp["local_lloyd_max_iter"], hp["local_lloyd_tol"])
     order = np.argsort(losses, kind="stable")

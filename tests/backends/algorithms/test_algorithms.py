@@ -11,7 +11,7 @@ from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
 from backends.algorithms import kmeans_steps, parallel
-from backends.algorithms.kmeans import fit_kmeans
+from backends.algorithms.kmeans import StreamingKMeans, fit_kmeans
 from backends.algorithms.pca import fit_pca, total_variance
 from backends.format import models
 from backends.format.hyperparameters import HyperparameterError, validate_kmeans
@@ -290,6 +290,38 @@ def test_kmeans_edge_cases():
     duplicates = np.repeat(np.eye(3, dtype=np.float32), 4, axis=0)  # 3 distinct rows, k = 5
     model, metrics = fit_kmeans(duplicates, {"k": 5, "feature_dim": 3}, seed=0)
     assert model.k == 5 and metrics["sse"] == pytest.approx(0.0, abs=1e-10)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # 0 / 0 warned before it made NaN centres
+def test_kmeans_half_life_on_discrete_data_keeps_finite_centres():
+    # 27 distinct rows: most of the 80 centres go unchosen and their weights decay to exactly 0.
+    X = np.random.default_rng(0).integers(0, 3, (20_000, 3)).astype(np.float32)
+    hp = {"k": 8, "feature_dim": 3, "half_life_time_size": 10}
+    centres, weights = kmeans_steps.stream_centers(X, validate_kmeans(hp), np.random.default_rng(0))
+    assert (weights == 0).any() and np.isfinite(centres).all()
+    model, metrics = fit_kmeans(X, hp, seed=0)
+    assert np.isfinite(model.centroids).all() and metrics["sse"] == pytest.approx(sse(X, model.centroids), rel=1e-6)
+    stream = StreamingKMeans(hp, seed=0)
+    for lo in range(0, len(X), 5_000):
+        stream.partial_fit(X[lo:lo + 5_000])
+    trials, centroids = stream.finish()
+    assert np.isfinite(stream.centres).all() and np.isfinite(centroids).all()
+    assert all(np.isfinite(loss) for loss, _ in trials)
+
+
+@pytest.mark.parametrize("init", ["kmeans++", "random"])
+def test_kmeans_fewer_weighted_centres_than_k_still_seed_every_trial(init):
+    # A half-life of 1 row leaves weight only on the last batch's 4 distinct rows, fewer than k = 8.
+    X = np.random.default_rng(1).integers(0, 2, (20_000, 2)).astype(np.float32)
+    hp = {"k": 8, "feature_dim": 2, "half_life_time_size": 1, "local_lloyd_init_method": init}
+    _, weights = kmeans_steps.stream_centers(X, validate_kmeans(hp), np.random.default_rng(0))
+    assert 0 < (weights > 0).sum() < 8
+    model, metrics = fit_kmeans(X, hp, seed=0)
+    assert model.k == 8 and metrics["sse"] == pytest.approx(0.0, abs=1e-10)
+    P = np.eye(3)
+    trials = kmeans_steps.reduce_centers(P, np.array([1.0, 2.0, 0.0]), validate_kmeans({**hp, "feature_dim": 3}),
+                                         np.random.default_rng(0))
+    assert all(len(C) == 8 and {tuple(r) for r in C} <= {tuple(r) for r in P[:2]} for _, C in trials)
 
 
 def test_kmeans_bad_inputs_are_refused_clearly(walkthrough):
