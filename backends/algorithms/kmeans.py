@@ -52,7 +52,8 @@ class StreamingKMeans:
     (reservoir sampling by random keys). Call `end_epoch()` after each pass over the data
     (for epochs > 1, stream it again), then `finish()` → SageMaker's trials and the local
     search's centroids on the sample; a caller that can read the rows again then gives them
-    `polish` (bounded Lloyd's passes), as fit_kmeans does in memory.
+    `refine.polish` (bounded Lloyd's passes, workbench.core.streaming does); in memory,
+    fit_kmeans runs `lloyd_rows` on every row and scores it with `exact_sse` instead.
     Read chunks in a random order (row groups) for "randomly chosen" mini-batches: rows are
     only shuffled within a chunk.
     """

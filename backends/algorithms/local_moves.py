@@ -4,8 +4,8 @@ assignment, Lloyd's and Hartigan's updates, k-means++ seeding, and Lloyd's on la
 Why numpy and not scikit-learn's KMeans: on small data (the census: 3,218 rows × 5) every
 step is a handful of tiny array operations, where numpy is as fast as scikit-learn's Cython
 loop (about 60 µs a Lloyd's iteration either way), and importing scikit-learn costs 0.5 s —
-more than the whole county run. Only beyond REFINE_SAMPLE_ROWS rows (`lloyd_rows`, in-memory
-data of a million rows and more) does scikit-learn's multithreaded Cython Lloyd's pay for its
+more than the whole county run. Only beyond REFINE_LLOYD_ROWS rows (`lloyd_rows`, in-memory
+data of more than 100,000 rows) does scikit-learn's multithreaded Cython Lloyd's pay for its
 import, and only there is it imported.
 """
 from __future__ import annotations
@@ -331,7 +331,7 @@ def kmeans_plusplus(P: np.ndarray, w: np.ndarray | None, k: int, rng: np.random.
 def lloyd_rows(X: np.ndarray, centroids: np.ndarray, iterations: int) -> np.ndarray:
     """At most `iterations` of scikit-learn's Lloyd's on all of X's rows as they are (float32: no
     copy), on every core; the centroids only (its inertia is float32-accumulated, so not the SSE).
-    For large data only (beyond REFINE_SAMPLE_ROWS rows), where its Cython loop is worth its import."""
+    For large data only (beyond REFINE_LLOYD_ROWS rows), where its Cython loop is worth its import."""
     start = np.ascontiguousarray(centroids, dtype=X.dtype)
     if iterations < 1:
         return np.asarray(centroids, dtype=np.float64)

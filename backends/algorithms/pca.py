@@ -235,7 +235,7 @@ def fit_pca(X: np.ndarray, hp: Mapping[str, Any], *, seed: int = 0) -> PCAModel:
         validated but not used to batch: regular mode's result is a sum of per-batch
         summaries, so the batching changes nothing but rounding; the chunks are sized by
         the CPU cache (CHUNK_BYTES) instead. `ScatterAccumulator` does the same over
-        chunks that arrive one by one (workbench/streaming.py).
+        chunks that arrive one by one (workbench/core/streaming.py).
     randomized: a randomized SVD of the centred matrix (never formed), with
         n_oversamples = extra_components (-1 → max(10, num_components), as SageMaker
         defines it), seeded by `seed`. For wide data, where a d × d matrix is too big.

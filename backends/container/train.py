@@ -9,8 +9,8 @@ SageMaker (and its local mode) starts a training container as `docker run IMAGE 
     /opt/ml/output/failure                      why the job failed, if it did
 
 This entry point reads those, trains PCA or K-Means with `backends.algorithms` (exactly what
-the embedded backend runs, validated by `backends.hyperparameters`), and writes the same
-`model_algo-1` the embedded backend writes, through `backends.artifacts`. It trains when
+the embedded backend runs, validated by `backends.format.hyperparameters`), and writes the same
+`model_algo-1` the embedded backend writes, through `backends.format.models`. It trains when
 called with no command or with `train`.
 
 Which algorithm: the WORKBENCH_ALGORITHM environment variable (`pca` or `kmeans`), else the
