@@ -4,8 +4,9 @@ moves on the rows are in local_moves.)
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -134,21 +135,6 @@ class _VisitOrder:
         return index[offset:offset + hi - lo]
 
 
-class _InPlace:
-    """A stand-in for a one-thread executor that runs each task at once, in this thread."""
-
-    def __enter__(self) -> "_InPlace":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    def submit(self, fn, *args):
-        future: Future = Future()
-        future.set_result(fn(*args))
-        return future
-
-
 def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """SageMaker's streaming stage: K = k * extra_center_factor weighted centres.
 
@@ -175,7 +161,9 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     # order, so the answer does not depend on the threads' timing.
     # (One batch — the census — needs no second thread: starting one costs more than the batch.)
     threaded = n > max(batch, K) or hp["epochs"] > 1
-    with _single_blas(), (ThreadPoolExecutor(1, thread_name_prefix="stream") if threaded else _InPlace()) as helper:
+    # Unthreaded, mid == hi below and no half is ever submitted: no executor is needed.
+    pool = ThreadPoolExecutor(1, thread_name_prefix="stream") if threaded else contextlib.nullcontext()
+    with _single_blas(), pool as helper:
 
         def half(order: _VisitOrder, lo: int, hi: int, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return _batch_sums(_with_ones(np.take(X, order.rows(lo, hi), axis=0)), W)
