@@ -96,11 +96,10 @@ NO_ROLE = (
 
 
 def boto_session(settings: SageMakerSettings, *, need_credentials: bool = True) -> boto3.Session:
-    # AWS_REGION first, as the AWS CLI and newer SDKs read it; the pinned boto3 reads only
-    # AWS_DEFAULT_REGION (and then the profile's region) by itself.
-    region = settings.region or os.environ.get("AWS_REGION", "").strip() or None
+    """A boto3 session for resolved settings (resolve_settings has already fallen back to
+    AWS_REGION; boto3 then tries AWS_DEFAULT_REGION and the profile's region)."""
     try:
-        session = boto3.Session(profile_name=settings.profile, region_name=region)
+        session = boto3.Session(profile_name=settings.profile, region_name=settings.region)
     except botocore.exceptions.ProfileNotFound:
         raise BackendError(f"The AWS profile named in the settings does not exist in your AWS config. {NO_CREDENTIALS}") from None
     if not session.region_name:
