@@ -7,6 +7,7 @@ Credentials are never a setting: boto3's standard chain finds them.
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -104,7 +105,7 @@ SETTINGS_FIELDS: tuple[dict[str, Any], ...] = (
      "help": "The local Docker image built from backends/container/Dockerfile."},
 )
 SECRET_SETTINGS = frozenset(f["name"] for f in SETTINGS_FIELDS if f.get("secret"))
-_INT_SETTINGS = {"instance_count": 1, "max_runtime_seconds": 60, "volume_size_gb": 1}
+_INT_SETTINGS = {f["name"]: f["minimum"] for f in SETTINGS_FIELDS if f["kind"] == "int"}
 _FIELD_NAMES = {f.name for f in fields(SageMakerSettings)}
 
 
@@ -117,6 +118,18 @@ def settings_fields(backend: str) -> list[dict[str, Any]]:
             item = {**spec, "default": getattr(defaults, spec["name"]), "env": ENV_PREFIX + spec["name"].upper()}
             out.append(item)
     return out
+
+
+def _poll_seconds(value: Any) -> float:
+    """A pause between status polls: refused, not clamped, when negative or not finite (an
+    infinite one would end in time.sleep's OverflowError mid-job)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"poll_seconds must be a number of seconds, got {value!r}.") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"poll_seconds must be a finite number of seconds, at least 0, got {value!r}.")
+    return seconds
 
 
 def resolve_settings(explicit: Mapping[str, Any] | None = None) -> SageMakerSettings:
@@ -140,10 +153,7 @@ def resolve_settings(explicit: Mapping[str, Any] | None = None) -> SageMakerSett
         if name in values:
             values[name] = whole_number(values[name], name, minimum)
     if "poll_seconds" in values:
-        try:
-            values["poll_seconds"] = max(0.0, float(values["poll_seconds"]))
-        except (TypeError, ValueError):
-            raise ValueError(f"poll_seconds must be a number of seconds, got {values['poll_seconds']!r}.") from None
+        values["poll_seconds"] = _poll_seconds(values["poll_seconds"])
     for name in ("role", "bucket", "region", "profile", "prefix", "instance_type", "endpoint_instance_type", "image_uri"):
         if isinstance(values.get(name), str):
             values[name] = values[name].strip() or None

@@ -312,7 +312,11 @@ def test_settings_come_from_the_construction_then_the_environment(aws_env, monke
     assert SageMakerCloudBackend().settings.region == "eu-west-3"  # AWS_REGION is honoured
     assert SageMakerCloudBackend(region="us-west-2").settings.region == "us-west-2"
     for bad, message in ((dict(instance_count=0), "at least 1"), (dict(instance_type="m5.large"), "ml\\.\\*"),
-                         (dict(bucket="s3://b/k"), "bare S3 bucket"), (dict(max_runtime_seconds="x"), "whole number")):
+                         (dict(bucket="s3://b/k"), "bare S3 bucket"), (dict(max_runtime_seconds="x"), "whole number"),
+                         (dict(max_runtime_seconds=59), "at least 60"), (dict(poll_seconds="soon"), "number of seconds"),
+                         # refused, not clamped to 0 (nan) or left to overflow time.sleep (inf)
+                         (dict(poll_seconds=-5), "at least 0"), (dict(poll_seconds="nan"), "finite"),
+                         (dict(poll_seconds=float("inf")), "finite")):
         with pytest.raises(ValueError, match=message):
             sagemaker_settings.resolve_settings(bad)
     with pytest.raises(ValueError, match="Unknown SageMaker setting"):
