@@ -129,11 +129,14 @@ def read_channel(root: Path, channel: str = TRAIN_CHANNEL) -> np.ndarray:
 
 
 def _seed() -> int:
+    """WORKBENCH_SEED checked as the embedded backend checks a seed (0..MAX_SEED)."""
+    from backends.format.hyperparameters import HyperparameterError, validate_seed
+
     text = (os.environ.get(ENV_SEED) or "0").strip()
     try:
-        return int(text)
-    except ValueError:
-        raise ClientError(f"{ENV_SEED}={text!r} is not a whole number.") from None
+        return validate_seed(text)
+    except HyperparameterError as exc:
+        raise ClientError(f"{ENV_SEED}={text!r}: {exc}") from None
 
 
 def train(root: Path) -> dict:

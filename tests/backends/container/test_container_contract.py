@@ -156,6 +156,16 @@ def test_missing_or_bad_input_is_a_client_error(contract, planted, layout, fragm
     assert fragment in (contract / "output" / "failure").read_text()
 
 
+@pytest.mark.parametrize("seed, fragment", [("-1", "out of range"), ("2147483648", "out of range"), ("x", "not 'x'")])
+def test_a_bad_seed_is_a_client_error_not_an_algorithm_error(contract, planted, monkeypatch, seed, fragment):
+    opt_ml(contract, {"feature_dim": "5", "k": "3"}, planted)
+    monkeypatch.setenv(train.ENV_SEED, seed)
+    assert train.main(["train"]) == train.EXIT_CLIENT_ERROR
+    failure = (contract / "output" / "failure").read_text()
+    assert failure.startswith(f"ClientError: {train.ENV_SEED}={seed!r}: The seed must be") and fragment in failure
+    assert not list((contract / "model").iterdir())
+
+
 def test_serve_and_unknown_commands_are_refused(contract, capsys):
     assert train.main(["serve"]) == train.EXIT_USAGE
     assert "only trains" in capsys.readouterr().err
