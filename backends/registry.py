@@ -98,4 +98,10 @@ def backend_class(backend_spec: BackendSpec) -> type:
 
 def create_backend(name: str = DEFAULT_BACKEND, **settings: Any):
     """A configured backend: `settings` are given at construction (None values are ignored)."""
-    return backend_class(spec(name))(**{k: v for k, v in settings.items() if v is not None})
+    backend_spec = spec(name)
+    given = {k: v for k, v in settings.items() if v is not None}
+    # A backend without a settings form takes none: say so, rather than the class's TypeError.
+    # (SageMaker backends check their own settings, beyond their forms' fields: poll_seconds.)
+    if backend_spec.settings_form is None and given:
+        raise ValueError(f"The {backend_spec.name!r} backend takes no settings; got {', '.join(sorted(given))}.")
+    return backend_class(backend_spec)(**given)

@@ -116,6 +116,12 @@ def test_registry_names_every_backend_and_rejects_unknown_names():
         registry.create_backend("cloud9")
 
 
+def test_a_backend_without_settings_refuses_them_by_name():
+    with pytest.raises(ValueError, match="The 'embedded' backend takes no settings; got poll_seconds, region"):
+        registry.create_backend("local", region="eu-west-1", poll_seconds=1)
+    assert registry.create_backend("embedded", region=None).name == "embedded"  # None: not given
+
+
 def test_registry_gives_install_hint_when_a_backend_package_is_missing():
     missing = registry.BackendSpec("needs-missing", "a_module_that_is_not_installed:Backend", "test",
                                    install_hint="pip install thing")
