@@ -422,8 +422,6 @@ class SageMakerBackend(Backend):
 
 def describe_training_job(client: Any, job_name: str, failure: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A training job's description and tags; a BackendError starting with `failure` when AWS refuses."""
-    import botocore.exceptions
-
     try:
         description = client.describe_training_job(TrainingJobName=job_name)
         tags = client.list_tags(ResourceArn=description["TrainingJobArn"]).get("Tags", [])

@@ -185,11 +185,7 @@ class LloydPass:
     """
 
     def __init__(self, candidates: list[np.ndarray]):
-        self.candidates = [KMeansModel(C).centroids.astype(np.float64) for C in candidates]
-        self.sums = [np.zeros_like(C) for C in self.candidates]
-        self.counts = [np.zeros(len(C)) for C in self.candidates]
-        self.squares = 0.0  # sum of |x|² over the rows seen
-        self.n = 0
+        self._reset([KMeansModel(C).centroids.astype(np.float64) for C in candidates])
 
     def _empty(self) -> "LloydPass":
         return LloydPass.__new__(LloydPass)._reset(self.candidates)
@@ -198,7 +194,7 @@ class LloydPass:
         self.candidates = candidates
         self.sums = [np.zeros_like(C) for C in candidates]
         self.counts = [np.zeros(len(C)) for C in candidates]
-        self.squares = 0.0
+        self.squares = 0.0  # sum of |x|² over the rows seen
         self.n = 0
         return self
 

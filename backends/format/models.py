@@ -196,9 +196,6 @@ def read_artifact(source: Source) -> ArtifactContents:
     return ArtifactContents(label, list(members), arrays)
 
 
-_open_artifact = read_artifact
-
-
 def _load_member(data: bytes, label: str) -> Arrays:
     try:
         return load_ndarrays(data)
@@ -250,11 +247,11 @@ def _describe_model(model: Model) -> str:
 
 def load_model(source: Source) -> Model:
     """A PCA or K-Means model from a model.tar.gz or a bare model_algo-1 (path or bytes)."""
-    return _model(_open_artifact(source))
+    return _model(read_artifact(source))
 
 
 def _load_kind(source: Source, kind: type, what: str, other: str):
-    artifact = _open_artifact(source)
+    artifact = read_artifact(source)
     model = _model(artifact)
     if not isinstance(model, kind):
         raise ArtifactError(f"Expected {what} model, but {artifact.label} holds {_describe_model(model)}; "

@@ -23,18 +23,6 @@ import numpy as np
 
 from backends.format.errors import ArtifactError
 
-# --------------------------------------------------------------------------- MXNet NDArray codec
-# mx.nd.save (MXNet 1.9.1, src/ndarray/ndarray.cc), little-endian throughout:
-#   uint64 0x112 list magic, uint64 reserved 0,
-#   uint64 count, then each NDArray,
-#   uint64 count, then each name as uint64 length + bytes (count 0 for a list).
-# One dense NDArray, V2/V3: uint32 magic, int32 storage type, shape (int32 ndim, int64 dims),
-#   context (int32 dev_type, int32 dev_id), int32 type flag, raw C-order data.
-# V1 lacks the storage type. Pre-V1 files have no magic: the first uint32 is ndim, then
-#   uint32 dims. V3 marks numpy shape semantics, where ndim 0 is a scalar; under the
-#   legacy semantics of V2 an ndim of 0 means a "none" (uninitialised) array and nothing
-#   follows its shape.
-
 LIST_MAGIC = 0x112  # kMXAPINDArrayListMagic
 NDARRAY_V1_MAGIC = 0xF993FAC8
 NDARRAY_V2_MAGIC = 0xF993FAC9
