@@ -178,19 +178,13 @@ def detect_features(path: str | Path, features: Sequence[str] | None = None) -> 
 def _scaler_from_stats(recipe: str, features: list[str], n: int, low: np.ndarray, high: np.ndarray,
                        mean: np.ndarray, scatter: np.ndarray) -> tuple[scaling.FittedScaler, np.ndarray, np.ndarray]:
     """The fitted recipe (scikit-learn's parameters) and its affine form x' = a·x + b."""
-    eps = np.finfo(np.float64).eps
+    # scaling's own parameter arithmetic, so a streamed fit scales as the in-memory one does.
     if recipe == "minmax":
-        data_range = high - low
-        scale = 1.0 / np.where(data_range < 10 * eps, 1.0, data_range)
-        offset = -low * scale
-        params = {"data_min": low, "data_max": high, "data_range": data_range, "min": offset, "scale": scale}
-        a, b = scale, offset
+        params = scaling._minmax_params(low, high)
+        a, b = params["scale"], params["min"]
     elif recipe == "zscore":
-        var = np.clip(np.diag(scatter) / n, 0.0, None)
-        std = np.sqrt(var)
-        std = np.where(std < 10 * eps * np.maximum(np.abs(mean), 1.0), 1.0, std)
-        params = {"mean": mean, "var": var, "scale": std}
-        a, b = 1.0 / std, -mean / std
+        params = scaling._zscore_params(float(n), mean, np.clip(np.diag(scatter) / n, 0.0, None))
+        a, b = 1.0 / params["scale"], -mean / params["scale"]
     else:
         raise StreamingError(f"Unknown scaling recipe {recipe!r}; choose one of: {', '.join(scaling.SCALERS)}.")
     return scaling.FittedScaler(recipe, tuple(features), params, n), a, b
