@@ -231,3 +231,15 @@ def test_streaming_scaler_shares_the_in_memory_near_constant_rule():
                                                     np.diag(var * 3))
         np.testing.assert_allclose(fitted.params["scale"], expected.params["scale"], rtol=1e-2)  # was 1.0 vs 8e-10
         assert np.allclose(a, 1 / expected.params["scale"] if recipe == "zscore" else expected.params["scale"], rtol=1e-2)
+
+
+def test_streaming_components_default_adapts_but_a_typed_value_is_refused(tmp_path):
+    from backends.format.hyperparameters import HyperparameterError
+
+    path = tmp_path / "three-features.parquet"
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.random((60, 3)), columns=["a", "b", "c"]).to_parquet(path, index=False)
+    result = streaming.segment_parquet(path, top=2, k=3)
+    assert result.pca.n_components == 3  # the default, fitted to the 3 features
+    with pytest.raises(HyperparameterError, match=r"num_components=33 is more than the 3 feature\(s\)"):
+        streaming.segment_parquet(path, n_components=33, top=2, k=3)

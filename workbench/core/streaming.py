@@ -206,7 +206,7 @@ def segment_parquet(
     *,
     features: Sequence[str] | None = None,
     scaler: str = conventions.DEFAULT_SCALER,
-    n_components: int = conventions.WALKTHROUGH_COMPONENTS,
+    n_components: int | None = None,
     top: int = conventions.WALKTHROUGH_TOP,
     k: int = conventions.WALKTHROUGH_K,
     seed: int = conventions.DEFAULT_SEED,
@@ -219,6 +219,8 @@ def segment_parquet(
 ) -> StreamingResult:
     """Scale → PCA (regular mode) → top components → K-Means on a Parquet file, in bounded memory.
 
+    `n_components` defaults to conventions.default_components(number of features); a larger
+    value than the features is refused (HyperparameterError), as segment refuses it.
     `full_passes` caps the Lloyd's passes of the polish (default REFINE_FULL_PASSES);
     `labels_out` writes a Parquet file of id, cluster and distance_to_cluster;
     `output_dir` gets pca/model.tar.gz and kmeans/model.tar.gz.
@@ -230,7 +232,12 @@ def segment_parquet(
     chosen, id_column = detect_features(path, features)
     chunks = ParquetChunks(path, chosen, id_column=id_column, batch_rows=batch_rows)
     d = len(chosen)
-    n_components = min(n_components, d)
+    if n_components is None:  # only the default adapts; a value asked for is checked below
+        n_components = conventions.default_components(d)
+    elif n_components > d:
+        # segment's refusal, before a pass over the file (the row count is not needed for it)
+        check_pca_against_data(validate_pca({"feature_dim": d, "num_components": n_components,
+                                             "mini_batch_size": 1}), 2, d)
     if not 1 <= top <= n_components:
         raise StreamingError(f"top must be between 1 and the number of components ({n_components}); got {top}.")
 
