@@ -190,6 +190,17 @@ def _scaler_from_stats(recipe: str, features: list[str], n: int, low: np.ndarray
     return scaling.FittedScaler(recipe, tuple(features), params, n), a, b
 
 
+def _components_for(n_components: int | None, d: int) -> int:
+    """Only the default adapts to the features; a value asked for that is too large is refused
+    with segment's message, before any pass over the file (the row count is not needed for it)."""
+    if n_components is None:
+        return conventions.default_components(d)
+    if n_components > d:
+        check_pca_against_data(validate_pca({"feature_dim": d, "num_components": n_components,
+                                             "mini_batch_size": 1}), 2, d)
+    return n_components
+
+
 def _refuse_empty_clusters(sizes: np.ndarray, k: int, labels_path: Path | None) -> None:
     """Fewer clusters than asked for: no answer rather than a wrong one (the labels file removed)."""
     empty = np.flatnonzero(sizes == 0)
@@ -232,12 +243,7 @@ def segment_parquet(
     chosen, id_column = detect_features(path, features)
     chunks = ParquetChunks(path, chosen, id_column=id_column, batch_rows=batch_rows)
     d = len(chosen)
-    if n_components is None:  # only the default adapts; a value asked for is checked below
-        n_components = conventions.default_components(d)
-    elif n_components > d:
-        # segment's refusal, before a pass over the file (the row count is not needed for it)
-        check_pca_against_data(validate_pca({"feature_dim": d, "num_components": n_components,
-                                             "mini_batch_size": 1}), 2, d)
+    n_components = _components_for(n_components, d)
     if not 1 <= top <= n_components:
         raise StreamingError(f"top must be between 1 and the number of components ({n_components}); got {top}.")
 
