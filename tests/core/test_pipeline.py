@@ -169,3 +169,13 @@ def test_labeled_table_checks_names_before_using_them(census_prepared, tmp_path,
         pipeline.labeled_table(census_prepared, scores, kmeans, **given)
     table = pipeline.labeled_table(census_prepared, scores, kmeans, component_names=[" Wealth "], cluster_names=["a"])
     assert list(table.columns[3:5]) == ["Wealth", "pc2"] and set(table["cluster_name"]) == {"a", "cluster 1", "cluster 2"}
+
+
+def test_the_empty_cluster_refusal_names_the_real_reason():
+    from workbench.core import conventions
+
+    assert "only 3 distinct rows" in conventions.empty_clusters_message([3, 4], 5, 3)
+    spread = conventions.empty_clusters_message([6], 7, 100)
+    assert "nearer another centroid" in spread and "distinct" not in spread
+    unknown = conventions.empty_clusters_message([4], 5)  # a stream: distinct rows not counted
+    assert "may have fewer than 5 distinct rows" in unknown and "Choose a smaller k" in unknown

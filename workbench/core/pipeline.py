@@ -155,13 +155,7 @@ def _check_no_empty_cluster(scores: np.ndarray, labels: np.ndarray, k: int) -> N
     empty = np.flatnonzero(np.bincount(labels, minlength=k) == 0)
     if not len(empty):
         return
-    distinct = len(np.unique(scores, axis=0))
-    which = ", ".join(str(c) for c in empty[:10]) + ("…" if len(empty) > 10 else "")
-    if distinct < k:
-        raise DataError(f"k = {k} asks for more clusters than the data can give: its scores have only {distinct:,} "
-                        f"distinct rows, so K-Means left cluster(s) {which} empty. Choose k ≤ {distinct:,}.")
-    raise DataError(f"K-Means left cluster(s) {which} empty for k = {k}: every point is nearer another centroid. "
-                    "Choose a smaller k, or another seed.")
+    raise DataError(conventions.empty_clusters_message(empty, k, len(np.unique(scores, axis=0))))
 
 
 def labeled_table(

@@ -208,8 +208,7 @@ def _refuse_empty_clusters(sizes: np.ndarray, k: int, labels_path: Path | None) 
         return
     if labels_path is not None:
         labels_path.unlink(missing_ok=True)
-    raise StreamingError(f"K-Means left cluster(s) {', '.join(map(str, empty[:10]))} empty for k = {k}: the "
-                         "data has too few distinct rows for that many clusters. Choose a smaller k.")
+    raise StreamingError(conventions.empty_clusters_message(empty, k))  # a stream does not count distinct rows
 
 
 def segment_parquet(
