@@ -129,6 +129,8 @@ def test_stream_human_output_names_what_it_wrote(census_parquet, tmp_path):
         (lambda tmp, pq: pq, ["--features", "Income,Nope"], "Nope"),
         (lambda tmp, pq: pq, ["--top", "40"], "top"),
         (lambda tmp, pq: pq, ["--k", "0"], "at least 1"),
+        (lambda tmp, pq: pq, ["--features", "Income,Poverty,Unemployment", "--components", "5"],
+         "num_components=5 is more than the 3 feature(s)"),
     ],
 )
 def test_stream_bad_input_gets_a_message_not_a_traceback(census_parquet, tmp_path, make, extra, message):

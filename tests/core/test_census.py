@@ -236,6 +236,39 @@ def test_cache_serves_the_second_call_and_refresh_bypasses_it(census_api, tmp_pa
     assert all(KEY not in path.read_text() for path in cached)
 
 
+@pytest.mark.parametrize("payload", [{"rows": []}, {"rows": [["NAME"], ["a", "b"]]}, {"rows": ["x"]}, [1, 2]])
+def test_a_cache_file_that_is_not_a_table_is_a_cache_miss(census_api, tmp_path, payload):
+    census_api.units = minnesota_counties(3)
+    request = census.CensusRequest.create(2022, "county", state="MN", variables=["B01003_001"])
+    first = census.fetch_table(request, client=fast_client())
+    (cached,) = (tmp_path / "cache" / "census").glob("*.json")
+    cached.write_text(json.dumps(payload))
+    again = census.fetch_table(request, client=fast_client())
+    assert again.equals(first) and len(census_api.api_requests()) == 2  # fetched again, no traceback
+
+
+def test_a_failed_cache_write_leaves_no_part_file(tmp_path, monkeypatch):
+    import os
+
+    def refuse(*_args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", refuse)
+    with pytest.raises(DataError, match="Cannot write the census cache"):
+        census._write_cache(tmp_path / "c.json", "https://example/", [["NAME"], ["a"]])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_key_echoed_in_a_rejection_is_redacted(census_api):
+    census_api.units = minnesota_counties(2)
+    census_api.answer = lambda path, query: (200, {"Content-Type": "text/html"},
+                                             f"<html>Invalid Key {KEY}. A valid key must be included.</html>".encode())
+    with pytest.raises(DataError, match="rejected the key") as caught:
+        census.fetch_table(census.CensusRequest.create(2022, "county", state="MN", variables=["B01003_001"]),
+                           client=fast_client())
+    assert KEY not in str(caught.value) and "***" in str(caught.value)
+
+
 # --------------------------------------------------------------------------- the request as a source
 
 

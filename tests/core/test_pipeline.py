@@ -150,3 +150,32 @@ def test_k_above_the_distinct_rows_is_refused_not_left_with_empty_clusters(tmp_p
     with pytest.raises(DataError, match=r"only 3 distinct rows, so K-Means left cluster\(s\) 3, 4 empty. Choose k ≤ 3"):
         pipeline.train_kmeans(scores, 5, output_dir=tmp_path / "kmeans")
     assert pipeline.train_kmeans(scores, 3, output_dir=tmp_path / "three").cluster_sizes == [10, 10, 10]
+
+
+@pytest.mark.parametrize("given, message", [
+    (dict(component_names=[5]), "must be text"),
+    (dict(component_names=[" a\n"]), "control character"),
+    (dict(component_names=["a", "b", "c"]), "3 component names were given for 2 components"),
+    (dict(cluster_names=["a", "b", "c", "d"]), "4 cluster names were given for 3 clusters"),
+])
+def test_labeled_table_checks_names_before_using_them(census_prepared, tmp_path, given, message):
+    from workbench.core.names import InvalidName
+
+    X = census_prepared.X
+    pca = pipeline.train_pca(X, 3, output_dir=tmp_path / "pca")
+    scores = pipeline.project(pca, X, 2)
+    kmeans = pipeline.train_kmeans(scores, 3, output_dir=tmp_path / "kmeans")
+    with pytest.raises(InvalidName, match=message):
+        pipeline.labeled_table(census_prepared, scores, kmeans, **given)
+    table = pipeline.labeled_table(census_prepared, scores, kmeans, component_names=[" Wealth "], cluster_names=["a"])
+    assert list(table.columns[3:5]) == ["Wealth", "pc2"] and set(table["cluster_name"]) == {"a", "cluster 1", "cluster 2"}
+
+
+def test_the_empty_cluster_refusal_names_the_real_reason():
+    from workbench.core import conventions
+
+    assert "only 3 distinct rows" in conventions.empty_clusters_message([3, 4], 5, 3)
+    spread = conventions.empty_clusters_message([6], 7, 100)
+    assert "nearer another centroid" in spread and "distinct" not in spread
+    unknown = conventions.empty_clusters_message([4], 5)  # a stream: distinct rows not counted
+    assert "may have fewer than 5 distinct rows" in unknown and "Choose a smaller k" in unknown

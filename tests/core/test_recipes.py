@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.support.tables import table
-from workbench.core import pipeline, recipes, scaling
+from workbench.core import pipeline, recipes, scaling, sources
 from workbench.core.errors import DataError
 from workbench.core.scaling import ScalingError
 
@@ -46,6 +46,26 @@ def test_rows_without_a_total_are_dropped_and_reported():
     assert report.drop("zero_total").examples == ["Alabama-Baldwin (TotalPop=0)"] and report.rows_clean == 3
     assert [w.kind for w in report.warnings] == ["rate_above_total"]  # Bibb: 60 men of 50 people
     assert prepared.X.shape == (3, 2)
+
+
+def test_rates_keep_the_parsing_notes_and_screen_the_new_features(census_raw):
+    plain = pipeline.prepare_table(census_raw)
+    assert any("TotalPop" in w.columns for w in plain.clean.report.warnings if w.kind == "near_duplicate")
+    prepared = pipeline.prepare_table(census_raw, recipe=recipes.FeatureRecipe(rates=recipes.Rates("TotalPop", COUNTS)))
+    report = prepared.clean.report
+    assert report.parsing == plain.clean.report.parsing
+    near = [w for w in report.warnings if w.kind == "near_duplicate"]
+    assert all(set(w.columns) <= set(prepared.features) for w in near)  # no TotalPop, Men …
+    assert any(set(w.columns) == {"Men per TotalPop", "Women per TotalPop"} and w.value < -0.99 for w in near)
+
+
+def test_rates_keep_a_semicolon_files_parsing_notes():
+    raw = sources.read_csv_bytes(
+        b"CensusId;State;County;TotalPop;Men;Income\n1001;Alabama;Autauga;100;40;51281,5\n"
+        b"1003;Alabama;Baldwin;200;90;50254,25\n1005;Alabama;Barbour;300;150;32964,75\n")
+    prepared = pipeline.prepare_table(raw, recipe=recipes.FeatureRecipe(rates=recipes.Rates("TotalPop", ("Men",))))
+    assert prepared.clean.report.parsing.get("notes")
+    assert prepared.clean.report.parsing == pipeline.prepare_table(raw).clean.report.parsing
 
 
 def test_transforms_are_part_of_the_scaler_and_replayed(census_raw):

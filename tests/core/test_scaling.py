@@ -139,3 +139,18 @@ def test_malformed_saved_scalers_are_refused():
         FittedScaler.from_dict({**good, "features": ["a", "b"]})
     with pytest.raises(ScalingError, match="Unknown scaling recipe"):
         FittedScaler.from_dict({**good, "recipe": "log"})
+
+
+def test_huge_values_are_refused_not_flattened():
+    column = np.array([[-1e308], [0.0], [1e308]])
+    with pytest.raises(ScalingError, match=r"minmax-scale x0.*too large"):
+        fit_scaler("minmax", column)
+    with pytest.raises(ScalingError, match=r"zscore-scale big.*too large"):
+        fit_scaler("zscore", pd.DataFrame({"small": [1.0, 2.0, 3.0], "big": [-1e300, 0.0, 1e300]}))
+
+
+def test_scaled_values_beyond_float32_are_refused():
+    fitted = fit_scaler("minmax", pd.DataFrame({"a": [0.0, 1.0], "b": [0.0, 1e-10]}))
+    assert np.isfinite(fitted.transform(pd.DataFrame({"a": [0.5], "b": [5e-11]}))).all()
+    with pytest.raises(ScalingError, match=r"values of b fall beyond float32"):
+        fitted.transform(pd.DataFrame({"a": [0.5], "b": [1e30]}))

@@ -267,3 +267,30 @@ def test_check_user_source_defaults_to_working_directory_and_workspace(tmp_path,
         sources.check_user_source("/dev/zero")
     with pytest.raises(DataError, match="Type the path"):
         sources.check_user_source("  ")
+
+
+def test_refusals_advise_by_their_reason(monkeypatch, tmp_path):
+    path = tmp_path / "counties.csv"
+    path.write_bytes(textwrap.dedent(SMALL).encode())
+    monkeypatch.setenv(settings.ENV_MAX_DATA_BYTES, "100")
+    with pytest.raises(DataError) as info:
+        sources.load_table(path)
+    assert "Check the path" not in str(info.value) and "python -m workbench stream FILE.parquet" in str(info.value)
+    with pytest.raises(DataError, match="python -m workbench stream FILE.parquet"):
+        sources.load_table(textwrap.dedent(SMALL).encode())
+    with pytest.raises(DataError, match="Check the path"):
+        sources.load_table(tmp_path / "missing.csv")
+    assert "segment --parquet" not in settings.max_data_bytes.__doc__
+
+
+def test_the_cached_default_is_read_once(monkeypatch, tmp_path):
+    data = textwrap.dedent(SMALL).encode()
+    target = tmp_path / sources.DEFAULT_BUCKET / sources.DEFAULT_KEY
+    target.parent.mkdir(parents=True)
+    target.write_bytes(data)
+    monkeypatch.delenv(settings.ENV_DEFAULT_DATA, raising=False)
+    reads = []
+    real = sources.read_regular_file
+    monkeypatch.setattr(sources, "read_regular_file", lambda *a, **k: reads.append(a) or real(*a, **k))
+    found = sources.read_default(expected_md5=hashlib.md5(data).hexdigest(), cache_dir=tmp_path)
+    assert found.data == data and len(reads) == 1

@@ -220,3 +220,26 @@ def test_streaming_refuses_a_k_that_leaves_clusters_empty(tmp_path):
     with pytest.raises(streaming.StreamingError, match=r"empty for k = 5.*Choose a smaller k"):
         streaming.segment_parquet(path, n_components=2, top=2, k=5, labels_out=labels)
     assert not labels.exists()
+
+
+def test_streaming_scaler_shares_the_in_memory_near_constant_rule():
+    X = np.array([[1e6], [1e6 + 2e-9], [1e6 + 1e-9]])
+    for recipe in ("zscore", "minmax"):
+        expected = scaling.fit_scaler(recipe, X)
+        var = np.var(X, axis=0)
+        fitted, a, _ = streaming._scaler_from_stats(recipe, ["x0"], 3, X.min(0), X.max(0), X.mean(0),
+                                                    np.diag(var * 3))
+        np.testing.assert_allclose(fitted.params["scale"], expected.params["scale"], rtol=1e-2)  # was 1.0 vs 8e-10
+        assert np.allclose(a, 1 / expected.params["scale"] if recipe == "zscore" else expected.params["scale"], rtol=1e-2)
+
+
+def test_streaming_components_default_adapts_but_a_typed_value_is_refused(tmp_path):
+    from backends.format.hyperparameters import HyperparameterError
+
+    path = tmp_path / "three-features.parquet"
+    rng = np.random.default_rng(0)
+    pd.DataFrame(rng.random((60, 3)), columns=["a", "b", "c"]).to_parquet(path, index=False)
+    result = streaming.segment_parquet(path, top=2, k=3)
+    assert result.pca.n_components == 3  # the default, fitted to the 3 features
+    with pytest.raises(HyperparameterError, match=r"num_components=33 is more than the 3 feature\(s\)"):
+        streaming.segment_parquet(path, n_components=33, top=2, k=3)

@@ -34,11 +34,18 @@ def seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text[:40]!r}") from None
 
 
-def _add_model_options(command: argparse.ArgumentParser) -> None:
-    """--features, --scaler, --components, --top, --k and --seed, shared by segment and stream."""
+def _add_model_options(command: argparse.ArgumentParser, *, adapt_components: bool = False) -> None:
+    """--features, --scaler, --components, --top, --k and --seed, shared by segment and stream.
+    adapt_components: --components defaults to None, so the command can fit the default to the
+    file's features while still refusing a typed value that is too large."""
     command.add_argument("--scaler", default=conventions.DEFAULT_SCALER, choices=conventions.SCALER_NAMES)
-    command.add_argument("--components", type=positive_int, default=conventions.WALKTHROUGH_COMPONENTS,
-                         help=f"PCA num_components (default {conventions.WALKTHROUGH_COMPONENTS})")
+    if adapt_components:
+        command.add_argument("--components", type=positive_int, default=None,
+                             help=f"PCA num_components (default {conventions.WALKTHROUGH_COMPONENTS}, or every "
+                                  "component of a file with fewer features)")
+    else:
+        command.add_argument("--components", type=positive_int, default=conventions.WALKTHROUGH_COMPONENTS,
+                             help=f"PCA num_components (default {conventions.WALKTHROUGH_COMPONENTS})")
     command.add_argument("--top", type=positive_int, default=conventions.WALKTHROUGH_TOP,
                          help=f"components kept for clustering (default {conventions.WALKTHROUGH_TOP})")
     command.add_argument("--k", type=positive_int, default=conventions.WALKTHROUGH_K,
@@ -80,7 +87,7 @@ def _add_stream(commands) -> None:
     stream.add_argument("path", type=Path, help="the Parquet file (numeric feature columns, optionally an id column), "
                                                 "or a Census Data API request ('census:year=2022&geography=tract&…')")
     stream.add_argument("--features", help="comma-separated features to use (default: every numeric column but the id)")
-    _add_model_options(stream)
+    _add_model_options(stream, adapt_components=True)
     stream.add_argument("--batch-rows", type=positive_int, default=None,
                         help="rows decoded at a time: bounds the memory (default 65,536)")
     stream.add_argument("--labels-out", type=Path, help="write id, cluster and distance_to_cluster to this Parquet file")

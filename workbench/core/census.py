@@ -309,10 +309,10 @@ class CensusClient:
         except (UnicodeDecodeError, ValueError):
             said = _first_line(body)
             if "key" in said.lower():
-                raise DataError(f"The Census Data API rejected the key in CENSUS_API_KEY ({said}). Fix or unset it.") from None
+                raise DataError(self._redact(
+                    f"The Census Data API rejected the key in CENSUS_API_KEY ({said}). Fix or unset it.")) from None
             raise DataError(self._redact(f"The Census Data API sent something other than JSON for {what}: {said!r}.")) from None
-        if not (isinstance(rows, list) and rows and all(isinstance(r, list) for r in rows)
-                and len({len(r) for r in rows}) == 1):
+        if not _is_table(rows):
             raise DataError(f"The Census Data API's answer for {what} is not a table (a header row and rows of equal length).")
         return rows
 
@@ -333,15 +333,23 @@ def _first_line(body: bytes) -> str:
     return lines[0][:200] if lines else ""
 
 
+def _is_table(rows: Any) -> bool:
+    """A header row and data rows, all lists of one length: what the API answers (and the cache holds)."""
+    return (isinstance(rows, list) and bool(rows) and all(isinstance(r, list) for r in rows)
+            and len({len(r) for r in rows}) == 1)
+
+
 def _read_cache(path: Path) -> list[list[Any]] | None:
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
-        return payload["rows"] if isinstance(payload.get("rows"), list) else None
-    except (OSError, ValueError, AttributeError, KeyError):
+        rows = payload["rows"]
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return None  # absent or damaged: fetch again
+    return rows if _is_table(rows) else None  # not a table (e.g. {"rows": []}): fetch again
 
 
 def _write_cache(path: Path, public_url: str, rows: list[list[Any]]) -> None:
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
@@ -349,6 +357,8 @@ def _write_cache(path: Path, public_url: str, rows: list[list[Any]]) -> None:
             json.dump({"url": public_url, "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": rows}, out)
         os.replace(tmp, path)
     except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)  # no half-written .part left beside the cache
         raise DataError(f"Cannot write the census cache in {path.parent}: {exc}. "
                         f"Set {settings.ENV_CACHE_DIR} to a writable folder.") from exc
 

@@ -94,7 +94,9 @@ class CleanReport:
 @dataclass(frozen=True, eq=False)
 class CleanResult:
     """frame: index = unique row label ("State-County", e.g. "Alabama-Autauga"); columns = the id
-    and name columns, then the features as float64. features: the feature columns kept."""
+    and name columns, then the features as float64, and possibly more (after a rates step,
+    recipes.apply_rates, the counts and total the rates came from stay beside them). features:
+    the feature columns kept; use feature_frame for just those."""
 
     frame: pd.DataFrame
     features: list[str]
@@ -113,10 +115,11 @@ def clean_table(df: pd.DataFrame, schema: Schema | None = None, features: Sequen
     """Keep the rows and feature columns a segmentation can use, and report what was dropped.
 
     features: the feature columns to use (default: all of schema.feature_columns); kept in table order.
-    Rows are dropped, each for the first reason that applies: a Census Data API annotation in the
+    First feature columns that are entirely blank are dropped (they would drop every row). Then
+    rows are dropped, each for the first reason that applies: a Census Data API annotation in the
     id, name or chosen feature columns; missing values there; non-numeric feature values; infinite
-    values; an id seen earlier (the first row with an id is kept). Then feature columns that are
-    entirely blank or constant are dropped, and exact duplicates screened out.
+    values; an id seen earlier (the first row with an id is kept). Then feature columns constant
+    on the kept rows are dropped, exact duplicates screened out and near-duplicates warned of.
     """
     schema = schema or detect_schema(df)
     rows_raw = len(df)

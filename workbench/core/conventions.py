@@ -75,3 +75,15 @@ def cluster_label(names: Sequence[str], cluster: int) -> str:
     """The analyst's name of a cluster, else its fallback name."""
     name = names[cluster] if 0 <= cluster < len(names) else ""
     return name or default_cluster_name(cluster)
+
+
+def empty_clusters_message(empty: Sequence[int], k: int, distinct: int | None = None) -> str:
+    """Why K-Means left `empty` clusters of k (the in-memory and streaming refusals share it).
+    distinct: the scores' distinct rows when counted (a stream does not count them)."""
+    which = ", ".join(str(c) for c in list(empty)[:10]) + ("…" if len(empty) > 10 else "")
+    if distinct is not None and distinct < k:
+        return (f"k = {k} asks for more clusters than the data can give: its scores have only {distinct:,} "
+                f"distinct rows, so K-Means left cluster(s) {which} empty. Choose k ≤ {distinct:,}.")
+    cause = "every point is nearer another centroid" if distinct is not None else (
+        f"the data may have fewer than {k} distinct rows, or every point is nearer another centroid")
+    return f"K-Means left cluster(s) {which} empty for k = {k}: {cause}. Choose a smaller k, or another seed."

@@ -115,9 +115,21 @@ def read_csv(source: Any, **kwargs: Any) -> pd.DataFrame:
     kwargs.setdefault("encoding", "utf-8-sig")
     frame = pd.read_csv(source, **kwargs)
     for position in range(frame.shape[1]):
-        column = frame.iloc[:, position]
-        if pd.api.types.is_unsigned_integer_dtype(column) and len(column) and int(column.max()) > 2**63 - 1:
-            frame.isetitem(position, column.astype(str))
-        elif pd.api.types.is_object_dtype(column) and column.map(lambda v: type(v) is int).any():
-            frame.isetitem(position, column.map(lambda v: str(v) if type(v) is int else v))
+        text = wide_ints_as_text(frame.iloc[:, position])
+        if text is not None:
+            frame.isetitem(position, text)
     return unprotect_frame(frame)
+
+
+INT64_MAX = 2**63 - 1
+
+
+def wide_ints_as_text(column: pd.Series) -> pd.Series | None:
+    """The column with its whole numbers too wide for int64 as text (pandas reads them as uint64,
+    or as Python ints in an object column), or None when it has none. Shared by parsing and
+    read_csv, so a table and the files written from it agree."""
+    if pd.api.types.is_unsigned_integer_dtype(column) and len(column) and int(column.max()) > INT64_MAX:
+        return column.astype(str)
+    if pd.api.types.is_object_dtype(column) and column.map(lambda v: type(v) is int).any():
+        return column.map(lambda v: str(v) if type(v) is int else v)
+    return None

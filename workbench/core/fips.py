@@ -86,12 +86,6 @@ def geoid_text(value: Any, width: int) -> str | None:
     return text if text[:2] in STATES else None
 
 
-def geo_id_suffix(value: Any) -> str | None:
-    """The GEOID inside an API GEO_ID ("0500000US27001" -> "27001"), else None."""
-    match = _GEO_ID.match(str(value).strip())
-    return match.group(2) if match else None
-
-
 def level_of(values: pd.Series, *, exact_width: bool) -> str | None:
     """The geography level whose GEOIDs all of `values` are, or None (vectorised: tables of
     block groups have 240,000 rows). exact_width: text codes that must have the full width;

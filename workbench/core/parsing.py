@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from workbench.core import human_numbers, settings
+from workbench.core.csv_out import wide_ints_as_text
 from workbench.core.errors import DataError
 from workbench.core.schema import is_code_name
 
@@ -49,7 +50,6 @@ _NOT_CSV = {
 }
 _SNIFF_CHARS = 64 * 1024
 _MAX_EXAMPLES = 5
-_INT64_MAX = 2**63 - 1
 
 
 @dataclass
@@ -363,12 +363,9 @@ def _keep_wide_ids(df: pd.DataFrame) -> list[str]:
     for column, dtype in df.dtypes.items():
         if not (pd.api.types.is_unsigned_integer_dtype(dtype) or pd.api.types.is_object_dtype(dtype)):
             continue  # only these can hold integers too wide for int64 (looking costs a column access)
-        series = df[column]
-        if pd.api.types.is_unsigned_integer_dtype(series) and len(series) and int(series.max()) > _INT64_MAX:
-            df[column] = series.astype(str)
-            wide.append(column)
-        elif pd.api.types.is_object_dtype(series) and series.map(lambda v: type(v) is int).any():
-            df[column] = series.map(lambda v: str(v) if type(v) is int else v).astype("str")
+        text = wide_ints_as_text(df[column])
+        if text is not None:
+            df[column] = text.astype("str")
             wide.append(column)
     if not wide:
         return []

@@ -155,13 +155,7 @@ def _check_no_empty_cluster(scores: np.ndarray, labels: np.ndarray, k: int) -> N
     empty = np.flatnonzero(np.bincount(labels, minlength=k) == 0)
     if not len(empty):
         return
-    distinct = len(np.unique(scores, axis=0))
-    which = ", ".join(str(c) for c in empty[:10]) + ("…" if len(empty) > 10 else "")
-    if distinct < k:
-        raise DataError(f"k = {k} asks for more clusters than the data can give: its scores have only {distinct:,} "
-                        f"distinct rows, so K-Means left cluster(s) {which} empty. Choose k ≤ {distinct:,}.")
-    raise DataError(f"K-Means left cluster(s) {which} empty for k = {k}: every point is nearer another centroid. "
-                    "Choose a smaller k, or another seed.")
+    raise DataError(conventions.empty_clusters_message(empty, k, len(np.unique(scores, axis=0))))
 
 
 def labeled_table(
@@ -175,22 +169,36 @@ def labeled_table(
     """One row per county: id, State, County, component scores, cluster (and its name), distance.
 
     The names are checked first (workbench.core.names): none may be a key column, an added
-    column, another name or contain control characters (InvalidName, a ValueError).
+    column, another name or contain control characters, and there may be no more names than
+    components or clusters (InvalidName, a ValueError).
     """
     frame = prepared.clean.frame
     schema = prepared.clean.schema
     keys = [column for column in (schema.id_column, *schema.name_columns) if column]
-    columns = conventions.component_columns(scores.shape[1], component_names)
-    names.check_component_names(columns, key_columns=keys)
+    n, k = scores.shape[1], kmeans.model.k
+    defaults = conventions.default_component_names(n)
+    chosen_components = names.check_component_names(_padded(component_names, n, "component"), key_columns=keys)
+    columns = [name or default for name, default in zip(chosen_components, defaults)]
+    chosen_clusters = None if cluster_names is None else names.check_cluster_names(
+        _padded(cluster_names, k, "cluster"), key_columns=keys)
     out = pd.DataFrame(index=frame.index)
     for column in keys:
         out[column] = frame[column].to_numpy()
     for i, name in enumerate(columns):
         out[name] = scores[:, i]
     out[conventions.CLUSTER_COLUMN] = kmeans.labels
-    if cluster_names is not None:
-        chosen = names.check_cluster_names(list(cluster_names) + [""] * (kmeans.model.k - len(cluster_names)),
-                                           key_columns=keys)
-        out[conventions.CLUSTER_NAME_COLUMN] = [conventions.cluster_label(chosen, label) for label in kmeans.labels]
+    if chosen_clusters is not None:
+        out[conventions.CLUSTER_NAME_COLUMN] = [conventions.cluster_label(chosen_clusters, label)
+                                                for label in kmeans.labels]
     out[conventions.DISTANCE_COLUMN] = kmeans.distances
     return out
+
+
+def _padded(given: Sequence[object] | None, count: int, kind: str) -> list[object]:
+    """`given` names blank-padded to `count`; more names than there are components or clusters
+    would be dropped without a word, so they are refused."""
+    given = list(given or [])
+    if len(given) > count:
+        raise names.InvalidName(f"{len(given)} {kind} names were given for {count} {kind}s; give at most {count} "
+                                f"(one per {kind}, blank for the default).")
+    return given + [""] * (count - len(given))

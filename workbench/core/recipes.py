@@ -133,7 +133,12 @@ def apply_rates(clean: cleaning.CleanResult, recipe: FeatureRecipe) -> cleaning.
             features.append(rates.name(feature))
         elif feature != rates.total or rates.keep_total:
             features.append(feature)
-    report = cleaning.CleanReport(clean.report.rows_raw, int(keep.sum()), drops, warnings)
+    # The rates are new columns on fewer rows: screen them as cleaning screens features, and
+    # drop the earlier near-duplicate warnings (they may name counts and totals gone from the features).
+    features, near = cleaning.screen_columns(
+        features, {c: frame[c].to_numpy(np.float64) for c in features}, drops)
+    warnings = [w for w in warnings if w.kind != "near_duplicate"] + near
+    report = dataclasses.replace(clean.report, rows_clean=int(keep.sum()), drops=drops, warnings=warnings)
     return cleaning.CleanResult(frame, features, report, clean.schema)
 
 

@@ -49,9 +49,15 @@ _EPS = np.finfo(np.float64).eps
 
 
 def _fit_minmax(X: np.ndarray) -> dict[str, np.ndarray]:
-    """MinMaxScaler().fit(X) with feature_range (0, 1): a range under 10 eps counts as 1."""
-    data_min, data_max = np.nanmin(X, axis=0), np.nanmax(X, axis=0)
-    data_range = data_max - data_min
+    """MinMaxScaler().fit(X) with feature_range (0, 1)."""
+    return _minmax_params(np.nanmin(X, axis=0), np.nanmax(X, axis=0))
+
+
+def _minmax_params(data_min: np.ndarray, data_max: np.ndarray) -> dict[str, np.ndarray]:
+    """MinMaxScaler's parameters from each feature's extremes: a range under 10 eps counts as 1.
+    Shared with the streaming fit (workbench.core.streaming), so both scale alike."""
+    with np.errstate(over="ignore"):  # an overflowing range is refused by _check_finite_params
+        data_range = data_max - data_min
     scale = 1.0 / np.where(data_range < 10 * _EPS, 1.0, data_range)
     return {"data_min": data_min, "data_max": data_max, "data_range": data_range, "min": 0.0 - data_min * scale,
             "scale": scale}
@@ -71,8 +77,15 @@ def _fit_zscore(X: np.ndarray) -> dict[str, np.ndarray]:
     mean = total / n
     centred = X - total / n
     correction = np.sum(centred, axis=0)
-    centred **= 2
+    with np.errstate(over="ignore"):  # an overflowing variance is refused by _check_finite_params
+        centred **= 2
     var = (np.sum(centred, axis=0) - correction ** 2 / n) / n
+    return _zscore_params(n, mean, var)
+
+
+def _zscore_params(n: float, mean: np.ndarray, var: np.ndarray) -> dict[str, np.ndarray]:
+    """StandardScaler's parameters from n, the means and the variances: scikit-learn's
+    near-constant test before the square root (shared with the streaming fit)."""
     constant = var <= n * _EPS * var + (n * mean * _EPS) ** 2
     return {"mean": mean, "var": var, "scale": np.where(constant, 1.0, np.sqrt(var))}
 
@@ -140,6 +153,7 @@ class FittedScaler:
         wrong = {k: v.shape for k, v in params.items() if v.shape != (len(features),)}
         if wrong:
             raise ScalingError(f"Scaler parameters {wrong} do not match its {len(features)} features.")
+        _check_finite_params(self.recipe, features, params)
         object.__setattr__(self, "features", features)
         object.__setattr__(self, "params", params)
 
@@ -149,7 +163,15 @@ class FittedScaler:
         A DataFrame must hold every feature column (extra columns are ignored, order comes from
         self.features); an array must have exactly len(features) columns in that order."""
         X = _transformed(_feature_matrix(data, self.features), self.features, self.transforms)
-        return _recipe(self.recipe).apply(X, self.params).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = _recipe(self.recipe).apply(X, self.params).astype(np.float32)
+        bad = ~np.isfinite(scaled).all(axis=0)
+        if bad.any():
+            raise ScalingError(
+                f"Scaled {self.recipe} values of {', '.join(np.array(self.features)[bad])} fall beyond float32's "
+                "±3.4e38: those rows lie far outside the rows the scaler was fitted on. Check those values, "
+                "or drop the feature(s).")
+        return scaled
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; floats survive a JSON round trip exactly."""
@@ -186,6 +208,18 @@ def fit_scaler(recipe: str, data: pd.DataFrame | np.ndarray, features: Sequence[
     if X.shape[0] < 1:
         raise ScalingError("Cannot fit a scaler on zero rows.")
     return FittedScaler(recipe, features, _recipe(recipe).fit(X), int(X.shape[0]), transforms)
+
+
+def _check_finite_params(recipe: str, features: Sequence[str], params: Mapping[str, np.ndarray]) -> None:
+    """Values too large for float64 arithmetic (a range or variance past 1.8e308) give infinite
+    parameters, and a scaler that would flatten the feature or return infinities: refuse it."""
+    bad = ~np.all([np.isfinite(v) for v in params.values()], axis=0)
+    if bad.any():
+        names = ", ".join(np.array(features, dtype=object)[bad])
+        raise ScalingError(
+            f"Cannot {recipe}-scale {names}: its values are too large for float64 arithmetic (the "
+            f"{'range' if recipe == 'minmax' else 'mean or variance'} overflows past 1.8e308). Check those values, or "
+            "rescale the column (e.g. divide it by 1e6) before segmenting.")
 
 
 TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"log1p": np.log1p, "asinh": np.arcsinh}

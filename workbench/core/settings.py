@@ -83,7 +83,7 @@ def _env_int(name: str, default: int, *, sizes: bool = False) -> int:
 
 def max_data_bytes() -> int:
     """The largest data file read in memory (WORKBENCH_MAX_DATA_BYTES, default 512 MiB); a
-    larger table belongs in Parquet (`segment --parquet`, read in chunks)."""
+    larger table belongs in Parquet (`python -m workbench stream FILE.parquet` reads it in chunks)."""
     return _env_int(ENV_MAX_DATA_BYTES, DEFAULT_MAX_DATA_BYTES, sizes=True)
 
 

@@ -5,8 +5,11 @@ walkthrough's default object. Each is read to bytes here and parsed by `parsing`
 
 Every problem is a DataError whose message says what is wrong and what to do. Reads are
 bounded: a local path must be a regular file (FIFOs, devices and folders are refused before
-anything is read) and every source is at most settings.max_data_bytes() (checked before
-reading); `check_user_source` keeps the paths an app user types inside the allowed roots.
+anything is read) and every source is at most settings.max_data_bytes() (a file's or S3
+object's size is checked before reading; an upload already in memory, from getvalue() or as
+bytes, is checked once it is there; a Census API table, fetched by workbench.core.census, is not
+checked against it);
+`check_user_source` keeps the paths an app user types inside the allowed roots.
 """
 from __future__ import annotations
 
@@ -100,7 +103,10 @@ def load_table(source: Any = None) -> pd.DataFrame:
     (a "census:" URI); its attrs say where it came from."""
     if is_census(source):
         return census.fetch_table(census.parse_uri(source))
-    found = read_source(source)
+    return _parsed(read_source(source))
+
+
+def _parsed(found: SourceBytes) -> pd.DataFrame:
     return _parse_csv(found.data, what=found.what, description=found.description)
 
 
@@ -117,18 +123,12 @@ def read_csv_bytes(data: bytes, name: str | None = None) -> pd.DataFrame:
     """Read CSV content already in memory (an upload); name is the uploaded file's name, for messages."""
     label = f"uploaded file {name!r}" if name else "uploaded data"
     _check_size(len(data), f"The {label}")
-    return _parse_csv(bytes(data), what=f"The {label}", description=label)
-
-
-def read_upload(fileobj: Any) -> pd.DataFrame:
-    """Read a file-like upload (binary or text) with an optional .name."""
-    return load_table(fileobj)
+    return _parsed(SourceBytes(bytes(data), f"The {label}", label))
 
 
 def read_s3_uri(uri: str, *, client: Any = None) -> pd.DataFrame:
     """Read a CSV object from s3://bucket/key (see _s3_bytes)."""
-    found = SourceBytes(_s3_bytes(uri.strip(), client=client), f"The S3 object {uri}", uri)
-    return _parse_csv(found.data, what=found.what, description=found.description)
+    return _parsed(SourceBytes(_s3_bytes(uri.strip(), client=client), f"The S3 object {uri}", uri))
 
 
 def _s3_bytes(uri: str, *, client: Any = None) -> bytes:
@@ -162,16 +162,15 @@ def read_default(
         same = "the walkthrough's file" if md5 == DEFAULT_MD5 else f"md5 {md5}, not the walkthrough's {DEFAULT_MD5}"
         return SourceBytes(data, f"The file {local}", f"default dataset from the local copy {local} "
                                                       f"({settings.ENV_DEFAULT_DATA} is set; {same})")
-    path = fetch_default(expected_md5=expected_md5, client=client, cache_dir=cache_dir)
-    return SourceBytes(_read_file(path), f"The cached file {path}", f"default dataset {DEFAULT_URI} (cached at {path})")
+    path, data = _fetch_default(expected_md5, client, cache_dir)
+    return SourceBytes(data, f"The cached file {path}", f"default dataset {DEFAULT_URI} (cached at {path})")
 
 
 def load_default(
     *, expected_md5: str = DEFAULT_MD5, client: Any = None, cache_dir: str | os.PathLike | None = None
 ) -> pd.DataFrame:
     """The walkthrough's dataset as a raw table (see read_default)."""
-    found = read_default(expected_md5=expected_md5, client=client, cache_dir=cache_dir)
-    return _parse_csv(found.data, what=found.what, description=found.description)
+    return _parsed(read_default(expected_md5=expected_md5, client=client, cache_dir=cache_dir))
 
 
 def fetch_default(
@@ -180,10 +179,16 @@ def fetch_default(
     """Path of a verified local copy of the default S3 object, downloading it when the cache
     is missing or its md5 is wrong. The download goes to a temporary file that is renamed
     into place only after its md5 checks out, so readers never see a partial file."""
+    return _fetch_default(expected_md5, client, cache_dir)[0]
+
+
+def _fetch_default(expected_md5: str, client: Any, cache_dir: str | os.PathLike | None) -> tuple[Path, bytes]:
+    """(path, bytes) of the verified local copy: the bytes that were hashed, so the file is read once."""
     directory = Path(cache_dir) if cache_dir is not None else settings.cache_dir()
     target = directory / DEFAULT_BUCKET / DEFAULT_KEY
-    if target.is_file() and _md5_of_file(target) == expected_md5:
-        return target
+    cached = _cached_bytes(target)
+    if cached is not None and hashlib.md5(cached).hexdigest() == expected_md5:
+        return target, cached
 
     advice = (
         f"Check your network, or download {DEFAULT_URI} yourself and set "
@@ -204,9 +209,11 @@ def fetch_default(
             client = client if client is not None else s3_client(anonymous=True)
             with _s3_errors(DEFAULT_URI, advice):
                 body = client.get_object(Bucket=DEFAULT_BUCKET, Key=DEFAULT_KEY)["Body"]
+                chunks = []
                 for chunk in body.iter_chunks(1 << 20):
                     digest.update(chunk)
                     out.write(chunk)
+                    chunks.append(chunk)
         if digest.hexdigest() != expected_md5:
             raise DataError(
                 f"The download of {DEFAULT_URI} has md5 {digest.hexdigest()}, expected {expected_md5}: "
@@ -218,7 +225,7 @@ def fetch_default(
         raise DataError(f"Cannot write the download cache {target}: {exc}. Set {settings.ENV_CACHE_DIR} to a writable folder.") from exc
     finally:
         tmp.unlink(missing_ok=True)
-    return target
+    return target, b"".join(chunks)
 
 
 def s3_client(*, anonymous: bool = False) -> Any:
@@ -288,7 +295,7 @@ def _check_size(size: int, what: str) -> None:
         raise DataError(
             f"{what} is {size:,} bytes, over the {limit:,}-byte limit for a table read in memory "
             f"({settings.ENV_MAX_DATA_BYTES}). Raise that setting if the table is genuine, or save it as "
-            "Parquet and segment it in chunks (`segment --parquet`)."
+            f"Parquet and segment it in chunks ({_STREAM_ADVICE})."
         )
 
 
@@ -299,18 +306,27 @@ def _read_file(path: Path, hint: str = "") -> bytes:
         return read_regular_file(path, max_bytes=settings.max_data_bytes(), limit_name=settings.ENV_MAX_DATA_BYTES)
     except FileRefused as exc:
         problem = f"{path} is a folder, not a CSV file." if exc.reason == "folder" else str(exc)
-    raise DataError(f"{problem} {hint or 'Check the path.'}")
+        advice = _REFUSAL_ADVICE.get(exc.reason, "Check the path.")
+    raise DataError(" ".join(part for part in (problem, advice, hint) if part))
 
 
-def _md5_of_file(path: Path) -> str:
-    digest = hashlib.md5()
+_STREAM_ADVICE = "`python -m workbench stream FILE.parquet`"
+# What to do about each FileRefused reason (backends.format.files): a too-big file needs no new path.
+_REFUSAL_ADVICE = {
+    "missing": "Check the path.",
+    "folder": "Give the path of the CSV file itself.",
+    "not_regular": "Save the table to a regular file and give its path.",
+    "too_big": f"Or save the table as Parquet and segment it in chunks ({_STREAM_ADVICE}).",
+    "permission": "Check the file's permissions, or copy it somewhere you can read.",
+}
+
+
+def _cached_bytes(path: Path) -> bytes | None:
+    """A cache file's bytes, or None (a cache miss) when it is absent, unreadable or over the limit."""
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-    except OSError:
-        return ""
-    return digest.hexdigest()
+        return read_regular_file(path, max_bytes=settings.max_data_bytes(), limit_name=settings.ENV_MAX_DATA_BYTES)
+    except (FileRefused, OSError):
+        return None
 
 
 # --------------------------------------------------------------------------- paths users type

@@ -178,22 +178,27 @@ def detect_features(path: str | Path, features: Sequence[str] | None = None) -> 
 def _scaler_from_stats(recipe: str, features: list[str], n: int, low: np.ndarray, high: np.ndarray,
                        mean: np.ndarray, scatter: np.ndarray) -> tuple[scaling.FittedScaler, np.ndarray, np.ndarray]:
     """The fitted recipe (scikit-learn's parameters) and its affine form x' = a·x + b."""
-    eps = np.finfo(np.float64).eps
+    # scaling's own parameter arithmetic, so a streamed fit scales as the in-memory one does.
     if recipe == "minmax":
-        data_range = high - low
-        scale = 1.0 / np.where(data_range < 10 * eps, 1.0, data_range)
-        offset = -low * scale
-        params = {"data_min": low, "data_max": high, "data_range": data_range, "min": offset, "scale": scale}
-        a, b = scale, offset
+        params = scaling._minmax_params(low, high)
+        a, b = params["scale"], params["min"]
     elif recipe == "zscore":
-        var = np.clip(np.diag(scatter) / n, 0.0, None)
-        std = np.sqrt(var)
-        std = np.where(std < 10 * eps * np.maximum(np.abs(mean), 1.0), 1.0, std)
-        params = {"mean": mean, "var": var, "scale": std}
-        a, b = 1.0 / std, -mean / std
+        params = scaling._zscore_params(float(n), mean, np.clip(np.diag(scatter) / n, 0.0, None))
+        a, b = 1.0 / params["scale"], -mean / params["scale"]
     else:
         raise StreamingError(f"Unknown scaling recipe {recipe!r}; choose one of: {', '.join(scaling.SCALERS)}.")
     return scaling.FittedScaler(recipe, tuple(features), params, n), a, b
+
+
+def _components_for(n_components: int | None, d: int) -> int:
+    """Only the default adapts to the features; a value asked for that is too large is refused
+    with segment's message, before any pass over the file (the row count is not needed for it)."""
+    if n_components is None:
+        return conventions.default_components(d)
+    if n_components > d:
+        check_pca_against_data(validate_pca({"feature_dim": d, "num_components": n_components,
+                                             "mini_batch_size": 1}), 2, d)
+    return n_components
 
 
 def _refuse_empty_clusters(sizes: np.ndarray, k: int, labels_path: Path | None) -> None:
@@ -203,8 +208,7 @@ def _refuse_empty_clusters(sizes: np.ndarray, k: int, labels_path: Path | None) 
         return
     if labels_path is not None:
         labels_path.unlink(missing_ok=True)
-    raise StreamingError(f"K-Means left cluster(s) {', '.join(map(str, empty[:10]))} empty for k = {k}: the "
-                         "data has too few distinct rows for that many clusters. Choose a smaller k.")
+    raise StreamingError(conventions.empty_clusters_message(empty, k))  # a stream does not count distinct rows
 
 
 def segment_parquet(
@@ -212,7 +216,7 @@ def segment_parquet(
     *,
     features: Sequence[str] | None = None,
     scaler: str = conventions.DEFAULT_SCALER,
-    n_components: int = conventions.WALKTHROUGH_COMPONENTS,
+    n_components: int | None = None,
     top: int = conventions.WALKTHROUGH_TOP,
     k: int = conventions.WALKTHROUGH_K,
     seed: int = conventions.DEFAULT_SEED,
@@ -225,6 +229,8 @@ def segment_parquet(
 ) -> StreamingResult:
     """Scale → PCA (regular mode) → top components → K-Means on a Parquet file, in bounded memory.
 
+    `n_components` defaults to conventions.default_components(number of features); a larger
+    value than the features is refused (HyperparameterError), as segment refuses it.
     `full_passes` caps the Lloyd's passes of the polish (default REFINE_FULL_PASSES);
     `labels_out` writes a Parquet file of id, cluster and distance_to_cluster;
     `output_dir` gets pca/model.tar.gz and kmeans/model.tar.gz.
@@ -236,7 +242,7 @@ def segment_parquet(
     chosen, id_column = detect_features(path, features)
     chunks = ParquetChunks(path, chosen, id_column=id_column, batch_rows=batch_rows)
     d = len(chosen)
-    n_components = min(n_components, d)
+    n_components = _components_for(n_components, d)
     if not 1 <= top <= n_components:
         raise StreamingError(f"top must be between 1 and the number of components ({n_components}); got {top}.")
 
