@@ -8,8 +8,11 @@ import shutil
 import pandas as pd
 import pytest
 import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from tests.support.apptest import (
+    APP,
+    TIMEOUT,
     downloads,
     errors,
     goto,
@@ -310,3 +313,59 @@ def test_a_deleted_run_folder_is_reported_not_raised(app_env, subset_run):
     at = open_on_runs_page(new_app(), result.run_id)
     assert not problems(at)
     assert any("could not be opened" in e for e in errors(at)), errors(at)
+
+
+# --- A run trained with a feature recipe opens again ---------------------------------------------
+
+
+def _recipe_training():
+    """PCA and K-Means trained on the Features page's recommended preset: counts as rates of TotalPop."""
+    at = new_app()
+    at.switch_page("app/pages/features.py").run()
+    at.button(key="features_recommended").click().run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert at.session_state["recipe_total"] == "TotalPop" and at.session_state["recipe_counts"]
+    return small_training(at)
+
+
+def test_a_run_trained_with_a_feature_recipe_opens_again_after_the_recipe_changed(app_env):
+    at = _recipe_training()
+    run_id = at.session_state["kmeans_run"].run_id
+    chosen = list(at.session_state["feature_select"])
+    counts = list(at.session_state["recipe_counts"])
+    assert any(" per TotalPop" in f for f in RunStore(workspace=app_env).get(run_id).features)
+
+    at.switch_page("app/pages/features.py").run()
+    at.button(key="features_all").click().run()  # the walkthrough preset: no rates
+    assert at.session_state["recipe_total"] == ""
+    open_on_runs_page(at, run_id)
+    assert not errors(at), errors(at)
+    assert at.session_state["active_run_id"] == run_id
+    assert at.session_state["kmeans_run"].run_id == run_id
+    assert at.session_state["feature_select"] == chosen
+    assert at.session_state["recipe_total"] == "TotalPop" and at.session_state["recipe_counts"] == counts
+    goto(at, "explore")
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+
+
+def test_a_run_trained_with_a_feature_recipe_opens_from_the_address_in_a_new_session(app_env):
+    run_id = _recipe_training().session_state["kmeans_run"].run_id
+    restart()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = run_id
+    at.run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert at.session_state["active_run_id"] == run_id
+    assert at.session_state["kmeans_run"].run_id == run_id
+    assert at.session_state["recipe_total"] == "TotalPop"
+
+
+def test_a_run_without_a_recipe_opens_with_the_recipe_cleared(app_env):
+    at = small_training(new_app())  # every feature, no recipe
+    run_id = at.session_state["kmeans_run"].run_id
+    at.switch_page("app/pages/features.py").run()
+    at.button(key="features_recommended").click().run()
+    open_on_runs_page(at, run_id)
+    assert not errors(at), errors(at)
+    assert at.session_state["kmeans_run"].run_id == run_id
+    assert at.session_state["recipe_total"] == "" and at.session_state["recipe_counts"] == []

@@ -19,11 +19,13 @@ from workbench.app.errors import USER_ERRORS
 from workbench.app.runs_handle import run_store
 from workbench.app.source import DEFAULT_SOURCE, Source
 from workbench.app.training import kmeans_settings, pca_settings
-from workbench.core import scaling
+from workbench.core import conventions, recipes, scaling
 from workbench.runs import apply
 
+# The Features page's recipe (workbench.app.data.feature_recipe): set from the run's own when it opens.
+RECIPE_KEYS = ("recipe_total", "recipe_counts", "recipe_keep_total", "recipe_log1p", "recipe_asinh")
 # What opening a run may change, restored when it fails.
-OPEN_RUN_KEYS = ("source", "source_kind", "source_path", "feature_select", "scaler", "pca_run", "kmeans_run",
+OPEN_RUN_KEYS = ("source", "source_kind", "source_path", "feature_select", "scaler", *RECIPE_KEYS, "pca_run", "kmeans_run",
                  "pca_top", "pca_num_components", "pca_seed", "kmeans_k", "kmeans_seed", "names", "names_saved",
                  "active_run_id", "facts")
 QUERY_KEY = "run"  # ?run=<run id>: the open run, in the page's address
@@ -85,10 +87,8 @@ def open_recorded_run(run_id: str) -> str | None:
     saved = {key: st.session_state[key] for key in OPEN_RUN_KEYS if key in st.session_state}
     try:
         _use_source(source)
-        if record.features:
-            st.session_state["feature_select"] = list(record.features)
-        if record.scaler_recipe in scaling.SCALERS:
-            st.session_state["scaler"] = record.scaler_recipe
+        if apply.knows_its_data(record):  # an import without data keeps the current table's choice
+            _use_features(record)
         prep = prepared()
         if apply.knows_its_data(record):
             apply.check_fits(record, prep, "The data loaded for it")
@@ -117,6 +117,25 @@ def open_recorded_run(run_id: str) -> str | None:
     names.bump_editor()
     st.query_params[QUERY_KEY] = record.run_id
     return note
+
+
+def _use_features(record: Any) -> None:
+    """The Features page set as the run prepared its table: the table's columns it chose (before its
+    recipe's rates: a recipe's outputs such as "Men per TotalPop" are no columns of the table), its
+    recipe (cleared for a run without one) and its scaling — what workbench.runs.segment.rerun_settings
+    repeats too."""
+    made = record.recipe or {}
+    scaler = record.scaler_recipe if record.scaler_recipe in scaling.SCALERS else st.session_state.get("scaler")
+    recipe = (recipes.FeatureRecipe.from_dict(made["recipe"]) if made.get("recipe")
+              else recipes.FeatureRecipe(scaler=scaler or conventions.DEFAULT_SCALER))
+    st.session_state["feature_select"] = list(made.get("source_features") or record.features)
+    rates = recipe.rates
+    st.session_state["recipe_total"] = rates.total if rates else ""
+    st.session_state["recipe_counts"] = list(rates.counts) if rates else []
+    st.session_state["recipe_keep_total"] = bool(rates.keep_total) if rates else False
+    st.session_state["recipe_log1p"] = sorted(f for f, how in recipe.transforms.items() if how == "log1p")
+    st.session_state["recipe_asinh"] = sorted(f for f, how in recipe.transforms.items() if how == "asinh")
+    st.session_state["scaler"] = recipe.scaler
 
 
 def open_and_say(run_id: str, flash_key: str) -> None:
