@@ -21,6 +21,7 @@ from tests.support.apptest import (
     new_app,
     problems,
     seed_names,
+    shown,
     train_kmeans,
     train_pca,
 )
@@ -369,3 +370,26 @@ def test_a_run_without_a_recipe_opens_with_the_recipe_cleared(app_env):
     assert not errors(at), errors(at)
     assert at.session_state["kmeans_run"].run_id == run_id
     assert at.session_state["recipe_total"] == "" and at.session_state["recipe_counts"] == []
+
+
+# --- A wrong "Components to keep" is said at its input, nothing else breaks ----------------------
+
+
+def test_an_out_of_range_components_to_keep_does_not_unload_the_data_or_drop_the_address(app_env):
+    at = small_training(new_app())
+    run_id = at.session_state["kmeans_run"].run_id
+    goto(at, "pca")
+    at.number_input(key="pca_top").set_value(99).run()
+    assert not problems(at), problems(at)
+    assert any("Components to keep must be at most 6" in e for e in errors(at)), errors(at)  # at the input
+    goto(at, "data")  # a page that draws in full (the PCA page stops at its wrong input)
+    assert not problems(at), problems(at)
+    assert at.session_state["pca_top"] == 99
+    sidebar = [shown(c.value) for c in at.sidebar.caption]
+    assert not any("(not loaded)" in line for line in sidebar), sidebar
+    assert any("Data: " in line and "counties from" in line for line in sidebar), sidebar
+    assert any("fix Components to keep" in line for line in sidebar), sidebar
+    assert at.query_params["run"] in (run_id, [run_id])  # the address still names the run
+    goto(at, "explore")
+    assert not problems(at), problems(at)
+    assert at.query_params["run"] in (run_id, [run_id])

@@ -53,9 +53,14 @@ def kept(run: TrainedRun) -> int:
 
 
 def current_kmeans(pca_run: TrainedRun | None) -> TrainedRun | None:
-    """The K-Means run, if it was trained on the current PCA run's kept components."""
+    """The K-Means run, if it was trained on the current PCA run's kept components. A "Components to
+    keep" typed out of range is no K-Means run's (each was trained on a valid one): it simply does
+    not match, and the PCA page says what is wrong at the input (see `kept`)."""
     run = st.session_state.get("kmeans_run")
-    if run is None or pca_run is None or run.upstream != (pca_run.job_name, kept(pca_run)):
+    if run is None or pca_run is None:
+        return None
+    top = st.session_state.get("pca_top")
+    if isinstance(top, bool) or run.upstream != (pca_run.job_name, top):
         return None
     return run
 

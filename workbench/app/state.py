@@ -347,6 +347,8 @@ def pipeline_status(facts: PipelineFacts) -> list[Status]:
         return [Status(False, f"Data: {facts.source_label} (not loaded)")]
     out = [Status(True, f"Data: {facts.rows:,} counties from {facts.source_label}"),
            Status(True, f"Features: {facts.n_features}, {facts.scaler}")]
+    if facts.kept is None and facts.n_components is not None:  # trained, but what to keep is not valid
+        return out + [Status(False, f"PCA: {facts.n_components} components; fix Components to keep on the PCA page")]
     if facts.kept is None:
         return out + [Status(False, "PCA: not trained")]
     out.append(Status(True, f"PCA: {facts.kept} of {facts.n_components} components kept ({facts.kept_share:.1%})"))
