@@ -17,6 +17,7 @@ from tests.support.apptest import (
     errors,
     goto,
     infos,
+    load_by_path,
     name_component,
     new_app,
     problems,
@@ -393,3 +394,32 @@ def test_an_out_of_range_components_to_keep_does_not_unload_the_data_or_drop_the
     goto(at, "explore")
     assert not problems(at), problems(at)
     assert at.query_params["run"] in (run_id, [run_id])
+
+
+# --- A run imported without its data, opened on one table and then another -----------------------
+
+
+def test_an_imported_pca_opened_on_two_tables_shows_each_tables_own_results(app_env, sagemaker_fixtures, census_csv,
+                                                                            tmp_path):
+    imported = importer.import_model(sagemaker_fixtures / "pca-census-33" / "model.tar.gz",
+                                     store=RunStore(workspace=app_env))
+    subset = tmp_path / "first-1000.csv"
+    pd.read_csv(census_csv).head(1000).to_csv(subset, index=False)
+
+    def open_and_cluster(at):
+        open_on_runs_page(at, imported.run_id)
+        assert not errors(at), errors(at)
+        goto(at, "clusters")
+        at.number_input(key="kmeans_k").set_value(4).run()
+        train_kmeans(at)
+        goto(at, "export")
+        assert not problems(at) and not errors(at), (problems(at), errors(at))
+        return downloads(at)["counties-k4-clusters.csv"]
+
+    at = new_app()
+    on_a = open_and_cluster(at)  # the walkthrough's table
+    assert len(on_a) == len(at.session_state["kmeans_run"].stage.labels) > 1000
+    load_by_path(at, subset)
+    on_b = open_and_cluster(at)  # the same imported run on the first 1,000 counties
+    labels_b = at.session_state["kmeans_run"].stage.labels
+    assert len(on_b) == len(labels_b) and 990 <= len(on_b) <= 1000  # B's counties (cleaning drops a few), not A's

@@ -66,14 +66,16 @@ def current_kmeans(pca_run: TrainedRun | None) -> TrainedRun | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _scores(job_name: str, top: int, _pca: pipeline.PCAStage, _X):
+def _scores(job_name: str, top: int, data: tuple, _pca: pipeline.PCAStage, _X):
     scores = pipeline.project(_pca, _X, top)
     scores.setflags(write=False)
     return scores
 
 
 def scores(prep: pipeline.PreparedData, run: TrainedRun):
-    return _scores(run.job_name, kept(run), run.stage, prep.X)
+    """The kept component scores of the data (cached on the run and the data: a run imported without
+    its data is shown on whichever table is current, so its job name alone does not say which)."""
+    return _scores(run.job_name, kept(run), data_key(prep), run.stage, prep.X)
 
 
 def current_runs() -> tuple[pipeline.PreparedData | None, TrainedRun | None, TrainedRun | None]:

@@ -25,9 +25,9 @@ from workbench.runs import apply
 # The Features page's recipe (workbench.app.data.feature_recipe): set from the run's own when it opens.
 RECIPE_KEYS = ("recipe_total", "recipe_counts", "recipe_keep_total", "recipe_log1p", "recipe_asinh")
 # What opening a run may change, restored when it fails.
-OPEN_RUN_KEYS = ("source", "source_kind", "source_path", "feature_select", "scaler", *RECIPE_KEYS, "pca_run", "kmeans_run",
-                 "pca_top", "pca_num_components", "pca_seed", "kmeans_k", "kmeans_seed", "names", "names_saved",
-                 "active_run_id", "facts")
+OPEN_RUN_KEYS = ("source", "source_kind", "source_path", "feature_select", "scaler", *RECIPE_KEYS, "pca_run",
+                 "kmeans_run", "pca_top", "pca_num_components", "pca_seed", "kmeans_k", "kmeans_seed", "names",
+                 "names_saved", "active_run_id", "facts")
 QUERY_KEY = "run"  # ?run=<run id>: the open run, in the page's address
 
 
