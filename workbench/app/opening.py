@@ -7,6 +7,7 @@ models applied to it (workbench.runs.apply.apply) — the one way a recorded run
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import streamlit as st
@@ -187,6 +188,22 @@ def from_address() -> None:
     st.toast(f"Opened run {wanted} from the address.", icon=":material/folder_open:")
     if note:
         st.info(text.markdown(note), icon=":material/info:")
+
+
+def forget_deleted_run(run_id: str) -> None:
+    """After run `run_id` was deleted from the registry: the session no longer has it open, its runs
+    trained or opened from it stay shown but are no longer recorded under that id (names are no
+    longer saved to it, keep_in_address does not write it back), and the address no longer names it."""
+    if st.session_state.get("active_run_id") == run_id:
+        st.session_state["active_run_id"] = None  # a declared object (workbench.app.state): kept, emptied
+    for key in ("pca_run", "kmeans_run"):
+        run = st.session_state.get(key)
+        if run is not None and run.run_id == run_id:
+            st.session_state[key] = replace(run, run_id=None)
+    if st.query_params.get(QUERY_KEY) == run_id:
+        st.query_params.pop(QUERY_KEY, None)
+    if st.session_state.get("address_tried") == run_id:
+        st.session_state["address_tried"] = None
 
 
 def keep_in_address() -> None:
