@@ -423,3 +423,30 @@ def test_an_imported_pca_opened_on_two_tables_shows_each_tables_own_results(app_
     on_b = open_and_cluster(at)  # the same imported run on the first 1,000 counties
     labels_b = at.session_state["kmeans_run"].stage.labels
     assert len(on_b) == len(labels_b) and 990 <= len(on_b) <= 1000  # B's counties (cleaning drops a few), not A's
+
+
+# --- The address is typed by anyone -----------------------------------------------------------------
+
+
+def _from_address(run_ref: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = run_ref
+    return at.run()
+
+
+def test_a_hostile_run_in_the_address_is_shown_as_typed_never_as_markdown(app_env):
+    hostile = "**bold**[x](http://example.com)"
+    at = _from_address(hostile)
+    assert not problems(at), problems(at)
+    said = [e.value for e in at.error]
+    assert any("could not be opened" in e for e in said), said
+    assert any(hostile in shown(e) for e in said), said  # the reader sees what was typed …
+    assert not any("[x](http" in e or "**bold**" in e for e in said), said  # … and no link, no bold
+
+
+def test_a_damaged_run_folder_in_the_address_is_reported_not_raised(app_env, subset_run):
+    _, result = subset_run
+    shutil.rmtree(result.run_dir)
+    at = _from_address(result.run_id)
+    assert not problems(at), problems(at)
+    assert any("could not be opened" in e for e in errors(at)), errors(at)

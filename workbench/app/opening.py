@@ -139,19 +139,26 @@ def _use_features(record: Any) -> None:
     st.session_state["scaler"] = recipe.scaler
 
 
+def _try_open(run_id: str) -> tuple[bool, str | None]:
+    """Open a recorded run: (True, its note or None) when it opened, else (False, why it could not, as
+    Markdown). Whatever a damaged run folder raises is a message, never a traceback."""
+    try:
+        return True, open_recorded_run(run_id)
+    except USER_ERRORS as exc:
+        return False, text.markdown(exc)
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged run folder raises: a message, not a traceback
+        return False, (f"{type(exc).__name__}: {text.markdown(exc)}. Its folder may be damaged; delete it or "
+                       "run it again.")
+
+
 def open_and_say(run_id: str, flash_key: str) -> None:
     """Open a recorded run (a button's callback) and leave what happened, ("success" | "error",
     message), in session_state[flash_key] for the page to show on its next run."""
-    try:
-        note = open_recorded_run(run_id)
-    except USER_ERRORS as exc:
-        st.session_state[flash_key] = ("error", f"**The run could not be opened:** {text.markdown(exc)}")
+    opened, said = _try_open(run_id)
+    if not opened:
+        st.session_state[flash_key] = ("error", f"**The run could not be opened:** {said}")
         return
-    except Exception as exc:  # noqa: BLE001 - whatever a damaged run folder raises: a message, not a traceback
-        st.session_state[flash_key] = ("error", f"**The run could not be opened:** {type(exc).__name__}: "
-                                                f"{text.markdown(exc)}. Its folder may be damaged; delete it or "
-                                                "run it again.")
-        return
+    note = said
     message = (f"Run `{run_id}` is open: the PCA, Name components, Clusters, Explore, Export, Profiles and County "
                "map pages now show it.")
     st.session_state[flash_key] = ("success", message + (f"  \n{text.markdown(note)}" if note else ""))
@@ -180,12 +187,13 @@ def from_address() -> None:
             "address_tried"):
         return
     st.session_state["address_tried"] = wanted
-    try:
-        note = open_recorded_run(wanted)
-    except USER_ERRORS as exc:
-        st.error(f"**The run in the address ({wanted}) could not be opened:** {text.markdown(exc)}", icon=":material/error:")
+    opened, said = _try_open(wanted)
+    shown = text.markdown(wanted)  # the address is typed by anyone: plain text, never Markdown
+    if not opened:
+        st.error(f"**The run in the address ({shown}) could not be opened:** {said}", icon=":material/error:")
         return
-    st.toast(f"Opened run {wanted} from the address.", icon=":material/folder_open:")
+    note = said
+    st.toast(f"Opened run {shown} from the address.", icon=":material/folder_open:")
     if note:
         st.info(text.markdown(note), icon=":material/info:")
 
