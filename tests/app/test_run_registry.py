@@ -450,3 +450,17 @@ def test_a_damaged_run_folder_in_the_address_is_reported_not_raised(app_env, sub
     at = _from_address(result.run_id)
     assert not problems(at), problems(at)
     assert any("could not be opened" in e for e in errors(at)), errors(at)
+
+
+def test_whatever_a_damaged_run_raises_through_the_address_is_a_message(app_env, subset_run, monkeypatch):
+    from workbench.runs import apply
+
+    _, result = subset_run
+
+    def damaged(store, record):
+        raise KeyError("kmeans")  # not one of the app's user errors: what a half-written manifest can raise
+
+    monkeypatch.setattr(apply, "load_models", damaged)
+    at = _from_address(result.run_id)
+    assert not problems(at), problems(at)
+    assert any("could not be opened" in e and "KeyError" in e and "damaged" in e for e in errors(at)), errors(at)
