@@ -129,7 +129,9 @@ def train_kmeans(pca_run: TrainedRun, top: int, scores, prep: pipeline.PreparedD
 def _became_current(state_key: str, run: TrainedRun) -> None:
     st.session_state[state_key] = run
     st.session_state["active_run_id"] = None  # the session now shows this training, not a run opened on Runs
-    st.query_params.pop("run", None)
+    from workbench.app.opening import QUERY_KEY
+
+    st.query_params.pop(QUERY_KEY, None)
     session.sync()
 
 
