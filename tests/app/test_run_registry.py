@@ -8,16 +8,21 @@ import shutil
 import pandas as pd
 import pytest
 import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from tests.support.apptest import (
+    APP,
+    TIMEOUT,
     downloads,
     errors,
     goto,
     infos,
+    load_by_path,
     name_component,
     new_app,
     problems,
     seed_names,
+    shown,
     train_kmeans,
     train_pca,
 )
@@ -310,3 +315,152 @@ def test_a_deleted_run_folder_is_reported_not_raised(app_env, subset_run):
     at = open_on_runs_page(new_app(), result.run_id)
     assert not problems(at)
     assert any("could not be opened" in e for e in errors(at)), errors(at)
+
+
+# --- A run trained with a feature recipe opens again ---------------------------------------------
+
+
+def _recipe_training():
+    """PCA and K-Means trained on the Features page's recommended preset: counts as rates of TotalPop."""
+    at = new_app()
+    at.switch_page("app/pages/features.py").run()
+    at.button(key="features_recommended").click().run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert at.session_state["recipe_total"] == "TotalPop" and at.session_state["recipe_counts"]
+    return small_training(at)
+
+
+def test_a_run_trained_with_a_feature_recipe_opens_again_after_the_recipe_changed(app_env):
+    at = _recipe_training()
+    run_id = at.session_state["kmeans_run"].run_id
+    chosen = list(at.session_state["feature_select"])
+    counts = list(at.session_state["recipe_counts"])
+    assert any(" per TotalPop" in f for f in RunStore(workspace=app_env).get(run_id).features)
+
+    at.switch_page("app/pages/features.py").run()
+    at.button(key="features_all").click().run()  # the walkthrough preset: no rates
+    assert at.session_state["recipe_total"] == ""
+    open_on_runs_page(at, run_id)
+    assert not errors(at), errors(at)
+    assert at.session_state["active_run_id"] == run_id
+    assert at.session_state["kmeans_run"].run_id == run_id
+    assert at.session_state["feature_select"] == chosen
+    assert at.session_state["recipe_total"] == "TotalPop" and at.session_state["recipe_counts"] == counts
+    goto(at, "explore")
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+
+
+def test_a_run_trained_with_a_feature_recipe_opens_from_the_address_in_a_new_session(app_env):
+    run_id = _recipe_training().session_state["kmeans_run"].run_id
+    restart()
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = run_id
+    at.run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert at.session_state["active_run_id"] == run_id
+    assert at.session_state["kmeans_run"].run_id == run_id
+    assert at.session_state["recipe_total"] == "TotalPop"
+
+
+def test_a_run_without_a_recipe_opens_with_the_recipe_cleared(app_env):
+    at = small_training(new_app())  # every feature, no recipe
+    run_id = at.session_state["kmeans_run"].run_id
+    at.switch_page("app/pages/features.py").run()
+    at.button(key="features_recommended").click().run()
+    open_on_runs_page(at, run_id)
+    assert not errors(at), errors(at)
+    assert at.session_state["kmeans_run"].run_id == run_id
+    assert at.session_state["recipe_total"] == "" and at.session_state["recipe_counts"] == []
+
+
+# --- A wrong "Components to keep" is said at its input, nothing else breaks ----------------------
+
+
+def test_an_out_of_range_components_to_keep_does_not_unload_the_data_or_drop_the_address(app_env):
+    at = small_training(new_app())
+    run_id = at.session_state["kmeans_run"].run_id
+    goto(at, "pca")
+    at.number_input(key="pca_top").set_value(99).run()
+    assert not problems(at), problems(at)
+    assert any("Components to keep must be at most 6" in e for e in errors(at)), errors(at)  # at the input
+    goto(at, "data")  # a page that draws in full (the PCA page stops at its wrong input)
+    assert not problems(at), problems(at)
+    assert at.session_state["pca_top"] == 99
+    sidebar = [shown(c.value) for c in at.sidebar.caption]
+    assert not any("(not loaded)" in line for line in sidebar), sidebar
+    assert any("Data: " in line and "counties from" in line for line in sidebar), sidebar
+    assert any("fix Components to keep" in line for line in sidebar), sidebar
+    assert at.query_params["run"] in (run_id, [run_id])  # the address still names the run
+    goto(at, "explore")
+    assert not problems(at), problems(at)
+    assert at.query_params["run"] in (run_id, [run_id])
+
+
+# --- A run imported without its data, opened on one table and then another -----------------------
+
+
+def test_an_imported_pca_opened_on_two_tables_shows_each_tables_own_results(app_env, sagemaker_fixtures, census_csv,
+                                                                            tmp_path):
+    imported = importer.import_model(sagemaker_fixtures / "pca-census-33" / "model.tar.gz",
+                                     store=RunStore(workspace=app_env))
+    subset = tmp_path / "first-1000.csv"
+    pd.read_csv(census_csv).head(1000).to_csv(subset, index=False)
+
+    def open_and_cluster(at):
+        open_on_runs_page(at, imported.run_id)
+        assert not errors(at), errors(at)
+        goto(at, "clusters")
+        at.number_input(key="kmeans_k").set_value(4).run()
+        train_kmeans(at)
+        goto(at, "export")
+        assert not problems(at) and not errors(at), (problems(at), errors(at))
+        return downloads(at)["counties-k4-clusters.csv"]
+
+    at = new_app()
+    on_a = open_and_cluster(at)  # the walkthrough's table
+    assert len(on_a) == len(at.session_state["kmeans_run"].stage.labels) > 1000
+    load_by_path(at, subset)
+    on_b = open_and_cluster(at)  # the same imported run on the first 1,000 counties
+    labels_b = at.session_state["kmeans_run"].stage.labels
+    assert len(on_b) == len(labels_b) and 990 <= len(on_b) <= 1000  # B's counties (cleaning drops a few), not A's
+
+
+# --- The address is typed by anyone -----------------------------------------------------------------
+
+
+def _from_address(run_ref: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    at.query_params["run"] = run_ref
+    return at.run()
+
+
+def test_a_hostile_run_in_the_address_is_shown_as_typed_never_as_markdown(app_env):
+    hostile = "**bold**[x](http://example.com)"
+    at = _from_address(hostile)
+    assert not problems(at), problems(at)
+    said = [e.value for e in at.error]
+    assert any("could not be opened" in e for e in said), said
+    assert any(hostile in shown(e) for e in said), said  # the reader sees what was typed …
+    assert not any("[x](http" in e or "**bold**" in e for e in said), said  # … and no link, no bold
+
+
+def test_a_damaged_run_folder_in_the_address_is_reported_not_raised(app_env, subset_run):
+    _, result = subset_run
+    shutil.rmtree(result.run_dir)
+    at = _from_address(result.run_id)
+    assert not problems(at), problems(at)
+    assert any("could not be opened" in e for e in errors(at)), errors(at)
+
+
+def test_whatever_a_damaged_run_raises_through_the_address_is_a_message(app_env, subset_run, monkeypatch):
+    from workbench.runs import apply
+
+    _, result = subset_run
+
+    def damaged(store, record):
+        raise KeyError("kmeans")  # not one of the app's user errors: what a half-written manifest can raise
+
+    monkeypatch.setattr(apply, "load_models", damaged)
+    at = _from_address(result.run_id)
+    assert not problems(at), problems(at)
+    assert any("could not be opened" in e and "KeyError" in e and "damaged" in e for e in errors(at)), errors(at)

@@ -253,3 +253,25 @@ def test_compare_starts_from_the_two_latest_completed_segmentations_and_hides_fa
     at.toggle(key="compare_show_failed").set_value(True).run()
     ok(at)
     assert any(attempts[0] in option for option in at.selectbox(key="compare_a").options)
+
+
+def test_deleting_the_open_run_forgets_it_in_the_session_and_the_address(workspace):
+    path, a, b = workspace
+    at = page(RUNS)
+    at.selectbox(key="runs_selected").set_value(a).run()
+    at.button(key="runs_open").click().run()
+    ok(at)
+    assert at.session_state["active_run_id"] == a and at.query_params["run"] in (a, [a])
+
+    at.selectbox(key="runs_selected").set_value(a).run()
+    at.checkbox(key="runs_delete_confirm").check().run()
+    at.button(key="runs_delete").click().run()
+    ok(at)
+    assert not RunStore(workspace=path).exists(a)
+    assert "active_run_id" in at.session_state and at.session_state["active_run_id"] is None
+    assert at.session_state["pca_run"].run_id is None and at.session_state["kmeans_run"].run_id is None
+    assert "run" not in at.query_params
+    at.switch_page("app/pages/explore.py").run()  # the results stay shown, under no run id
+    ok(at)
+    assert at.session_state["kmeans_run"] is not None and at.session_state["kmeans_run"].run_id is None
+    assert "run" not in at.query_params

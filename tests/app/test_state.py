@@ -88,6 +88,12 @@ def test_the_sidebar_status_is_derived_from_the_facts_of_the_rerun():
     assert [line.text for line in state.pipeline_status(trained)][-1] == "K-Means: k = 7, SSE 280.00"
 
 
+def test_the_sidebar_says_a_trained_pca_needs_its_components_to_keep_fixed():
+    wrong = state.PipelineFacts("the census", rows=3218, n_features=34, scaler="minmax", n_components=6)
+    lines = state.pipeline_status(wrong)
+    assert lines[-1].text == "PCA: 6 components; fix Components to keep on the PCA page" and not lines[-1].done
+
+
 # --- in the app ----------------------------------------------------------------------------------------
 @pytest.fixture
 def small_table(census_csv, tmp_path):

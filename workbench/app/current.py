@@ -53,22 +53,29 @@ def kept(run: TrainedRun) -> int:
 
 
 def current_kmeans(pca_run: TrainedRun | None) -> TrainedRun | None:
-    """The K-Means run, if it was trained on the current PCA run's kept components."""
+    """The K-Means run, if it was trained on the current PCA run's kept components. A "Components to
+    keep" typed out of range is no K-Means run's (each was trained on a valid one): it simply does
+    not match, and the PCA page says what is wrong at the input (see `kept`)."""
     run = st.session_state.get("kmeans_run")
-    if run is None or pca_run is None or run.upstream != (pca_run.job_name, kept(pca_run)):
+    if run is None or pca_run is None:
+        return None
+    top = st.session_state.get("pca_top")
+    if isinstance(top, bool) or run.upstream != (pca_run.job_name, top):
         return None
     return run
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _scores(job_name: str, top: int, _pca: pipeline.PCAStage, _X):
+def _scores(job_name: str, top: int, data: tuple, _pca: pipeline.PCAStage, _X):
     scores = pipeline.project(_pca, _X, top)
     scores.setflags(write=False)
     return scores
 
 
 def scores(prep: pipeline.PreparedData, run: TrainedRun):
-    return _scores(run.job_name, kept(run), run.stage, prep.X)
+    """The kept component scores of the data (cached on the run and the data: a run imported without
+    its data is shown on whichever table is current, so its job name alone does not say which)."""
+    return _scores(run.job_name, kept(run), data_key(prep), run.stage, prep.X)
 
 
 def current_runs() -> tuple[pipeline.PreparedData | None, TrainedRun | None, TrainedRun | None]:

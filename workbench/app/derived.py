@@ -1,4 +1,6 @@
-"""Tables derived from the current runs, each cached on the run and the analyst's names."""
+"""Tables derived from the current runs, each cached on the run, the data it is shown on and the
+analyst's names (a run imported without its data is shown on whichever table is current, so its
+job name alone does not say which data the table is of)."""
 from __future__ import annotations
 
 import streamlit as st
@@ -11,28 +13,28 @@ from workbench.core import pipeline
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _labeled(job: str, component_cols: tuple[str, ...], labels: tuple[str, ...], _prep, _scores, _kmeans):
+def _labeled(job: str, data: tuple, component_cols: tuple[str, ...], labels: tuple[str, ...], _prep, _scores, _kmeans):
     return pipeline.labeled_table(_prep, _scores, _kmeans, component_names=list(component_cols),
                                   cluster_names=list(labels))
 
 
 def labeled(prep: pipeline.PreparedData, pca_run: TrainedRun, kmeans_run: TrainedRun):
     """The labeled counties (read-only: shared by reruns), with the analyst's names."""
-    return _labeled(kmeans_run.job_name, tuple(component_columns(pca_run)), tuple(cluster_labels(kmeans_run)),
-                    prep, scores(prep, pca_run), kmeans_run.stage)
+    return _labeled(kmeans_run.job_name, data_key(prep), tuple(component_columns(pca_run)),
+                    tuple(cluster_labels(kmeans_run)), prep, scores(prep, pca_run), kmeans_run.stage)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _profiles(job: str, labels: tuple[str, ...], _prep, _kmeans):
+def _profiles(job: str, data: tuple, labels: tuple[str, ...], _prep, _kmeans):
     return summaries.cluster_profiles(_prep.clean.frame, _prep.features, _kmeans.labels, list(labels))
 
 
 def profiles(prep: pipeline.PreparedData, kmeans_run: TrainedRun):
-    return _profiles(kmeans_run.job_name, tuple(cluster_labels(kmeans_run)), prep, kmeans_run.stage)
+    return _profiles(kmeans_run.job_name, data_key(prep), tuple(cluster_labels(kmeans_run)), prep, kmeans_run.stage)
 
 
 @st.cache_data(show_spinner="Preparing the files…", max_entries=8)
-def _exports(job: str, component_cols: tuple[str, ...], labels: tuple[str, ...], stem: str,
+def _exports(job: str, data: tuple, component_cols: tuple[str, ...], labels: tuple[str, ...], stem: str,
              _labeled_frame, _components, _centroids) -> dict[str, bytes]:
     return exports.export_files(_labeled_frame, _components, _centroids, stem=stem)
 
@@ -46,12 +48,12 @@ def export_files(prep, pca_run: TrainedRun, kmeans_run: TrainedRun) -> dict[str,
     centroids = summaries.centroid_table(kmeans_run.stage.model.centroids, columns, labels,
                                          kmeans_run.stage.cluster_sizes)
     stem = f"counties-k{kmeans_run.stage.model.k}"
-    return _exports(kmeans_run.job_name, tuple(columns), tuple(labels), stem,
+    return _exports(kmeans_run.job_name, data_key(prep), tuple(columns), tuple(labels), stem,
                     labeled(prep, pca_run, kmeans_run), components, centroids)
 
 
 @st.cache_resource(show_spinner="Profiling the clusters…", max_entries=16)
-def _cluster_profile(job: str, labels: tuple[str, ...], _prep, _kmeans):
+def _cluster_profile(job: str, data: tuple, labels: tuple[str, ...], _prep, _kmeans):
     from workbench.analysis import profiles as profiles_mod
 
     return profiles_mod.build_profile(_prep.clean.frame, _kmeans.labels, features=list(_prep.features),
@@ -60,7 +62,8 @@ def _cluster_profile(job: str, labels: tuple[str, ...], _prep, _kmeans):
 
 def cluster_profile(prep: pipeline.PreparedData, kmeans_run: TrainedRun):
     """profiles.build_profile of the run's clusters in original units (cached on the run and names)."""
-    return _cluster_profile(kmeans_run.job_name, tuple(cluster_labels(kmeans_run)), prep, kmeans_run.stage)
+    return _cluster_profile(kmeans_run.job_name, data_key(prep), tuple(cluster_labels(kmeans_run)), prep,
+                            kmeans_run.stage)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -7,6 +7,7 @@ models applied to it (workbench.runs.apply.apply) — the one way a recorded run
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import streamlit as st
@@ -19,13 +20,15 @@ from workbench.app.errors import USER_ERRORS
 from workbench.app.runs_handle import run_store
 from workbench.app.source import DEFAULT_SOURCE, Source
 from workbench.app.training import kmeans_settings, pca_settings
-from workbench.core import scaling
+from workbench.core import conventions, recipes, scaling
 from workbench.runs import apply
 
+# The Features page's recipe (workbench.app.data.feature_recipe): set from the run's own when it opens.
+RECIPE_KEYS = ("recipe_total", "recipe_counts", "recipe_keep_total", "recipe_log1p", "recipe_asinh")
 # What opening a run may change, restored when it fails.
-OPEN_RUN_KEYS = ("source", "source_kind", "source_path", "feature_select", "scaler", "pca_run", "kmeans_run",
-                 "pca_top", "pca_num_components", "pca_seed", "kmeans_k", "kmeans_seed", "names", "names_saved",
-                 "active_run_id", "facts")
+OPEN_RUN_KEYS = ("source", "source_kind", "source_path", "feature_select", "scaler", *RECIPE_KEYS, "pca_run",
+                 "kmeans_run", "pca_top", "pca_num_components", "pca_seed", "kmeans_k", "kmeans_seed", "names",
+                 "names_saved", "active_run_id", "facts")
 QUERY_KEY = "run"  # ?run=<run id>: the open run, in the page's address
 
 
@@ -85,10 +88,8 @@ def open_recorded_run(run_id: str) -> str | None:
     saved = {key: st.session_state[key] for key in OPEN_RUN_KEYS if key in st.session_state}
     try:
         _use_source(source)
-        if record.features:
-            st.session_state["feature_select"] = list(record.features)
-        if record.scaler_recipe in scaling.SCALERS:
-            st.session_state["scaler"] = record.scaler_recipe
+        if apply.knows_its_data(record):  # an import without data keeps the current table's choice
+            _use_features(record)
         prep = prepared()
         if apply.knows_its_data(record):
             apply.check_fits(record, prep, "The data loaded for it")
@@ -119,19 +120,45 @@ def open_recorded_run(run_id: str) -> str | None:
     return note
 
 
+def _use_features(record: Any) -> None:
+    """The Features page set as the run prepared its table: the table's columns it chose (before its
+    recipe's rates: a recipe's outputs such as "Men per TotalPop" are no columns of the table), its
+    recipe (cleared for a run without one) and its scaling — what workbench.runs.segment.rerun_settings
+    repeats too."""
+    made = record.recipe or {}
+    scaler = record.scaler_recipe if record.scaler_recipe in scaling.SCALERS else st.session_state.get("scaler")
+    recipe = (recipes.FeatureRecipe.from_dict(made["recipe"]) if made.get("recipe")
+              else recipes.FeatureRecipe(scaler=scaler or conventions.DEFAULT_SCALER))
+    st.session_state["feature_select"] = list(made.get("source_features") or record.features)
+    rates = recipe.rates
+    st.session_state["recipe_total"] = rates.total if rates else ""
+    st.session_state["recipe_counts"] = list(rates.counts) if rates else []
+    st.session_state["recipe_keep_total"] = bool(rates.keep_total) if rates else False
+    st.session_state["recipe_log1p"] = sorted(f for f, how in recipe.transforms.items() if how == "log1p")
+    st.session_state["recipe_asinh"] = sorted(f for f, how in recipe.transforms.items() if how == "asinh")
+    st.session_state["scaler"] = recipe.scaler
+
+
+def _try_open(run_id: str) -> tuple[bool, str | None]:
+    """Open a recorded run: (True, its note or None) when it opened, else (False, why it could not, as
+    Markdown). Whatever a damaged run folder raises is a message, never a traceback."""
+    try:
+        return True, open_recorded_run(run_id)
+    except USER_ERRORS as exc:
+        return False, text.markdown(exc)
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged run folder raises: a message, not a traceback
+        return False, (f"{type(exc).__name__}: {text.markdown(exc)}. Its folder may be damaged; delete it or "
+                       "run it again.")
+
+
 def open_and_say(run_id: str, flash_key: str) -> None:
     """Open a recorded run (a button's callback) and leave what happened, ("success" | "error",
     message), in session_state[flash_key] for the page to show on its next run."""
-    try:
-        note = open_recorded_run(run_id)
-    except USER_ERRORS as exc:
-        st.session_state[flash_key] = ("error", f"**The run could not be opened:** {text.markdown(exc)}")
+    opened, said = _try_open(run_id)
+    if not opened:
+        st.session_state[flash_key] = ("error", f"**The run could not be opened:** {said}")
         return
-    except Exception as exc:  # noqa: BLE001 - whatever a damaged run folder raises: a message, not a traceback
-        st.session_state[flash_key] = ("error", f"**The run could not be opened:** {type(exc).__name__}: "
-                                                f"{text.markdown(exc)}. Its folder may be damaged; delete it or "
-                                                "run it again.")
-        return
+    note = said
     message = (f"Run `{run_id}` is open: the PCA, Name components, Clusters, Explore, Export, Profiles and County "
                "map pages now show it.")
     st.session_state[flash_key] = ("success", message + (f"  \n{text.markdown(note)}" if note else ""))
@@ -160,14 +187,31 @@ def from_address() -> None:
             "address_tried"):
         return
     st.session_state["address_tried"] = wanted
-    try:
-        note = open_recorded_run(wanted)
-    except USER_ERRORS as exc:
-        st.error(f"**The run in the address ({wanted}) could not be opened:** {text.markdown(exc)}", icon=":material/error:")
+    opened, said = _try_open(wanted)
+    shown = text.markdown(wanted)  # the address is typed by anyone: plain text, never Markdown
+    if not opened:
+        st.error(f"**The run in the address ({shown}) could not be opened:** {said}", icon=":material/error:")
         return
-    st.toast(f"Opened run {wanted} from the address.", icon=":material/folder_open:")
+    note = said
+    st.toast(f"Opened run {shown} from the address.", icon=":material/folder_open:")
     if note:
         st.info(text.markdown(note), icon=":material/info:")
+
+
+def forget_deleted_run(run_id: str) -> None:
+    """After run `run_id` was deleted from the registry: the session no longer has it open, its runs
+    trained or opened from it stay shown but are no longer recorded under that id (names are no
+    longer saved to it, keep_in_address does not write it back), and the address no longer names it."""
+    if st.session_state.get("active_run_id") == run_id:
+        st.session_state["active_run_id"] = None  # a declared object (workbench.app.state): kept, emptied
+    for key in ("pca_run", "kmeans_run"):
+        run = st.session_state.get(key)
+        if run is not None and run.run_id == run_id:
+            st.session_state[key] = replace(run, run_id=None)
+    if st.query_params.get(QUERY_KEY) == run_id:
+        st.query_params.pop(QUERY_KEY, None)
+    if st.session_state.get("address_tried") == run_id:
+        st.session_state["address_tried"] = None
 
 
 def keep_in_address() -> None:
@@ -175,12 +219,17 @@ def keep_in_address() -> None:
     opened) in the address after every rerun: Streamlit drops query parameters when the page
     changes, and a reload, a bookmark or a second tab must open the same run. A run that is no
     longer current (the data changed) stays in the address: a reload gives back the last recorded work."""
-    from workbench.app.current import current_runs
+    from workbench.app.current import current_runs, kept
 
     try:
         _, pca_run, kmeans_run = current_runs()
     except USER_ERRORS:
         return
+    if pca_run is not None and kmeans_run is None:
+        try:
+            kept(pca_run)
+        except ValueError:  # "Components to keep" typed out of range (said at the input): the address keeps its run
+            return
     recorded = next((run.run_id for run in (kmeans_run, pca_run) if run is not None and run.run_id), None)
     if recorded is None:
         return

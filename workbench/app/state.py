@@ -149,9 +149,9 @@ KMEANS_OWN = {"feature_dim", "k", "force_dense"}
 _ROWS_UP_TO = (lambda c: 1, lambda c: c.rows)  # noqa: E731 - a range of whole numbers
 
 
-def _most_weights(context: Context) -> int:
-    """The most feature weights the PCA page's makeup chart shows per component."""
-    return max(2, min(20, context.n_features or 20))
+def most_weights(n_features: int | None) -> int:
+    """The most feature weights the PCA page's makeup chart shows per component, for n_features."""
+    return max(2, min(20, n_features or 20))
 
 _ALL_FEATURES = (lambda c: list(c.table_features))  # noqa: E731
 
@@ -184,8 +184,8 @@ INPUTS: tuple[Input, ...] = (
     Input("pca_top", lambda c: conventions.default_top(c.n_components or conventions.WALKTHROUGH_TOP),
           label="Components to keep", checked_on=("n_components",),
           check=whole_number(lambda c: 1, lambda c: c.n_components, "Components to keep")),
-    Input("makeup_n", lambda c: min(8, _most_weights(c)), checked_on=("n_features",), quiet=True,
-          check=whole_number(lambda c: 1, _most_weights, "Weights shown")),
+    Input("makeup_n", lambda c: min(8, most_weights(c.n_features)), checked_on=("n_features",), quiet=True,
+          check=whole_number(lambda c: 1, lambda c: most_weights(c.n_features), "Weights shown")),
     Input("kmeans_backend", DEFAULT_BACKEND),
     Input("kmeans_k", conventions.WALKTHROUGH_K, label="k", checked_on=("rows",),
           check=whole_number(*_ROWS_UP_TO, "k")),
@@ -347,6 +347,8 @@ def pipeline_status(facts: PipelineFacts) -> list[Status]:
         return [Status(False, f"Data: {facts.source_label} (not loaded)")]
     out = [Status(True, f"Data: {facts.rows:,} counties from {facts.source_label}"),
            Status(True, f"Features: {facts.n_features}, {facts.scaler}")]
+    if facts.kept is None and facts.n_components is not None:  # trained, but what to keep is not valid
+        return out + [Status(False, f"PCA: {facts.n_components} components; fix Components to keep on the PCA page")]
     if facts.kept is None:
         return out + [Status(False, "PCA: not trained")]
     out.append(Status(True, f"PCA: {facts.kept} of {facts.n_components} components kept ({facts.kept_share:.1%})"))

@@ -26,11 +26,12 @@ def facts() -> PipelineFacts:
     out.rows, out.n_features, out.scaler = prep.clean.report.rows_clean, len(prep.features), prep.scaler.recipe
     if pca_run is None:
         return out
+    out.n_components = pca_run.stage.model.n_components
     try:
         out.kept = kept(pca_run)
-    except ValueError:
+    except ValueError as exc:  # "Components to keep" out of range: said at the input, and here
+        out.problems.append(str(exc))
         return out
-    out.n_components = pca_run.stage.model.n_components
     out.kept_share = float(np.sum(pca_run.stage.explained_variance_ratio[: out.kept]))
     out.named = sum(1 for name in names.component_names(pca_run) if name)
     if kmeans_run is not None:

@@ -71,9 +71,10 @@ def _store():
     return run_store()
 
 
-def _train(algorithm: str, upstream: tuple, config: dict[str, Any], fit) -> TrainedRun:
-    """Train once per (upstream, settings): reuse the shared cache's run when it still exists."""
-    key = (algorithm, str(settings.workspace_dir()), upstream, cache.freeze(config))
+def _train(algorithm: str, upstream: tuple, data: tuple, config: dict[str, Any], fit) -> TrainedRun:
+    """Train once per (upstream, data, settings): reuse the shared cache's run when it still exists. The
+    data is part of the key: a PCA run imported without its data is shown on whichever table is current."""
+    key = (algorithm, str(settings.workspace_dir()), upstream, data, cache.freeze(config))
     trained = cache.shared("trained", 24)
     existing = trained.get(key)
     if existing is not None and Path(existing.stage.job.artifact_path).exists():
@@ -102,7 +103,7 @@ def train_pca(prep: pipeline.PreparedData) -> TrainedRun:
                                        hyperparameters=hp, source_ref=current_source().reference,
                                        progress=progress)
 
-    run = _train("pca", data_key(prep), config, fit)
+    run = _train("pca", data_key(prep), data_key(prep), config, fit)
     _became_current("pca_run", run)
     return run
 
@@ -120,7 +121,7 @@ def train_kmeans(pca_run: TrainedRun, top: int, scores, prep: pipeline.PreparedD
             hyperparameters=config["hyperparameters"], source_ref=current_source().reference,
             component_names=component_list, progress=progress)
 
-    run = _train("kmeans", (pca_run.job_name, top), config, fit)
+    run = _train("kmeans", (pca_run.job_name, top), data_key(prep), config, fit)
     _became_current("kmeans_run", run)
     return run
 
@@ -128,7 +129,9 @@ def train_kmeans(pca_run: TrainedRun, top: int, scores, prep: pipeline.PreparedD
 def _became_current(state_key: str, run: TrainedRun) -> None:
     st.session_state[state_key] = run
     st.session_state["active_run_id"] = None  # the session now shows this training, not a run opened on Runs
-    st.query_params.pop("run", None)
+    from workbench.app.opening import QUERY_KEY
+
+    st.query_params.pop(QUERY_KEY, None)
     session.sync()
 
 

@@ -49,7 +49,7 @@ st.caption("Blank names stay “cluster 0”, “cluster 1”, …; names must b
 cluster_table = derived.profiles(prep, run)
 suggestions = naming.suggest_cluster_names_from_profiles(
     cluster_table, skip=profiles.count_columns(prep.clean.frame, prep.features))
-sizes = summaries.cluster_sizes(stage.labels, stage.model.k, naming.pad_names(names.cluster_names(run), stage.model.k))
+sizes = summaries.cluster_sizes(stage.labels, stage.model.k, names.cluster_names(run))
 
 
 names.editor(

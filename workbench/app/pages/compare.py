@@ -10,8 +10,6 @@ from workbench.app.navigation import require_runs
 from workbench.runs import compare as cmp
 from workbench.runs import pickers
 
-ACTION_ERRORS = USER_ERRORS  # a registry action's errors, meant for the analyst
-
 st.title("Compare runs")
 st.caption("Pick two runs: the principal angles and component matches say how far their PCA agrees; the adjusted "
            "Rand index, the matched clusters and the counties that move say how far their clusters agree.")
@@ -41,7 +39,7 @@ if len(ids) == 1:
 try:
     with st.spinner("Comparing…"):
         comparison = cmp.compare_runs(a, b, store=reg)
-except ACTION_ERRORS as exc:
+except USER_ERRORS as exc:
     st.error(f"**The runs could not be compared:** {text.markdown(exc)}", icon=":material/error:")
     st.stop()
 
@@ -97,7 +95,7 @@ else:
 def carry() -> None:
     try:
         record = cmp.carry_names(comparison, store=reg, overwrite=bool(st.session_state.get("compare_overwrite")))
-    except ACTION_ERRORS as exc:
+    except USER_ERRORS as exc:
         st.session_state["compare_flash"] = ("error", f"**The names could not be carried over:** {text.markdown(exc)}")
         return
     components = text.markdown(", ".join(n for n in record.component_names if n)) or "none"

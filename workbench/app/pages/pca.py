@@ -2,7 +2,7 @@
 import streamlit as st
 
 from workbench.analysis import formatting, summaries
-from workbench.app import names, navigation, training, widgets
+from workbench.app import names, navigation, state, training, widgets
 from workbench.app.chart_specs import chart
 from workbench.app.current import current_pca, kept
 from workbench.charts import stages as charts
@@ -64,7 +64,7 @@ with st.expander("Exact values"):
 st.subheader("What the kept components are made of")
 st.caption("Each component's strongest feature weights: a county scores high on a component when it is high on "
            "the blue features and low on the red ones.")
-most = max(2, min(20, n_features))
+most = state.most_weights(n_features)
 st.columns([1, 2])[0].slider("Weights shown per component", 1, most, key="makeup_n")
 makeup = summaries.component_makeup(stage.model.v, prep.features, component_names,
                                     n=int(st.session_state["makeup_n"]))

@@ -143,8 +143,7 @@ def delete_run(run_id: str) -> None:
         return
     st.session_state["runs_delete_confirm"] = False
     st.session_state.pop("runs_selected", None)
-    if st.session_state.get("active_run_id") == run_id:
-        st.session_state.pop("active_run_id", None)
+    opening.forget_deleted_run(run_id)
     st.session_state["runs_flash"] = ("success", f"Run `{run_id}` was deleted.")
 
 
