@@ -19,6 +19,7 @@ from workbench.app.data import current_prepared, current_source, data_key, prepa
 from workbench.app.errors import USER_ERRORS
 from workbench.app.runs_handle import run_store
 from workbench.app.source import DEFAULT_SOURCE, Source
+from workbench.app.state import QUERY_KEY
 from workbench.app.training import kmeans_settings, pca_settings
 from workbench.core import conventions, recipes, scaling
 from workbench.runs import apply
@@ -29,7 +30,6 @@ RECIPE_KEYS = ("recipe_total", "recipe_counts", "recipe_keep_total", "recipe_log
 OPEN_RUN_KEYS = ("source", "source_kind", "source_path", "feature_select", "scaler", *RECIPE_KEYS, "pca_run",
                  "kmeans_run", "pca_top", "pca_num_components", "pca_seed", "kmeans_k", "kmeans_seed", "names",
                  "names_saved", "active_run_id", "facts")
-QUERY_KEY = "run"  # ?run=<run id>: the open run, in the page's address
 
 
 def _source_for(reference: str) -> Source:

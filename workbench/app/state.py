@@ -22,6 +22,8 @@ from backends.registry import DEFAULT_BACKEND
 from workbench.app.source import DEFAULT_SOURCE
 from workbench.core import conventions
 
+QUERY_KEY = "run"  # ?run=<run id>: the open run, in the page's address (workbench.app.opening)
+
 
 @dataclass(frozen=True)
 class Context:

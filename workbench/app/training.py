@@ -14,7 +14,7 @@ from backends.format import hyperparameters as hpmod
 from workbench.app import cache, session
 from workbench.app.current import TrainedRun
 from workbench.app.data import current_source, data_key
-from workbench.app.state import KMEANS_OWN, PCA_OWN
+from workbench.app.state import KMEANS_OWN, PCA_OWN, QUERY_KEY
 from workbench.core import conventions, pipeline, settings
 from workbench.runs import trainings
 
@@ -129,8 +129,6 @@ def train_kmeans(pca_run: TrainedRun, top: int, scores, prep: pipeline.PreparedD
 def _became_current(state_key: str, run: TrainedRun) -> None:
     st.session_state[state_key] = run
     st.session_state["active_run_id"] = None  # the session now shows this training, not a run opened on Runs
-    from workbench.app.opening import QUERY_KEY
-
     st.query_params.pop(QUERY_KEY, None)
     session.sync()
 
