@@ -28,7 +28,7 @@ if run is None:
         st.warning("The PCA run or the number of kept components changed since K-Means was last trained, so its "
                    "clusters no longer apply.", icon=":material/history:")
     st.info("Press **Train K-Means** to cluster the counties.", icon=":material/info:")
-    st.stop()
+    navigation.stop()
 if run.settings != training.kmeans_settings():
     st.caption(":material/warning: The settings above changed since these clusters were trained; press "
                "**Train K-Means** to apply them.")

@@ -18,7 +18,7 @@ if not id_column:
     st.info("The map joins counties on their FIPS code, and this table has no id column (such as CensusId, FIPS "
             "or GEOID). Load a table with one on the Data page.", icon=":material/info:")
     navigation.link("data")
-    st.stop()
+    navigation.stop()
 
 table = derived.labeled(prep, pca_run, run)
 labels = names.cluster_labels(run)
@@ -37,7 +37,7 @@ if level in county_shares.UNIT_WORDS:  # tracts or block groups: the map draws c
     st.info(text.markdown(shares.note(labels[cluster])), icon=":material/info:")
     with st.expander("How the table joins the map"):
         st.text(join.summary())
-    st.stop()
+    navigation.stop()
 component_names = names.component_columns(pca_run)
 name_columns = list(prep.clean.schema.name_columns)
 confidence = st.session_state.get("membership_confidence")

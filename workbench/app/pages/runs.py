@@ -64,7 +64,7 @@ st.dataframe(pickers.shown_table(listed), hide_index=True, key="runs_table")
 st.caption(f"{len(listed)} of {len(everything)} runs shown, newest first.")
 if listed.empty:
     st.info("No run matches these filters.", icon=":material/filter_alt_off:")
-    st.stop()
+    navigation.stop()
 
 labels = pickers.labels(listed)
 if st.session_state.get("runs_selected") not in labels:
@@ -75,7 +75,7 @@ try:
     run = reg.get(run_id)
 except ACTION_ERRORS as exc:
     st.error(text.markdown(exc), icon=":material/error:")
-    st.stop()
+    navigation.stop()
 
 # ---- details --------------------------------------------------------------------------------
 
@@ -196,7 +196,7 @@ if active:
         opened = reg.get(active)
     except ACTION_ERRORS as exc:
         st.error(f"**The open run could not be loaded:** {text.markdown(exc)}", icon=":material/error:")
-        st.stop()
+        navigation.stop()
     st.subheader(f"Open run: {text.markdown(opened.display_name)}")
     named_components = [n for n in opened.component_names if n]
     named_clusters = [n for n in opened.cluster_names if n]
