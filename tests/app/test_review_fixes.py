@@ -41,3 +41,34 @@ def test_a_page_that_needs_k_means_keeps_the_open_run_in_the_address(app_env):
         assert any("Train K-Means first" in i for i in infos(at)), (name, infos(at))
         assert at.query_params.get("run") in (run_id, [run_id]), (name, dict(at.query_params))
         assert len(captions(at)) > 1, (name, captions(at))
+
+
+def test_results_of_an_earlier_run_are_not_shown_for_the_next_one(app_env, monkeypatch, persistent_cache):
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(persistent_cache("workbench-geometry")))
+    at = train_kmeans(train_pca(new_app()))
+    page(at, "profiles")
+    at.number_input(key="prof_draws").set_value(10).run()
+    at.button(key="prof_confidence_run").click().run()
+    at.button(key="prof_report_run").click().run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert len(at.download_button) == 2 and at.session_state["report_files"]
+    page(at, "map")
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert "confidence" in at.radio(key="map_layer").options or "Membership confidence" in at.radio(
+        key="map_layer").options
+    at.radio(key="map_layer").set_value("confidence").run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+
+    page(at, "clusters")
+    at.number_input(key="kmeans_k").set_value(5).run()
+    at.button(key="kmeans_train").click().run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert at.session_state["kmeans_run"].stage.model.k == 5
+    page(at, "map")  # the k = 7 run's confidence is not this run's
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert not {"confidence", "Membership confidence"} & set(at.radio(key="map_layer").options)
+    assert at.radio(key="map_layer").value == "cluster"
+    page(at, "profiles")  # nor is its report
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert at.session_state["report_files"] and len(at.download_button) == 0
+

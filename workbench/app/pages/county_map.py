@@ -3,7 +3,7 @@ offline from the Census Bureau's county boundaries. Clicking a county selects it
 import streamlit as st
 
 from workbench.analysis import county_shares, geography, text
-from workbench.app import chart_specs, derived, names, navigation
+from workbench.app import chart_specs, computations, derived, names, navigation
 from workbench.app.data import data_key
 from workbench.app.errors import shows_errors
 from workbench.charts import county_map
@@ -40,7 +40,8 @@ if level in county_shares.UNIT_WORDS:  # tracts or block groups: the map draws c
     navigation.stop()
 component_names = names.component_columns(pca_run)
 name_columns = list(prep.clean.schema.name_columns)
-confidence = st.session_state.get("membership_confidence")
+# Computed on the Profiles page for this very run (its keyed cache), never an earlier run's.
+confidence = computations.confidence_for(run, st.session_state.get("prof_draws"))
 if confidence is not None and not confidence.index.equals(table.index):
     confidence = None
 
