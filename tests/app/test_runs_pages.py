@@ -253,3 +253,20 @@ def test_compare_starts_from_the_two_latest_completed_segmentations_and_hides_fa
     at.toggle(key="compare_show_failed").set_value(True).run()
     ok(at)
     assert any(attempts[0] in option for option in at.selectbox(key="compare_a").options)
+
+
+def test_a_damaged_registry_is_tried_again_once_it_is_moved_away(workspace):
+    path, a, b = workspace
+    registry = path / "registry.sqlite3"
+    assert registry.is_file()
+    registry.rename(path / "registry.good")
+    registry.write_bytes(b"not a database" * 100)
+    at = page(RUNS)
+    ok(at)
+    assert any("could not be opened" in e and "registry.sqlite3" in e for e in errors(at)), errors(at)
+    (path / "registry.good").replace(registry)  # a good registry back in place, no restart
+    at.run()
+    ok(at)
+    assert not errors(at), errors(at)
+    options = at.selectbox(key="runs_selected").options
+    assert all(any(run_id in option for option in options) for run_id in (a, b)), options
