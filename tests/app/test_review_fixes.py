@@ -72,3 +72,18 @@ def test_results_of_an_earlier_run_are_not_shown_for_the_next_one(app_env, monke
     assert not problems(at) and not errors(at), (problems(at), errors(at))
     assert at.session_state["report_files"] and len(at.download_button) == 0
 
+
+
+def test_one_feature_goes_through_every_page_without_a_traceback(app_env, monkeypatch, persistent_cache):
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(persistent_cache("workbench-geometry")))
+    at = new_app()
+    page(at, "features")
+    at.multiselect(key="feature_select").set_value(["Income"]).run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    train_kmeans(train_pca(at))
+    for name in PAGE_FILES:
+        page(at, name)
+        assert not problems(at), (name, problems(at))
+    page(at, "clusters")
+    assert not errors(at), errors(at)
+    assert any("Features shown: 1" in c.value for c in at.caption), [c.value for c in at.caption]
