@@ -270,3 +270,21 @@ def test_a_damaged_registry_is_tried_again_once_it_is_moved_away(workspace):
     assert not errors(at), errors(at)
     options = at.selectbox(key="runs_selected").options
     assert all(any(run_id in option for option in options) for run_id in (a, b)), options
+
+
+def test_the_runs_and_compare_filters_are_kept_across_pages(workspace):
+    at = page(RUNS)
+    at.multiselect(key="runs_kind").set_value(["pca"]).run()
+    at.multiselect(key="runs_status").set_value(["Completed"]).run()
+    ok(at)
+    at.switch_page(COMPARE).run()
+    at.toggle(key="compare_show_failed").set_value(True).run()
+    ok(at)
+    at.switch_page("app/pages/data_source.py").run()
+    at.switch_page(RUNS).run()
+    ok(at)
+    assert at.multiselect(key="runs_kind").value == ["pca"]
+    assert at.multiselect(key="runs_status").value == ["Completed"]
+    at.switch_page(COMPARE).run()
+    ok(at)
+    assert at.toggle(key="compare_show_failed").value is True

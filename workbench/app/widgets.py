@@ -30,6 +30,14 @@ def number(key: str, label: str, *, where: Any = None, help: str | None = None, 
     return wrong
 
 
+def keep_choices(key: str, choices: Any) -> None:
+    """A multiselect's kept value (declared in workbench.app.state, so it outlives its page) without
+    the values no longer among its choices: what stays chosen is said by the widget itself."""
+    kept, offered = st.session_state.get(key), set(choices)
+    if kept:
+        st.session_state[key] = [value for value in kept if value in offered]
+
+
 def how_many(key: str, label: str, most: int, *, where: Any = None) -> int:
     """A slider from 1 to `most` (how many things to show); with a single thing there is nothing to
     choose (Streamlit refuses a slider whose bounds are equal): it is shown, and said so."""

@@ -27,6 +27,8 @@ for job_id, state in sorted(runs_handle().reattached.items()):
 # ---- filters and the list ------------------------------------------------------------------
 backends = sorted(set(widgets.backend_options()) | set(everything["backend"].dropna()))
 statuses = list(records.STATUSES) + sorted(set(everything["status"].dropna()) - set(records.STATUSES))
+for key, choices in (("runs_backend", backends), ("runs_status", statuses), ("runs_kind", records.KINDS)):
+    widgets.keep_choices(key, choices)  # kept from an earlier visit: only what is still offered
 left, middle, right = st.columns(3)
 chosen_backends = left.multiselect("Backend", backends, key="runs_backend", placeholder="every backend")
 chosen_statuses = middle.multiselect("Status", statuses, key="runs_status", placeholder="every status")
