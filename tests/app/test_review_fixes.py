@@ -87,3 +87,16 @@ def test_one_feature_goes_through_every_page_without_a_traceback(app_env, monkey
     page(at, "clusters")
     assert not errors(at), errors(at)
     assert any("Features shown: 1" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+
+def test_no_page_ends_with_st_stop():
+    """st.stop() would leave the sidebar's status and the address undone: navigation.stop() instead."""
+    import ast
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parents[2] / "workbench"
+    users = [p.name for p in app.rglob("*.py") for node in ast.walk(ast.parse(p.read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "stop"
+             and isinstance(node.func.value, ast.Name) and node.func.value.id == "st"]
+    assert not users, users
