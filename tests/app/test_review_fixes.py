@@ -100,3 +100,11 @@ def test_no_page_ends_with_st_stop():
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "stop"
              and isinstance(node.func.value, ast.Name) and node.func.value.id == "st"]
     assert not users, users
+
+
+def test_a_user_error_that_stops_the_page_is_a_message_and_keeps_the_status(app_env, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DEFAULT_DATA", str(app_env.parent / "missing.csv"))
+    at = new_app()
+    assert not problems(at), problems(at)
+    assert errors(at), "the missing file is said"
+    assert captions(at) and captions(at)[0] == "PIPELINE", captions(at)

@@ -39,5 +39,5 @@ def shows_errors(what: str | None = None, *, stop: bool = True):
     except USER_ERRORS as exc:
         message = text.markdown(str(exc) or type(exc).__name__)  # messages quote names and paths: plain text
         st.error(f"**{what}:** {message}" if what else message, icon=":material/error:")
-        if stop:
-            stop()
+        if stop:  # (the argument hides stop() here)
+            raise PageStop
