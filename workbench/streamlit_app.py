@@ -3,7 +3,9 @@
 The entry point runs on every rerun: it makes the repository importable, sets up the session's
 declared state, opens the run named in the address (?run=<id>) when the session does not have
 it yet, runs the chosen page, and then draws the sidebar's pipeline status from what is current
-and puts the current recorded run in the address.
+and puts the current recorded run in the address. A page that ends early raises
+navigation.PageStop (navigation.stop()), caught here, so the status and the address are still
+drawn: st.stop() would make every later st.* call in the rerun stop too, leaving both undone.
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ with st.sidebar:
 session.show_notices()
 try:
     page.run()
-finally:  # also after st.stop(): the status and the address show what this rerun left current
+except navigation.PageStop:  # a page ended early (navigation.stop(), never st.stop()): the rest still runs
+    pass
+finally:  # the status and the address show what this rerun left current, however the page ended
     status.draw(status_slot)
     opening.keep_in_address()

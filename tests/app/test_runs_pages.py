@@ -275,3 +275,38 @@ def test_deleting_the_open_run_forgets_it_in_the_session_and_the_address(workspa
     ok(at)
     assert at.session_state["kmeans_run"] is not None and at.session_state["kmeans_run"].run_id is None
     assert "run" not in at.query_params
+
+
+def test_a_damaged_registry_is_tried_again_once_it_is_moved_away(workspace):
+    path, a, b = workspace
+    registry = path / "registry.sqlite3"
+    assert registry.is_file()
+    registry.rename(path / "registry.good")
+    registry.write_bytes(b"not a database" * 100)
+    at = page(RUNS)
+    ok(at)
+    assert any("could not be opened" in e and "registry.sqlite3" in e for e in errors(at)), errors(at)
+    (path / "registry.good").replace(registry)  # a good registry back in place, no restart
+    at.run()
+    ok(at)
+    assert not errors(at), errors(at)
+    options = at.selectbox(key="runs_selected").options
+    assert all(any(run_id in option for option in options) for run_id in (a, b)), options
+
+
+def test_the_runs_and_compare_filters_are_kept_across_pages(workspace):
+    at = page(RUNS)
+    at.multiselect(key="runs_kind").set_value(["pca"]).run()
+    at.multiselect(key="runs_status").set_value(["Completed"]).run()
+    ok(at)
+    at.switch_page(COMPARE).run()
+    at.toggle(key="compare_show_failed").set_value(True).run()
+    ok(at)
+    at.switch_page("app/pages/data_source.py").run()
+    at.switch_page(RUNS).run()
+    ok(at)
+    assert at.multiselect(key="runs_kind").value == ["pca"]
+    assert at.multiselect(key="runs_status").value == ["Completed"]
+    at.switch_page(COMPARE).run()
+    ok(at)
+    assert at.toggle(key="compare_show_failed").value is True

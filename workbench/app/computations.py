@@ -109,6 +109,15 @@ def confidence_key(kmeans_run: TrainedRun, draws: int, seed: int) -> tuple:
     return ("confidence", kmeans_run.job_name, int(draws), int(seed))
 
 
+def confidence_for(kmeans_run: TrainedRun, draws: Any) -> Any:
+    """The membership confidence table computed for this very K-Means run (with the Profiles
+    page's draws and seed 0), or None: another run's result never matches its key."""
+    if isinstance(draws, bool) or not isinstance(draws, (int, float)) or int(draws) != draws:
+        return None
+    found = cached(confidence_key(kmeans_run, int(draws), 0))
+    return None if found is None else found.table
+
+
 def membership_confidence(prep: pipeline.PreparedData, pca_run: TrainedRun, kmeans_run: TrainedRun, draws: int,
                           seed: int) -> Any:
     from workbench.analysis import margins

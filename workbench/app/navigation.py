@@ -10,7 +10,7 @@ from workbench.analysis import text
 from workbench.app import session
 from workbench.app.current import TrainedRun, current_kmeans, current_pca
 from workbench.app.data import clean_table, prepared
-from workbench.app.errors import USER_ERRORS, shows_errors
+from workbench.app.errors import USER_ERRORS, PageStop, shows_errors, stop  # noqa: F401 - PageStop for the entry point
 from workbench.core import pipeline
 
 # The sidebar's sections and their pages: (short name, title, icon); the page's file is
@@ -52,7 +52,7 @@ def require(message: str, page: str, offer: str | None = None) -> None:
     link(page)
     if offer:
         _offer_latest_run(offer)
-    st.stop()
+    stop()
 
 
 def _open_offered(run_id: str) -> None:
@@ -138,7 +138,7 @@ def require_runs(flash_key: str):
         st.error(f"**The run registry could not be opened:** {text.markdown(handle.error)} Set WORKBENCH_WORKSPACE to a "
                  "writable folder, or move a damaged registry.sqlite3 away (the runs are rebuilt from their "
                  "folders).", icon=":material/error:")
-        st.stop()
+        stop()
     flash = st.session_state.pop(flash_key, None)
     if flash:
         kind, message = flash
@@ -147,10 +147,10 @@ def require_runs(flash_key: str):
         listed = handle.store.list_runs()
     except USER_ERRORS as exc:
         st.error(f"**The runs could not be listed:** {text.markdown(exc)}", icon=":material/error:")
-        st.stop()
+        stop()
     if listed.empty:
         st.info("No runs yet in this workspace. Create one with `./run cli segment` in a shell, "
                 "or train PCA and K-Means in the app.", icon=":material/info:")
         link("pca", "Train in the app")
-        st.stop()
+        stop()
     return handle.store, listed

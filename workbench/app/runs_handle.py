@@ -70,5 +70,10 @@ def run_store() -> RunStore:
 
 
 def start() -> None:
-    """Called by the entry point on every rerun: the first call per workspace reconciles and resumes."""
-    runs_handle()
+    """Called by the entry point on every rerun: the first call per workspace reconciles and resumes.
+    A handle that could not open the registry is not kept: each rerun tries again, so moving a
+    damaged registry.sqlite3 away (as the Runs page advises) works without restarting the app."""
+    workspace = str(settings.workspace_dir())
+    if _handle(workspace).error:
+        _handle.clear(workspace)
+        _handle(workspace)

@@ -213,8 +213,20 @@ INPUTS: tuple[Input, ...] = (
     Input("map_feature", None, resets_on=("table",), quiet=True,
           check=_one_of(lambda c: c.table_features)),
     Input("map_component", None, checked_on=("n_components",), quiet=True),
+    Input("map_share_cluster", 0, checked_on=("k",), check=_below_k, quiet=True),
     Input("endpoints_region", ""),
     Input("endpoints_profile", ""),
+    # The Runs and Compare pages' filters, toggles and pickers (those pages drop a kept value that is no
+    # longer among their choices). A delete's confirmation, a new name or a target to delete is not kept.
+    Input("runs_backend"),
+    Input("runs_status"),
+    Input("runs_kind"),
+    Input("runs_show_attempts", False),
+    Input("runs_selected"),
+    Input("runs_rerun_backend"),
+    Input("compare_show_failed", False),
+    Input("compare_a"),
+    Input("compare_b"),
 )
 BY_KEY: Mapping[str, Input] = {spec.key: spec for spec in INPUTS}
 

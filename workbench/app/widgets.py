@@ -30,6 +30,24 @@ def number(key: str, label: str, *, where: Any = None, help: str | None = None, 
     return wrong
 
 
+def keep_choices(key: str, choices: Any) -> None:
+    """A multiselect's kept value (declared in workbench.app.state, so it outlives its page) without
+    the values no longer among its choices: what stays chosen is said by the widget itself."""
+    kept, offered = st.session_state.get(key), set(choices)
+    if kept:
+        st.session_state[key] = [value for value in kept if value in offered]
+
+
+def how_many(key: str, label: str, most: int, *, where: Any = None) -> int:
+    """A slider from 1 to `most` (how many things to show); with a single thing there is nothing to
+    choose (Streamlit refuses a slider whose bounds are equal): it is shown, and said so."""
+    box = where or st
+    if most <= 1:
+        box.caption(f"{label}: {most} (the only one)")
+        return most
+    return int(box.slider(label, 1, most, key=key))
+
+
 @dataclass(frozen=True)
 class TrainingForm:
     """What a training's form says: its own number's key and label, the help texts ({most} is the

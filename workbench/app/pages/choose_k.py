@@ -41,7 +41,7 @@ if found is None:
     if valid:
         st.info(f"Press **Evaluate k** to score k = {k_min}…{k_max} on the {kept(pca_run)} kept components "
                 f"of {n:,} counties.", icon=":material/info:")
-    st.stop()
+    navigation.stop()
 
 selection, spec = found
 st.session_state["choosek_recommended"] = selection.recommended  # readable by tests and other pages

@@ -28,7 +28,7 @@ if run is None:
         st.warning("The PCA run or the number of kept components changed since K-Means was last trained, so its "
                    "clusters no longer apply.", icon=":material/history:")
     st.info("Press **Train K-Means** to cluster the counties.", icon=":material/info:")
-    st.stop()
+    navigation.stop()
 if run.settings != training.kmeans_settings():
     st.caption(":material/warning: The settings above changed since these clusters were trained; press "
                "**Train K-Means** to apply them.")
@@ -80,7 +80,7 @@ st.caption("Each cluster's mean of every feature against the mean of all countie
 pick, how_many = st.columns([2, 1])
 cluster = pick.selectbox("Cluster", list(range(stage.model.k)), key="profile_cluster",
                          format_func=lambda i: f"{labels[i]} ({sizes['counties'][i]:,} counties)")
-shown = how_many.slider("Features shown", 1, len(prep.features), key="profile_features")
+shown = widgets.how_many("profile_features", "Features shown", len(prep.features), where=how_many)
 profile = summaries.cluster_profile(cluster_table, cluster)
 chart_column, table_column = st.columns([1, 1])
 chart(charts.profile_chart, profile, labels[cluster], top=shown, key="clusters_profile_chart", where=chart_column)

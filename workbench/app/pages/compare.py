@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench.analysis import text
+from workbench.app import navigation
 from workbench.app.errors import USER_ERRORS
 from workbench.app.navigation import require_runs
 from workbench.runs import compare as cmp
@@ -22,7 +23,7 @@ shown = pickers.visible(listed, show_failed=bool(st.session_state.get("compare_s
 if shown.empty:
     st.info("Every run so far failed. Include failed runs above to look at them, or train a new one.",
             icon=":material/info:")
-    st.stop()
+    navigation.stop()
 labels = pickers.labels(shown)
 ids = list(labels)
 defaults = pickers.compare_defaults(shown)
@@ -41,7 +42,7 @@ try:
         comparison = cmp.compare_runs(a, b, store=reg)
 except USER_ERRORS as exc:
     st.error(f"**The runs could not be compared:** {text.markdown(exc)}", icon=":material/error:")
-    st.stop()
+    navigation.stop()
 
 for note in comparison.notes:
     st.info(text.markdown(note), icon=":material/info:")

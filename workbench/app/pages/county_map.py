@@ -3,7 +3,7 @@ offline from the Census Bureau's county boundaries. Clicking a county selects it
 import streamlit as st
 
 from workbench.analysis import county_shares, geography, text
-from workbench.app import chart_specs, derived, names, navigation
+from workbench.app import chart_specs, computations, derived, names, navigation
 from workbench.app.data import data_key
 from workbench.app.errors import shows_errors
 from workbench.charts import county_map
@@ -18,7 +18,7 @@ if not id_column:
     st.info("The map joins counties on their FIPS code, and this table has no id column (such as CensusId, FIPS "
             "or GEOID). Load a table with one on the Data page.", icon=":material/info:")
     navigation.link("data")
-    st.stop()
+    navigation.stop()
 
 table = derived.labeled(prep, pca_run, run)
 labels = names.cluster_labels(run)
@@ -37,10 +37,11 @@ if level in county_shares.UNIT_WORDS:  # tracts or block groups: the map draws c
     st.info(text.markdown(shares.note(labels[cluster])), icon=":material/info:")
     with st.expander("How the table joins the map"):
         st.text(join.summary())
-    st.stop()
+    navigation.stop()
 component_names = names.component_columns(pca_run)
 name_columns = list(prep.clean.schema.name_columns)
-confidence = st.session_state.get("membership_confidence")
+# Computed on the Profiles page for this very run (its keyed cache), never an earlier run's.
+confidence = computations.confidence_for(run, st.session_state.get("prof_draws"))
 if confidence is not None and not confidence.index.equals(table.index):
     confidence = None
 

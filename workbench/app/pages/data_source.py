@@ -30,12 +30,12 @@ elif kind == "upload":
         session.set_source(source_mod.Source("upload", kept["name"], kept["digest"]))
     else:
         st.info("Upload a CSV file to continue.", icon=":material/upload_file:")
-        st.stop()
+        navigation.stop()
 elif kind == "census":
     census_form()
     if data.current_source().kind != "census":
         st.info("Choose the year, geography and variables, then press **Fetch**.", icon=":material/cloud_download:")
-        st.stop()
+        navigation.stop()
 else:
     path_column, button_column = st.columns([5, 1], vertical_alignment="bottom")
     path_column.text_input(
@@ -46,7 +46,7 @@ else:
             session.set_source(data.typed_source(st.session_state["source_path"]))
     if data.current_source().kind != "path":
         st.info("Enter a path or an s3:// URI and press **Load**.", icon=":material/folder_open:")
-        st.stop()
+        navigation.stop()
 
 source = data.current_source()
 loaded, reload = st.columns([6, 1], vertical_alignment="center")

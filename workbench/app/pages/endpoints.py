@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench.analysis import text
+from workbench.app import navigation
 from workbench.app.errors import USER_ERRORS, shows_errors
 
 st.title("Endpoints")
@@ -17,7 +18,7 @@ try:
 except ImportError as exc:  # the SageMaker SDK is not installed
     st.info(f"The SageMaker backends are not available here ({text.markdown(exc)}); there are no endpoints to manage.",
             icon=":material/info:")
-    st.stop()
+    navigation.stop()
 
 region_column, profile_column, refresh_column = st.columns([2, 2, 1])
 region_column.text_input("AWS region", key="endpoints_region", placeholder="default: AWS_REGION / your profile's")
@@ -46,13 +47,13 @@ if listing["error"]:
     st.error(f"**The endpoints could not be listed:** {text.markdown(listing['error'])}", icon=":material/cloud_off:")
     st.caption("Set a region and credentials (environment variables, `~/.aws` or a profile above), then press "
                "**Refresh**. The embedded backend needs none of this.")
-    st.stop()
+    navigation.stop()
 
 items = listing["items"]
 if not items:
     st.success("No live endpoints created by the workbench in this region: nothing is being billed.",
                icon=":material/check_circle:")
-    st.stop()
+    navigation.stop()
 
 total = sum(item["hourly_cost_usd"] or 0 for item in items)
 st.warning(f"{len(items)} live endpoint(s), about **${total:,.2f} per hour** together.", icon=":material/payments:")

@@ -42,7 +42,7 @@ counts.caption(f"{len(st.session_state['feature_select'])} of {len(all_features)
 chosen = list(st.session_state["feature_select"])
 if not chosen:
     st.error("Choose at least one feature: PCA and everything after it need some.", icon=":material/error:")
-    st.stop()
+    navigation.stop()
 
 with st.expander("Feature recipe: counts as rates, skewed features re-expressed",
                  expanded=bool(st.session_state["recipe_total"] or st.session_state["recipe_log1p"]

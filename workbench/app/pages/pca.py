@@ -22,7 +22,7 @@ if run is None:
                    "apply.", icon=":material/history:")
     st.info(f"Press **Train PCA** to compute the components of {len(prep.X):,} counties × {n_features} features.",
             icon=":material/info:")
-    st.stop()
+    navigation.stop()
 if run.settings != training.pca_settings():
     st.caption(":material/warning: The settings above changed since this model was trained; press **Train PCA** "
                "to apply them.")
@@ -41,7 +41,7 @@ st.subheader("Explained variance")
 keep_column, total_column, share_column = st.columns([2, 1, 1])
 if widgets.number("pca_top", "Components to keep", where=keep_column,
                   help="The kept components are what K-Means clusters on (the walkthrough keeps 5)."):
-    st.stop()
+    navigation.stop()
 top = kept(run)
 variance = summaries.variance_shares(stage.explained_variance_ratio, top)
 total_column.metric("Kept components explain", f"{variance.kept:.2%}")

@@ -167,9 +167,10 @@ if st.button("Prepare the report", key="prof_report_run", icon=":material/descri
                     archive.writestr(name, payload)
             html_name = f"{stem}-report.html"
             st.session_state["report_files"] = {"zip": buffer.getvalue(), "html": files.get(html_name, b""),
-                                                "html_name": html_name, "stem": stem}
+                                                "html_name": html_name, "stem": stem,
+                                                "run": run.job_name}
 report = st.session_state.get("report_files")
-if report:
+if report and report.get("run") == run.job_name:  # an earlier run's report is not offered as this one's
     left, right = st.columns(2)
     left.download_button("Download the Markdown report with the CSVs (zip)", report["zip"],
                          file_name=f"{report['stem']}.zip", mime="application/zip", key="prof_download_zip",

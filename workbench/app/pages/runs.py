@@ -27,6 +27,8 @@ for job_id, state in sorted(runs_handle().reattached.items()):
 # ---- filters and the list ------------------------------------------------------------------
 backends = sorted(set(widgets.backend_options()) | set(everything["backend"].dropna()))
 statuses = list(records.STATUSES) + sorted(set(everything["status"].dropna()) - set(records.STATUSES))
+for key, choices in (("runs_backend", backends), ("runs_status", statuses), ("runs_kind", records.KINDS)):
+    widgets.keep_choices(key, choices)  # kept from an earlier visit: only what is still offered
 left, middle, right = st.columns(3)
 chosen_backends = left.multiselect("Backend", backends, key="runs_backend", placeholder="every backend")
 chosen_statuses = middle.multiselect("Status", statuses, key="runs_status", placeholder="every status")
@@ -64,7 +66,7 @@ st.dataframe(pickers.shown_table(listed), hide_index=True, key="runs_table")
 st.caption(f"{len(listed)} of {len(everything)} runs shown, newest first.")
 if listed.empty:
     st.info("No run matches these filters.", icon=":material/filter_alt_off:")
-    st.stop()
+    navigation.stop()
 
 labels = pickers.labels(listed)
 if st.session_state.get("runs_selected") not in labels:
@@ -75,7 +77,7 @@ try:
     run = reg.get(run_id)
 except ACTION_ERRORS as exc:
     st.error(text.markdown(exc), icon=":material/error:")
-    st.stop()
+    navigation.stop()
 
 # ---- details --------------------------------------------------------------------------------
 
@@ -195,7 +197,7 @@ if active:
         opened = reg.get(active)
     except ACTION_ERRORS as exc:
         st.error(f"**The open run could not be loaded:** {text.markdown(exc)}", icon=":material/error:")
-        st.stop()
+        navigation.stop()
     st.subheader(f"Open run: {text.markdown(opened.display_name)}")
     named_components = [n for n in opened.component_names if n]
     named_clusters = [n for n in opened.cluster_names if n]

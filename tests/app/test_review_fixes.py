@@ -1,0 +1,110 @@
+"""AppTest: a page that ends early still leaves the sidebar's status and the address right, results
+of another run are never shown as this run's, and narrow inputs never raise."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.apptest import errors, infos, new_app, problems, train_kmeans, train_pca
+from workbench.app.navigation import PAGE_FILES
+
+PCA_PAGES = ("names", "clusters", "explore", "export", "choose_k", "profiles", "map")
+KMEANS_PAGES = ("explore", "export", "profiles", "map")
+
+
+def page(at, name: str):
+    return at.switch_page(PAGE_FILES[name][0]).run()
+
+
+def captions(at) -> list[str]:
+    return [c.value for c in at.sidebar.caption]
+
+
+def test_a_page_that_needs_a_model_still_draws_the_sidebar_status(app_env):
+    at = new_app()
+    data_status = captions(at)
+    assert data_status and data_status[0] == "PIPELINE", data_status
+    for name in PCA_PAGES:
+        page(at, name)
+        assert not problems(at), (name, problems(at))
+        assert any("Train PCA first" in i for i in infos(at)), (name, infos(at))
+        assert len(captions(at)) == len(data_status), (name, captions(at))
+
+
+def test_a_page_that_needs_k_means_keeps_the_open_run_in_the_address(app_env):
+    at = train_pca(new_app())
+    run_id = at.session_state["pca_run"].run_id
+    assert run_id
+    for name in KMEANS_PAGES:
+        at.query_params.clear()  # Streamlit drops the address's parameters when the page changes
+        page(at, name)
+        assert not problems(at), (name, problems(at))
+        assert any("Train K-Means first" in i for i in infos(at)), (name, infos(at))
+        assert at.query_params.get("run") in (run_id, [run_id]), (name, dict(at.query_params))
+        assert len(captions(at)) > 1, (name, captions(at))
+
+
+def test_results_of_an_earlier_run_are_not_shown_for_the_next_one(app_env, monkeypatch, persistent_cache):
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(persistent_cache("workbench-geometry")))
+    at = train_kmeans(train_pca(new_app()))
+    page(at, "profiles")
+    at.number_input(key="prof_draws").set_value(10).run()
+    at.button(key="prof_confidence_run").click().run()
+    at.button(key="prof_report_run").click().run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert len(at.download_button) == 2 and at.session_state["report_files"]
+    page(at, "map")
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert "confidence" in at.radio(key="map_layer").options or "Membership confidence" in at.radio(
+        key="map_layer").options
+    at.radio(key="map_layer").set_value("confidence").run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+
+    page(at, "clusters")
+    at.number_input(key="kmeans_k").set_value(5).run()
+    at.button(key="kmeans_train").click().run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert at.session_state["kmeans_run"].stage.model.k == 5
+    page(at, "map")  # the k = 7 run's confidence is not this run's
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert not {"confidence", "Membership confidence"} & set(at.radio(key="map_layer").options)
+    assert at.radio(key="map_layer").value == "cluster"
+    page(at, "profiles")  # nor is its report
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    assert at.session_state["report_files"] and len(at.download_button) == 0
+
+
+
+def test_one_feature_goes_through_every_page_without_a_traceback(app_env, monkeypatch, persistent_cache):
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(persistent_cache("workbench-geometry")))
+    at = new_app()
+    page(at, "features")
+    at.multiselect(key="feature_select").set_value(["Income"]).run()
+    assert not problems(at) and not errors(at), (problems(at), errors(at))
+    train_kmeans(train_pca(at))
+    for name in PAGE_FILES:
+        page(at, name)
+        assert not problems(at), (name, problems(at))
+    page(at, "clusters")
+    assert not errors(at), errors(at)
+    assert any("Features shown: 1" in c.value for c in at.caption), [c.value for c in at.caption]
+
+
+
+def test_no_page_ends_with_st_stop():
+    """st.stop() would leave the sidebar's status and the address undone: navigation.stop() instead."""
+    import ast
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parents[2] / "workbench"
+    users = [p.name for p in app.rglob("*.py") for node in ast.walk(ast.parse(p.read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "stop"
+             and isinstance(node.func.value, ast.Name) and node.func.value.id == "st"]
+    assert not users, users
+
+
+def test_a_user_error_that_stops_the_page_is_a_message_and_keeps_the_status(app_env, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_DEFAULT_DATA", str(app_env.parent / "missing.csv"))
+    at = new_app()
+    assert not problems(at), problems(at)
+    assert errors(at), "the missing file is said"
+    assert captions(at) and captions(at)[0] == "PIPELINE", captions(at)
