@@ -1,11 +1,14 @@
 """A real browser against `streamlit run workbench/streamlit_app.py`: the main path, with a screenshot
 of every page in test-artifacts/screenshots/ and no exception shown anywhere.
 
-Needs Debian's chromium at /usr/bin/chromium (`apt-get install chromium`); skipped otherwise.
+Needs Debian's chromium (`apt-get install chromium`: /usr/bin/chromium; `./run` installs it when
+it can), found on PATH as `./run` looks for it; skipped otherwise, and failed instead when
+WORKBENCH_REQUIRE_BROWSER=1 (as CI sets it in .ci/run).
 """
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +21,9 @@ import pytest
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+# The same lookup as ./run's ensure_chromium (`command -v chromium`), Debian's path otherwise.
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
+REQUIRED = os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -37,8 +42,16 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, census_csv):
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+        missing = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests"
+        if REQUIRED:
+            pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        if REQUIRED:
+            pytest.fail("WORKBENCH_REQUIRE_BROWSER=1 but playwright is not installed (pip install -r requirements.txt)")
+        pytest.skip("playwright is not installed")
     workspace = tmp_path_factory.mktemp("browser-workspace")
     port = _free_port()
     log_path = workspace / "streamlit.log"
