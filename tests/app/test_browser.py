@@ -8,35 +8,18 @@ WORKBENCH_REQUIRE_BROWSER=1 (as CI sets it in .ci/run).
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, IDLE, start_streamlit, stop
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-# The same lookup as ./run's ensure_chromium (`command -v chromium`), Debian's path otherwise.
-CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 REQUIRED = os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1440, "height": 2200}  # tall: Streamlit scrolls inside the page, not the document
-IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"] button')
-              && !document.querySelector('[data-stale="true"]')
-              && !document.querySelector('[data-testid="stSkeleton"]')"""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -53,36 +36,14 @@ def app_url(tmp_path_factory, census_csv):
             pytest.fail("WORKBENCH_REQUIRE_BROWSER=1 but playwright is not installed (pip install -r requirements.txt)")
         pytest.skip("playwright is not installed")
     workspace = tmp_path_factory.mktemp("browser-workspace")
-    port = _free_port()
-    log_path = workspace / "streamlit.log"
-    env = {**os.environ, "WORKBENCH_DEFAULT_DATA": str(census_csv), "WORKBENCH_WORKSPACE": str(workspace)}
-    command = [sys.executable, "-m", "streamlit", "run", "workbench/streamlit_app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "localhost", "--browser.gatherUsageStats", "false"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not come up on {url} within 60 s:\n{log_path.read_text()}")
-            time.sleep(0.3)
+        process, url, _log = start_streamlit(workspace, census_csv, timeout=60)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, timeout=10)
 
 
 @pytest.fixture(scope="module")
