@@ -14,7 +14,8 @@ in the same run):
   scale      PCA + K-Means on synthetic census-shaped data ÷ the floor (one X.T @ X); K-Means ÷
              scikit-learn's KMeans (lloyd), MiniBatchKMeans and faiss's Kmeans on the same scores
   streaming  the same from a Parquet file in chunks: peak RSS ÷ file size, ÷ the in-memory run
-  app        each app page's rerun time (benchmarks/bench_app.py, AppTest) ÷ a trivial page
+  app        each app page's rerun time (benchmarks/bench_app.py, AppTest; every sidebar page but
+             Endpoints, which asks AWS for live endpoints) ÷ a trivial page
   browser    the County map's first and later draws in chromium (benchmarks/bench_browser.py) ÷ a
              trivial page's, from the click to the drawn chart
 
@@ -74,6 +75,8 @@ def report_app(app: dict) -> list[str]:
             f"| {title} | {page['first_ms']:.0f} ms | {page['warm_ms']:.1f} ms (max {page['warm_max_ms']:.0f}) | "
             f"{page['warm_ms'] / base:.1f}× | {'yes' if page['warm_ms'] <= APP_TARGET_MS else 'NO'} |"
         )
+    for title, why in app.get("skipped_pages", {}).items():
+        lines.append(f"| {title} | not measured: {why} | | | |")
     return lines
 
 
@@ -126,7 +129,8 @@ def targets(results: dict) -> list[str]:
     app = results.get("app")
     if app and "error" not in app:
         slow = app["slowest_warm_ms"]
-        add("app: every page's warm rerun ≤ 150 ms under AppTest (slowest page)", slow, APP_TARGET_MS, f"{slow:.1f} ms")
+        add(f"app: every measured page's warm rerun ≤ 150 ms under AppTest ({len(app['pages'])} pages; slowest)",
+            slow, APP_TARGET_MS, f"{slow:.1f} ms")
     browser = results.get("browser")
     if browser and "map_first_draw_s" in browser:
         add("browser: County map first draw after clustering ≤ 2 s", browser["map_first_draw_s"],

@@ -22,27 +22,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from benchmarks import harness
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM, IDLE = harness.CHROMIUM, harness.IDLE
+CHROMIUM_ARGS = ["--headless", *harness.CHROMIUM_ARGS]
 VIEWPORT = {"width": 1440, "height": 1600}
 FIRST_DRAW_TARGET_S, LATER_DRAW_TARGET_S = 2.0, 1.0
 MIN_PAINTED = 20_000
-IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"] button')
-              && !document.querySelector('[data-stale="true"]')
-              && !document.querySelector('[data-testid="stSkeleton"]')"""
 # The map's state: how many pixels its canvas has painted (or county paths its SVG holds) and a
 # checksum of what it shows, so a redraw can be told from the previous picture.
 MAP_STATE = """() => {
@@ -59,37 +51,6 @@ MAP_STATE = """() => {
   }
   return {painted, sum};
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
-
-
-def _start_app(workspace: Path, csv: Path) -> tuple[subprocess.Popen, str, Path]:
-    port = _free_port()
-    log_path = workspace / "streamlit.log"
-    env = {**os.environ, "WORKBENCH_DEFAULT_DATA": str(csv), "WORKBENCH_WORKSPACE": str(workspace)}
-    command = [sys.executable, "-m", "streamlit", "run", "workbench/streamlit_app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "localhost", "--browser.gatherUsageStats", "false"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=harness.REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}: {log_path.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, url, log_path
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            process.terminate()
-            raise RuntimeError(f"streamlit did not come up on {url} within 90 s")
-        time.sleep(0.3)
 
 
 def _idle(page) -> None:
@@ -153,7 +114,7 @@ def measure(repeats: int = 3, log=print, screenshot: Path | None = None) -> dict
 
     csv = harness.census_path()
     with tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp:
-        process, url, log_path = _start_app(Path(tmp), csv)
+        process, url, _log = harness.start_streamlit(Path(tmp), csv, timeout=90, log_tail=2000)
         try:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -177,11 +138,7 @@ def measure(repeats: int = 3, log=print, screenshot: Path | None = None) -> dict
                     page.screenshot(path=str(screenshot))
                 browser.close()
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            harness.stop(process)
     return {"trivial_page_s": statistics.median(trivial), "trivial_page_runs_s": trivial,
             "map_first_draw_s": first, "map_later_draws_s": later, "map_later_draw_median_s": statistics.median(later),
             "map_layer_switch_s": layer, "repeats": repeats,

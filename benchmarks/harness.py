@@ -12,9 +12,12 @@ import json
 import os
 import platform
 import resource
+import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,67 @@ def census_path() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"The census CSV is not at {path}; set WORKBENCH_DEFAULT_DATA to a copy.")
     return path
+
+
+# --- the app in a real browser (bench_browser.py and tests/app/test_browser.py) -----------
+# Debian's chromium, found as ./run's ensure_chromium finds it (`command -v chromium`).
+CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# Streamlit has finished a rerun: no stop button, no stale element, no skeleton.
+IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"] button')
+              && !document.querySelector('[data-stale="true"]')
+              && !document.querySelector('[data-testid="stSkeleton"]')"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("localhost", 0))
+        return sock.getsockname()[1]
+
+
+def start_streamlit(workspace: Path, csv: Path, *, timeout: float = 90,
+                    log_tail: int | None = None) -> tuple[subprocess.Popen, str, Path]:
+    """`streamlit run workbench/streamlit_app.py` on a free port, the census as its default data and
+    `workspace` as its workspace; returns once /_stcore/health answers ok, else stops it and raises
+    RuntimeError with its log (the last `log_tail` characters, or all of it)."""
+    port = free_port()
+    log_path = workspace / "streamlit.log"
+    env = {**os.environ, "WORKBENCH_DEFAULT_DATA": str(csv), "WORKBENCH_WORKSPACE": str(workspace)}
+    command = [sys.executable, "-m", "streamlit", "run", "workbench/streamlit_app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "localhost", "--browser.gatherUsageStats", "false"]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://localhost:{port}"
+
+    def logged() -> str:
+        text = log_path.read_text(errors="replace")
+        return text[-log_tail:] if log_tail else text
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}:\n{logged()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return process, url, log_path
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"streamlit did not come up on {url} within {timeout:g} s:\n{logged()}")
+        time.sleep(0.3)
+
+
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Terminate a process we started, killing it if it does not exit within `timeout` s."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 # --- memory ---------------------------------------------------------------------------------

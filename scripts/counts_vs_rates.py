@@ -2,6 +2,9 @@
 
     .venv/bin/python -m scripts.counts_vs_rates [CSV] [--json]
 
+CSV defaults to the census table the benchmarks use: WORKBENCH_DEFAULT_DATA, else
+../shared/data/acs2015_county_data.csv beside the repository (benchmarks.harness.census_path).
+
 Runs the walkthrough's segmentation (embedded backend, min-max, top 5 components, k = 7,
 seed 0) on the 2015 county table twice: with its features as they are, and with the counts
 (Men, Women, Citizen, Employed) as rates of TotalPop, TotalPop left out (the recommended
@@ -13,6 +16,7 @@ the counties both keep).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -20,11 +24,11 @@ from pathlib import Path
 
 from sklearn.metrics import adjusted_rand_score
 
+from benchmarks.harness import census_path
 from workbench.analysis import margins, naming
 from workbench.core import pipeline, recipes, sources
 
 SIZE_COLUMNS = ("TotalPop", "Men", "Women", "Citizen", "Employed")  # the counts, or their rates
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "acs2015_county_data.csv"
 
 
 def segment(raw, features, recipe, workdir: Path, name: str) -> dict:
@@ -48,8 +52,17 @@ def compare(a: dict, b: dict) -> float:
 
 
 def main(argv: list[str]) -> int:
-    path = Path(next((a for a in argv if not a.startswith("--")), DEFAULT))
-    raw = sources.read_csv_path(path)
+    parser = argparse.ArgumentParser(prog="python -m scripts.counts_vs_rates", description=__doc__.splitlines()[0])
+    parser.add_argument("csv", nargs="?", type=Path,
+                        help="the 2015 county table (default: WORKBENCH_DEFAULT_DATA, else ../shared/data's copy)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of text")
+    args = parser.parse_args(argv)
+    if args.csv is None:
+        try:
+            args.csv = census_path()
+        except FileNotFoundError as exc:
+            parser.error(str(exc))
+    raw = sources.read_csv_path(args.csv)
     columns = [c for c in raw.columns[3:]]
     rates = recipes.FeatureRecipe(rates=recipes.recommended_rates(columns))
     without_margins = margins.feature_preset("recommended", columns)
@@ -64,7 +77,7 @@ def main(argv: list[str]) -> int:
            "no margins: counts vs rates": compare(runs[keys[2]], runs[keys[3]])}
     for run in runs.values():
         run.pop("labels")
-    if "--json" in argv:
+    if args.json:
         print(json.dumps({"runs": runs, "ari": ari}, indent=2))
         return 0
     for title, run in runs.items():

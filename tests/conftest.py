@@ -1,7 +1,8 @@
 """Fixtures shared by the whole suite, and the markers that give a fast inner loop.
 
 Markers (see pytest.ini): `docker` for tests that run real containers, `browser` for the
-real-Chromium tests, `slow` for the benchmark smoke runs. For example
+real-Chromium tests, `slow` for the long ones (the benchmark smoke run, the large-k app sweep,
+the county-geometry rebuild). For example
 `./run test -m "not docker and not browser and not slow"`.
 """
 from __future__ import annotations

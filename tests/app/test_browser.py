@@ -1,75 +1,49 @@
 """A real browser against `streamlit run workbench/streamlit_app.py`: the main path, with a screenshot
 of every page in test-artifacts/screenshots/ and no exception shown anywhere.
 
-Needs Debian's chromium at /usr/bin/chromium (`apt-get install chromium`); skipped otherwise.
+Needs Debian's chromium (`apt-get install chromium`: /usr/bin/chromium; `./run` installs it when
+it can), found on PATH as `./run` looks for it; skipped otherwise, and failed instead when
+WORKBENCH_REQUIRE_BROWSER=1 (as CI sets it in .ci/run).
 """
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, IDLE, start_streamlit, stop
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+REQUIRED = os.environ.get("WORKBENCH_REQUIRE_BROWSER") == "1"
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1440, "height": 2200}  # tall: Streamlit scrolls inside the page, not the document
-IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"] button')
-              && !document.querySelector('[data-stale="true"]')
-              && !document.querySelector('[data-testid="stSkeleton"]')"""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("localhost", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, census_csv):
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    workspace = tmp_path_factory.mktemp("browser-workspace")
-    port = _free_port()
-    log_path = workspace / "streamlit.log"
-    env = {**os.environ, "WORKBENCH_DEFAULT_DATA": str(census_csv), "WORKBENCH_WORKSPACE": str(workspace)}
-    command = [sys.executable, "-m", "streamlit", "run", "workbench/streamlit_app.py", "--server.headless", "true",
-               "--server.port", str(port), "--server.address", "localhost", "--browser.gatherUsageStats", "false"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://localhost:{port}"
+        missing = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests"
+        if REQUIRED:
+            pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not come up on {url} within 60 s:\n{log_path.read_text()}")
-            time.sleep(0.3)
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        if REQUIRED:
+            pytest.fail("WORKBENCH_REQUIRE_BROWSER=1 but playwright is not installed (pip install -r requirements.txt)")
+        pytest.skip("playwright is not installed")
+    workspace = tmp_path_factory.mktemp("browser-workspace")
+    try:
+        process, url, _log = start_streamlit(workspace, census_csv, timeout=60)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop(process, timeout=10)
 
 
 @pytest.fixture(scope="module")

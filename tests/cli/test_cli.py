@@ -110,6 +110,8 @@ def test_stream_segments_a_parquet_file_and_writes_labels_and_artifacts(census_p
     # The artifacts are real SageMaker-format models that `inspect` reads back.
     shown = json.loads(run_cli("inspect", summary["artifacts"]["kmeans"]).stdout)
     assert "7" in json.dumps(shown)
+    assert shown["kind"] == "kmeans"
+    assert [(array["shape"], array["dtype"]) for array in shown["arrays"]] == [([7, 5], "float32")]  # k × top 5
 
 
 def test_stream_human_output_names_what_it_wrote(census_parquet, tmp_path):

@@ -1,13 +1,14 @@
 """Render a chart as the app draws it, and read back the labels a person would see.
 
 The app draws every spec with `st.vega_lite_chart(spec, width="stretch")` after dropping the
-spec's `config` (workbench/app/common.py). Streamlit then (1) adds an `autosize` in Python
-(`_prepare_vega_lite_spec`), and (2) in the browser merges its own theme under the spec's
-config and sets the top-level width to the container's width. The theme's axis settings are
-what hide labels: `labelOverlap: true` and `labelLimit: 100` on every axis, with 12 px
-labels. `as_streamlit_draws` repeats those steps so that vl-convert renders what the browser
-shows; `labels` reads the SVG back: every axis, legend and header label with its position,
-its visible text (Vega truncates with "…" past labelLimit) and whether it overlaps another.
+spec's `config` (`_spec` in workbench/app/chart_specs.py). Streamlit then (1) adds an
+`autosize` in Python (`_prepare_vega_lite_spec`), and (2) in the browser merges its own theme
+under the spec's config and sets the top-level width to the container's width. The theme's axis
+settings are what hide labels: `labelOverlap: true` and `labelLimit: 100` on every axis, with
+12 px labels. `as_streamlit_draws` repeats those steps so that vl-convert renders what the
+browser shows; `labels` reads the SVG back: every axis, legend and header label with its
+position, its visible text (Vega truncates with "…" past labelLimit) and whether it overlaps
+another.
 """
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def _merge(base: dict, over: dict) -> dict:
 def as_streamlit_draws(spec: dict, width: int) -> dict:
     """The spec as the browser hands it to Vega for a container `width` px wide."""
     spec = copy.deepcopy(spec)
-    spec.pop("config", None)  # what workbench/app/common.py does
+    spec.pop("config", None)  # what workbench/app/chart_specs.py's _spec does
     spec = _prepare_vega_lite_spec(spec, use_container_width=True)
     spec["config"] = _merge(STREAMLIT_THEME, spec.get("config", {}))
     if spec.get("title"):
