@@ -90,3 +90,14 @@ def test_formatted_table_formats_numbers_by_kind():
     assert shown["county_share"].tolist() == ["9.1%", "<0.1%"]
     assert shown["County"].tolist() == ["A", "B"] and shown["kept"].tolist() == [True, False]
     assert frame["TotalPop"].dtype.kind == "i"  # the input is left alone
+
+
+def test_formatted_table_by_values_alone_for_a_column_per_feature():
+    # The index matrix: one column per feature, index scores in every one of them.
+    matrix = pd.DataFrame({"cluster": ["a", "b"], "Income": [112.0, 87.0], "county_share": [0.0, 1.0],
+                           "Poverty": [95.5, np.nan]})
+    shown = fmt.formatted_table(matrix, by_name=False)
+    assert shown["Income"].tolist() == ["112", "87"]  # not $112
+    assert shown["county_share"].tolist() == ["0", "1"]  # not 0% / 100%
+    assert shown["Poverty"].tolist() == ["95.5", "—"]
+    assert fmt.formatted_table(shown).equals(shown)  # the report formats its tables again: text stays as it is

@@ -165,29 +165,34 @@ def when(value: Any, now: datetime | None = None, tz: tzinfo | None = None) -> s
     return f"{local_time(value, tz)} ({age(value, now)})"
 
 
-def _column_format(name: str, values: pd.Series) -> Any:
+def _column_format(name: str, values: pd.Series, by_name: bool = True) -> Any:
     numeric = pd.to_numeric(values, errors="coerce")
     finite = numeric[np.isfinite(numeric)]
-    lowered = str(name).lower()
-    if "income" in lowered or lowered.endswith(("usd", "dollars", "cost")):
+    lowered = str(name).lower() if by_name else ""
+    if by_name and "income" in lowered or lowered.endswith(("usd", "dollars", "cost")):
         return dollars
-    if lowered.endswith("share") and len(finite) and bool(((finite >= 0) & (finite <= 1)).all()):
+    if by_name and lowered.endswith("share") and len(finite) and bool(((finite >= 0) & (finite <= 1)).all()):
         return lambda share: percent(share, 1)
     if len(finite) and bool((finite == finite.round()).all()):
         return count
     return number
 
 
-def formatted_table(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+def formatted_table(frame: pd.DataFrame, columns: Iterable[str] | None = None, *,
+                    by_name: bool = True) -> pd.DataFrame:
     """A copy of `frame` with its numeric columns (or `columns`) as text for people: counts
     and whole numbers with separators, income-like columns (by name) in dollars, shares
     (columns named *share, within 0..1) as percentages, the rest with four significant
-    digits; missing values as a dash."""
+    digits; missing values as a dash.
+
+    by_name=False formats by the values alone (whole numbers as counts, the rest with four
+    significant digits): for tables whose columns are features rather than quantities, such
+    as the index matrix, where a column named "Income" holds index scores, not dollars."""
     out = frame.copy()
     chosen = list(columns) if columns is not None else [c for c in frame.columns
                                                          if pd.api.types.is_numeric_dtype(frame[c])
                                                          and not pd.api.types.is_bool_dtype(frame[c])]
     for column in chosen:
-        shown = _column_format(column, frame[column])
+        shown = _column_format(column, frame[column], by_name)
         out[column] = [shown(v) for v in frame[column]]
     return out
