@@ -53,17 +53,24 @@ def count(value: Any) -> str:
     return f"{round(found):,}"
 
 
+TINY_DECIMALS = 9
+TINY = 10.0 ** -TINY_DECIMALS  # number() shows smaller values as "<0.000000001"
+
+
 def number(value: Any, significant: int = 4) -> str:
     """`value` with `significant` digits, thousands separators and no exponent.
 
     Whole digits are always kept (173,631,000 stays 173,631,000), so the significant digits
-    only limit the decimals: 12.3456 → 12.35, 0.0012345 → 0.001235, 3.0 → 3.
+    only limit the decimals: 12.3456 → 12.35, 0.0012345 → 0.001235, 3.0 → 3. Below
+    TINY in size a value is shown as "<0.000000001" (or "-<0.000000001"), not with hundreds of zeros.
     """
     found = _finite(value)
     if found is None:
         return MISSING
     if found == 0:
         return "0"
+    if abs(found) < TINY:
+        return ("-" if found < 0 else "") + f"<{TINY:.{TINY_DECIMALS}f}"
     magnitude = math.floor(math.log10(abs(found)))
     decimals = max(0, significant - 1 - magnitude)
     text = f"{found:,.{decimals}f}"
