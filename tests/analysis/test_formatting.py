@@ -90,3 +90,22 @@ def test_formatted_table_formats_numbers_by_kind():
     assert shown["county_share"].tolist() == ["9.1%", "<0.1%"]
     assert shown["County"].tolist() == ["A", "B"] and shown["kept"].tolist() == [True, False]
     assert frame["TotalPop"].dtype.kind == "i"  # the input is left alone
+
+
+def test_formatted_table_by_values_alone_for_a_column_per_feature():
+    # The index matrix: one column per feature, index scores in every one of them.
+    matrix = pd.DataFrame({"cluster": ["a", "b"], "Income": [112.0, 87.0], "county_share": [0.0, 1.0],
+                           "Poverty": [95.5, np.nan]})
+    shown = fmt.formatted_table(matrix, by_name=False)
+    assert shown["Income"].tolist() == ["112", "87"]  # not $112
+    assert shown["county_share"].tolist() == ["0", "1"]  # not 0% / 100%
+    assert shown["Poverty"].tolist() == ["95.5", "—"]
+    assert fmt.formatted_table(shown).equals(shown)  # the report formats its tables again: text stays as it is
+
+
+def test_number_of_a_tiny_value_is_short():
+    assert fmt.number(1e-300) == "<0.000000001" and fmt.number(-1e-300) == "-<0.000000001"
+    assert fmt.number(5e-324) == "<0.000000001"
+    assert fmt.number(1e-9) == "0.000000001"
+    assert fmt.number(1.2345e-6) == "0.000001234"
+    assert max(len(fmt.number(10.0 ** -e)) for e in range(0, 320)) <= 14

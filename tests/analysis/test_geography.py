@@ -21,6 +21,8 @@ def census(census_csv):
     (1001, "01001"), ("1001", "01001"), ("01001", "01001"), (1001.0, "01001"), (" 72153 ", "72153"),
     ("1001.0", "01001"), (np.int64(56045), "56045"), (None, None), ("abc", None), (12.5, None),
     (float("nan"), None), (999, None), (100000, None), (True, None),
+    ("0500000US27001", "27001"), (" 0500000US01001 ", "01001"),  # the Census API's county GEO_ID
+    ("1400000US27053000100", None), ("0400000US27", None), ("8600000US55401", None),  # tract, state, ZCTA
 ])
 def test_fips_code(value, expected):
     assert geography.fips_code(value) == expected
@@ -137,3 +139,13 @@ def test_join_report_reasons():
     assert "outside the albersUsa projection" in reasons[8]
     drawn_without_row = report.geometry_only[report.geometry_only["drawn"]]
     assert len(drawn_without_row) == 3220 - 3 and "drawn grey" in drawn_without_row["reason"].iloc[0]
+
+
+def test_geo_ids_join_the_map():
+    report = geography.join_report(["0500000US27001", "0500000US46113"])
+    assert report.joined["fips"].tolist() == ["27001", "46102"] and report.unmatched.empty
+    assert report.joined["name"].iloc[0].startswith("Aitkin")
+
+
+def test_outside_projection_is_the_four_island_territories():
+    assert geography.OUTSIDE_PROJECTION == {"60", "66", "69", "78"}

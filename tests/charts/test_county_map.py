@@ -77,6 +77,28 @@ def test_choropleth_draws_every_county_in_vega(census):
     assert {"state_fips": "72", "state": "Puerto Rico"} in states and len(states) == len(geography.STATE_FIPS)
 
 
+def test_names_with_dots_and_brackets_are_flat_fields_and_every_county_is_drawn(census):
+    # Vega-Lite reads "." and "[…]" in a field name as nested access: unescaped, the lookup
+    # finds nothing and the map goes blank (a TypeError in Vega's console).
+    vl_convert = pytest.importorskip("vl_convert")
+    name, extra = "Income vs. poverty [PC1]", "County [name] a.b"
+    values = pd.DataFrame({"fips": census["CensusId"], name: census["Income"], extra: census["County"]})
+    spec = county_map.choropleth_spec(values, name, tooltip=[extra], geometry="inline", width=600)
+    counties = spec["layer"][0]
+    color = counties["encoding"]["color"]["condition"]
+    assert color["field"] == r"Income vs\. poverty \[PC1\]" and color["title"] == name
+    assert color["test"] == f"isValid(datum[{json.dumps(name)}])"  # the flat key the lookup writes
+    tips = counties["encoding"]["tooltip"]
+    assert [t["title"] for t in tips[3:]] == [name, extra]
+    assert tips[4]["field"] == r"County \[name\] a\.b"
+    lookup = [t for t in counties["transform"] if t.get("lookup") == "id"][0]
+    assert lookup["from"]["fields"] == [color["field"], tips[4]["field"]]
+    svg = vl_convert.vegalite_to_svg(json.dumps(spec))
+    drawn = geography.county_geometry()["objects"]["counties"]["geometries"]
+    assert svg.count("<path") >= len(drawn)
+    assert "Income vs. poverty [PC1]" in svg  # the legend's title, as typed
+
+
 def test_selected_fips():
     assert county_map.selected_fips({county_map.COUNTY_PARAM: [{"id": "01001"}]}) == "01001"
     assert county_map.selected_fips([{"id": 1001}]) == "01001"

@@ -1,12 +1,14 @@
 """Choosing k with evidence: five criteria over a range of k, a knee, and a recommendation.
 
 For every k (2 to 15 by default) the component scores are clustered with the workbench's
-own K-Means (`backends.algorithms.fit_kmeans`, via `stability.fit_labels`), and scored:
+own K-Means (`backends.algorithms.kmeans.fit_kmeans`, via `stability.fit_labels`), and scored:
 
 * **SSE** — sum of squared distances to the nearest centroid (K-Means' inertia). It always
   falls as k grows; its *elbow* is where adding clusters stops paying off.
-* **Silhouette** (scikit-learn, −1..1, higher is better): how much closer each county is to
-  its own cluster than to the next one. On big tables it is estimated on a seeded sample.
+* **Silhouette** (−1..1, higher is better): how much closer each county is to its own
+  cluster than to the next one, computed here (`silhouettes`, tested equal to scikit-learn's).
+  On big tables it is estimated on a seeded sample; every k's comes from one pass over the
+  pairwise distances.
 * **Calinski–Harabasz** (higher is better): between-cluster over within-cluster dispersion,
   each divided by its degrees of freedom.
 * **Davies–Bouldin** (lower is better): the mean over clusters of the worst ratio of
@@ -15,7 +17,6 @@ own K-Means (`backends.algorithms.fit_kmeans`, via `stability.fit_labels`), and 
   clustering, from `stability.bootstrap_stability` with the same seed the Profiles page
   uses, so the same model with the same resamples gets the same number on both pages
   (stability_se: its standard error over the resamples).
-* **Silhouette** for every k comes from one pass over the pairwise distances (`silhouettes`).
 
 Knee of the SSE curve — the max-distance-to-chord method
 --------------------------------------------------------
@@ -53,6 +54,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
+from workbench.analysis import formatting
 from workbench.analysis import stability as stability_mod
 
 __all__ = [
@@ -393,7 +395,7 @@ def _evaluate_each_k(X, ks, seed, sample, stability_reps, hyperparameters, refin
             row["stability_se"] = result.standard_error
         else:
             row["stability"] = row["stability_min"] = row["stability_se"] = np.nan
-        report(done, f"k = {k}: done (SSE {row['sse']:,.4g})")
+        report(done, f"k = {k}: done (SSE {formatting.number(row['sse'])})")
         rows.append(row)
         labels_by_k[k] = labels
         centroids_by_k[k] = model.centroids.copy()

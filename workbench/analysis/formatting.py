@@ -53,17 +53,24 @@ def count(value: Any) -> str:
     return f"{round(found):,}"
 
 
+TINY_DECIMALS = 9
+TINY = 10.0 ** -TINY_DECIMALS  # number() shows smaller values as "<0.000000001"
+
+
 def number(value: Any, significant: int = 4) -> str:
     """`value` with `significant` digits, thousands separators and no exponent.
 
     Whole digits are always kept (173,631,000 stays 173,631,000), so the significant digits
-    only limit the decimals: 12.3456 → 12.35, 0.0012345 → 0.001235, 3.0 → 3.
+    only limit the decimals: 12.3456 → 12.35, 0.0012345 → 0.001235, 3.0 → 3. Below
+    TINY in size a value is shown as "<0.000000001" (or "-<0.000000001"), not with hundreds of zeros.
     """
     found = _finite(value)
     if found is None:
         return MISSING
     if found == 0:
         return "0"
+    if abs(found) < TINY:
+        return ("-" if found < 0 else "") + f"<{TINY:.{TINY_DECIMALS}f}"
     magnitude = math.floor(math.log10(abs(found)))
     decimals = max(0, significant - 1 - magnitude)
     text = f"{found:,.{decimals}f}"
@@ -165,29 +172,34 @@ def when(value: Any, now: datetime | None = None, tz: tzinfo | None = None) -> s
     return f"{local_time(value, tz)} ({age(value, now)})"
 
 
-def _column_format(name: str, values: pd.Series) -> Any:
+def _column_format(name: str, values: pd.Series, by_name: bool = True) -> Any:
     numeric = pd.to_numeric(values, errors="coerce")
     finite = numeric[np.isfinite(numeric)]
-    lowered = str(name).lower()
-    if "income" in lowered or lowered.endswith(("usd", "dollars", "cost")):
+    lowered = str(name).lower() if by_name else ""
+    if by_name and "income" in lowered or lowered.endswith(("usd", "dollars", "cost")):
         return dollars
-    if lowered.endswith("share") and len(finite) and bool(((finite >= 0) & (finite <= 1)).all()):
+    if by_name and lowered.endswith("share") and len(finite) and bool(((finite >= 0) & (finite <= 1)).all()):
         return lambda share: percent(share, 1)
     if len(finite) and bool((finite == finite.round()).all()):
         return count
     return number
 
 
-def formatted_table(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
+def formatted_table(frame: pd.DataFrame, columns: Iterable[str] | None = None, *,
+                    by_name: bool = True) -> pd.DataFrame:
     """A copy of `frame` with its numeric columns (or `columns`) as text for people: counts
     and whole numbers with separators, income-like columns (by name) in dollars, shares
     (columns named *share, within 0..1) as percentages, the rest with four significant
-    digits; missing values as a dash."""
+    digits; missing values as a dash.
+
+    by_name=False formats by the values alone (whole numbers as counts, the rest with four
+    significant digits): for tables whose columns are features rather than quantities, such
+    as the index matrix, where a column named "Income" holds index scores, not dollars."""
     out = frame.copy()
     chosen = list(columns) if columns is not None else [c for c in frame.columns
                                                          if pd.api.types.is_numeric_dtype(frame[c])
                                                          and not pd.api.types.is_bool_dtype(frame[c])]
     for column in chosen:
-        shown = _column_format(column, frame[column])
+        shown = _column_format(column, frame[column], by_name)
         out[column] = [shown(v) for v in frame[column]]
     return out

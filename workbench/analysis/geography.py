@@ -64,7 +64,8 @@ GEOMETRY_VERSION = 3  # 3: pre-projected (albersUsa pixels), packaged; 2: lon/la
 PACKAGED_GEOMETRY = Path(__file__).resolve().parents[1] / "static" / "us-counties.topo.json"
 BORDERS_ID = "borders"  # the one non-county geometry of the `counties` object
 PR_SHIFT = (-8.7, 6.6)  # degrees (lon, lat): Puerto Rico into albersUsa's lower-48 frame, SE of Florida
-OUTSIDE_PROJECTION = {"60", "66", "69", "78"}  # AS, GU, MP, VI: no frame in albersUsa
+# AS, GU, MP, VI: no frame in albersUsa; the same four territories the ACS leaves out (core.fips).
+OUTSIDE_PROJECTION = frozenset(fips.STATES) - frozenset(fips.ACS_STATES)
 
 STATE_FIPS = fips.STATES  # FIPS state code -> (USPS code, name), owned by workbench.core.fips
 
@@ -94,8 +95,10 @@ class GeoError(RuntimeError):
 
 
 def fips_code(value: Any) -> str | None:
-    """A 5-digit county FIPS string from an int (1001), a float (1001.0) or a string
-    ("1001", "01001", " 01001 "); None when the value is no such code."""
+    """A 5-digit county FIPS string from an int (1001), a float (1001.0), a string ("1001",
+    "01001", " 01001 ") or the Census API's county GEO_ID ("0500000US27001"); None when the
+    value is no such code. A code of an unknown state ("03001") is kept, for join_report to
+    say why it joins nothing."""
     if value is None:
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -108,6 +111,8 @@ def fips_code(value: Any) -> str | None:
         number = int(value)
     else:
         text = str(value).strip()
+        if text[:3] == "050" and not text.isdigit():  # summary level 050: a county's GEO_ID
+            return fips.county_of(text, "county")  # core.fips reads the GEO_ID ("…US27001")
         if text.endswith(".0"):
             text = text[:-2]
         if not text.isdigit():
@@ -227,7 +232,7 @@ class JoinReport:
 
 
 def join_report(ids: Iterable[Any], *, path: str | os.PathLike | None = None) -> JoinReport:
-    """Which of `ids` (FIPS codes in any form: 1001, "01001", 1001.0) join the map, and why
+    """Which of `ids` (FIPS codes in any form: 1001, "01001", 1001.0, "0500000US01001") join the map, and why
     the others do not; also the map's counties that no id names."""
     catalog = county_catalog(path)
     by_fips = catalog.set_index("fips")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from workbench.analysis import margins
 from workbench.core.conventions import default_cluster_name, default_component_names
 from workbench.core.names import check_cluster_names
 
@@ -204,7 +205,7 @@ def suggest_cluster_names_from_profiles(
     """
     left_out = set(skip)
     if skip_margins:
-        left_out |= {f for f in profiles["feature"].unique() if str(f).endswith("Err")}
+        left_out |= {f for f in profiles["feature"].unique() if margins.is_margin(f)}
     shown = profiles[~profiles["feature"].isin(left_out) & profiles["difference_sd"].notna()]
     k = int(profiles["cluster"].max()) + 1 if len(profiles) else 0
     ranked = []

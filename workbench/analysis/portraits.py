@@ -49,14 +49,6 @@ __all__ = [
 ]
 
 
-def _share_text(share: float) -> str:
-    if share is None or not np.isfinite(share):
-        return "n/a"
-    if 0 < share < 0.01:
-        return "<1%"
-    return f"{share:.0%}"
-
-
 def draft_portrait(
     profile: profiles.ClusterProfile,
     cluster: int,
@@ -76,9 +68,9 @@ def draft_portrait(
     counties = int(share["counties"])
     size = f"{counties:,} {'county' if counties == 1 else 'counties'}"
     if profile.population_column and np.isfinite(share["population_share"]):
-        size += f", {_share_text(share['population_share'])} of population"
+        size += f", {formatting.percent(share['population_share'])} of population"
     else:
-        size += f", {_share_text(share['county_share'])} of counties"
+        size += f", {formatting.percent(share['county_share'])} of counties"
     scores = profile.index[(profile.index["cluster"] == cluster) & profile.index["index"].notna()]
     if skip_margins:
         scores = scores[~scores["feature"].map(margins.is_margin)]

@@ -86,7 +86,7 @@ def fit_labels(
     refine: bool = True,
     quick: bool = False,
 ) -> tuple[np.ndarray, KMeansModel]:
-    """The workbench's own K-Means (backends.algorithms.fit_kmeans) on X: (labels, model).
+    """The workbench's own K-Means (backends.algorithms.kmeans.fit_kmeans) on X: (labels, model).
 
     hyperparameters: extra SageMaker K-Means hyperparameters (k and feature_dim are set here).
     refine: False gives SageMaker's own answer (about five times faster; a little higher SSE).

@@ -13,7 +13,10 @@ of a comment that swallows the rest of the page.
 * `script_json` — for JSON placed inside an HTML <script> element.
 
 Vega-Lite draws titles, axis labels and legends as SVG or canvas text, which is already
-plain; its tooltips escape HTML (vega-tooltip's default), so chart inputs need no escaping.
+plain; its tooltips escape HTML (vega-tooltip's default), so names shown as titles, labels
+and data values need no escaping. A name used as a field name does: Vega-Lite reads "."
+and "[…]" there as nested access, so the chart builders pass it through
+`workbench.charts.layout.field` (and keep the plain name for the title).
 """
 from __future__ import annotations
 

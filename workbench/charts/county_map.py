@@ -29,6 +29,7 @@ from workbench.analysis.geography import (
     county_geometry,
     fips_code,
 )
+from workbench.charts import layout
 
 COUNTY_PARAM = "county_pick"  # the choropleth's click-selection parameter; its value is [{"id": FIPS}]
 # Where Streamlit's static serving (server.enableStaticServing) publishes the packaged topology,
@@ -88,7 +89,7 @@ def _color(frame: pd.DataFrame, value_name: str, value_type: str, scheme, domain
         scale_args["domain"] = list(domain)
     return alt.condition(
         f"isValid(datum[{json.dumps(value_name)}])",
-        alt.Color(f"{value_name}:{value_type[0].upper()}", title=value_name, scale=alt.Scale(**scale_args),
+        alt.Color(field=layout.field(value_name), type=value_type, title=value_name, scale=alt.Scale(**scale_args),
                   legend=alt.Legend(orient="right")),
         alt.value("#e0e0e0"),
     )
@@ -97,9 +98,10 @@ def _color(frame: pd.DataFrame, value_name: str, value_type: str, scheme, domain
 def _tooltips(frame: pd.DataFrame, value_name: str, value_type: str, extra: list[str]) -> list[alt.Tooltip]:
     tips = [alt.Tooltip("properties.name:N", title="county"), alt.Tooltip("state:N", title="state"),
             alt.Tooltip("id:N", title="FIPS"),
-            alt.Tooltip(f"{value_name}:{value_type[0].upper()}", title=value_name,
+            alt.Tooltip(field=layout.field(value_name), type=value_type, title=value_name,
                         **({"format": ",.4~g"} if value_type == "quantitative" else {}))]
-    return tips + [alt.Tooltip(f"{c}:N" if not pd.api.types.is_numeric_dtype(frame[c]) else f"{c}:Q", title=c)
+    return tips + [alt.Tooltip(field=layout.field(c), title=str(c),
+                               type="quantitative" if pd.api.types.is_numeric_dtype(frame[c]) else "nominal")
                    for c in extra]
 
 
@@ -154,7 +156,8 @@ def county_choropleth(
         .transform_calculate(state_fips="substring(datum.id, 0, 2)")
         .transform_lookup(lookup="state_fips", from_=alt.LookupData(data=pd.DataFrame(_STATES), key="state_fips",
                                                                     fields=["state"]))
-        .transform_lookup(lookup="id", from_=alt.LookupData(data=frame, key=fips_column, fields=keep[1:]))
+        .transform_lookup(lookup="id", from_=alt.LookupData(data=frame, key=layout.field(fips_column),
+                                                              fields=[layout.field(c) for c in keep[1:]]))
         .encode(
             color=_color(frame, value_name, value_type, scheme, domain),
             strokeWidth=alt.condition(selector, alt.value(2.5), alt.value(0.15)),

@@ -11,6 +11,7 @@ already aggregated, at most k × features rows).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 import altair as alt
@@ -30,6 +31,17 @@ TITLE_WRAP = 34  # characters per line of a chart title: 16 px bold, in a contai
 PADDING = {"left": 5, "top": 5, "right": 32, "bottom": 5}
 NUMBER = ",~r"  # d3 format: separators, no exponent, insignificant zeros trimmed
 NUMBER_TIP = ",.5~r"  # the same with five significant digits, for tooltips
+
+
+def field(name: object) -> str:
+    """`name` as a Vega-Lite field name: a data column's name read as one flat key.
+
+    Vega-Lite reads "." and "[…]" in a field name as nested access ("Income vs. poverty"
+    would be datum["Income vs"][" poverty"]) and "\\" as an escape; a backslash before each
+    keeps the name whole. Pass the result as `field=` (never inside an Altair shorthand
+    string, which also reads ":" and "name(…)"), and keep the plain name for `title=`.
+    """
+    return re.sub(r"([.\[\]\\])", r"\\\1", str(name))
 
 
 def wrap(text: object, width: int = WRAP) -> str:

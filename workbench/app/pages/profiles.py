@@ -8,7 +8,7 @@ import zipfile
 
 import streamlit as st
 
-from workbench.analysis import portraits, stability, text
+from workbench.analysis import formatting, portraits, stability, text
 from workbench.analysis import profiles as profiles_mod
 from workbench.app import computations, derived, names, navigation, widgets
 from workbench.app.chart_specs import chart
@@ -149,7 +149,7 @@ def _report() -> portraits.Report:
               f"scaled with {prep.scaler.recipe}; PCA {pca_run.job_name} ({kept(pca_run)} components kept); "
               f"K-Means {run.job_name}.",
         facts={"k": k, "counties": len(prep.clean.frame), "features": len(prep.features)},
-        tables={"Cluster sizes": shares, "Index scores": matrix.round(0).reset_index()},
+        tables={"Cluster sizes": shares, "Index scores": formatting.formatted_table(matrix.round(0).reset_index(), by_name=False)},
         charts=charts,
         notes=notes,
     )
