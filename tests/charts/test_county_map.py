@@ -37,7 +37,7 @@ def test_choropleth_spec_names_the_geometry_by_url_and_joins_the_values_by_id(ce
     lookups = [t for t in counties["transform"] if "lookup" in t]
     assert [t["lookup"] for t in lookups] == ["state_fips", "id"]
     assert lookups[1]["from"]["fields"] == ["Income", "County"]
-    assert counties["encoding"]["color"]["condition"]["type"] == "quantitative"
+    assert counties["encoding"]["color"]["type"] == "quantitative"
     titles = [t["title"] for t in counties["encoding"]["tooltip"]]
     assert titles[:4] == ["county", "state", "FIPS", "Income"] and "County" in titles
     assert outlines["mark"]["filled"] is False
@@ -57,7 +57,7 @@ def test_inline_spec_carries_the_parsed_topology(census):
     spec = county_map.choropleth_spec(clusters, "cluster", geometry="inline")
     topology = [v for v in spec["datasets"].values() if isinstance(v, dict)]
     assert topology == [geography.county_geometry()]  # one shared dataset, parsed (not a JSON string)
-    color = spec["layer"][0]["encoding"]["color"]["condition"]
+    color = spec["layer"][0]["encoding"]["color"]  # the field; its condition greys counties without a value
     assert color["type"] == "nominal" and color["scale"]["scheme"] == "tableau10"
     rows = max(_tabular(spec), key=len)
     assert {r["cluster"] for r in rows} == {str(i) for i in range(7)}
@@ -85,9 +85,9 @@ def test_names_with_dots_and_brackets_are_flat_fields_and_every_county_is_drawn(
     values = pd.DataFrame({"fips": census["CensusId"], name: census["Income"], extra: census["County"]})
     spec = county_map.choropleth_spec(values, name, tooltip=[extra], geometry="inline", width=600)
     counties = spec["layer"][0]
-    color = counties["encoding"]["color"]["condition"]
+    color = counties["encoding"]["color"]
     assert color["field"] == r"Income vs\. poverty \[PC1\]" and color["title"] == name
-    assert color["test"] == f"isValid(datum[{json.dumps(name)}])"  # the flat key the lookup writes
+    assert color["condition"]["test"] == f"!isValid(datum[{json.dumps(name)}])"  # the flat key the lookup writes
     tips = counties["encoding"]["tooltip"]
     assert [t["title"] for t in tips[3:]] == [name, extra]
     assert tips[4]["field"] == r"County \[name\] a\.b"
@@ -97,6 +97,19 @@ def test_names_with_dots_and_brackets_are_flat_fields_and_every_county_is_drawn(
     drawn = geography.county_geometry()["objects"]["counties"]["geometries"]
     assert svg.count("<path") >= len(drawn)
     assert "Income vs. poverty [PC1]" in svg  # the legend's title, as typed
+
+
+@pytest.mark.parametrize("value_type", ["quantitative", "nominal"])
+def test_counties_without_a_value_are_drawn_grey_on_a_ramp_and_on_categories(value_type):
+    # Vega-Lite filters invalid values out of a colour ramp by default: the counties would vanish.
+    vl_convert = pytest.importorskip("vl_convert")
+    values = {"01001": 1.0, "01003": 2.0, "01005": None, "06019": 3.0}
+    spec = county_map.choropleth_spec(values, "x", geometry="inline", width=600, value_type=value_type)
+    svg = vl_convert.vegalite_to_svg(json.dumps(spec))
+    counties = [g for g in geography.county_geometry()["objects"]["counties"]["geometries"]
+                if g["id"] != geography.BORDERS_ID]
+    fills = svg.count(f'fill="{county_map.MISSING_COLOR}"')
+    assert fills == len(counties) - 3  # every county but the three with a value, 01005 (None) included
 
 
 def test_selected_fips():

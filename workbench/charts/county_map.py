@@ -76,6 +76,8 @@ def _value_type(series: pd.Series, value_type: str) -> str:
         raise ValueError(f"value_type must be 'nominal', 'ordinal', 'quantitative' or 'auto'; got {value_type!r}.")
     return value_type
 
+MISSING_COLOR = "#e0e0e0"  # a county without a value
+
 
 def _color(frame: pd.DataFrame, value_name: str, value_type: str, scheme, domain) -> Any:
     scale_args: dict[str, Any] = {}
@@ -87,11 +89,13 @@ def _color(frame: pd.DataFrame, value_name: str, value_type: str, scheme, domain
         scale_args["scheme"] = "tableau20" if frame[value_name].nunique() > 10 else "tableau10"
     if domain is not None:
         scale_args["domain"] = list(domain)
+    # The test picks grey before any scale: with the mark's invalid="show", a county without a
+    # value is drawn, not filtered out, and a colour ramp never maps its null to a colour.
     return alt.condition(
-        f"isValid(datum[{json.dumps(value_name)}])",
+        f"!isValid(datum[{json.dumps(value_name)}])",
+        alt.value(MISSING_COLOR),
         alt.Color(field=layout.field(value_name), type=value_type, title=value_name, scale=alt.Scale(**scale_args),
                   legend=alt.Legend(orient="right")),
-        alt.value("#e0e0e0"),
     )
 
 
@@ -151,7 +155,9 @@ def county_choropleth(
     )
     counties = (
         alt.Chart(data)
-        .mark_geoshape(stroke="white")
+        # Counties without a value stay drawn, grey (_color): Vega-Lite's default filters them out of a
+        # colour ramp, and the map would lose them unseen.
+        .mark_geoshape(stroke="white", invalid="show")
         .transform_filter(f"datum.id !== '{BORDERS_ID}'")
         .transform_calculate(state_fips="substring(datum.id, 0, 2)")
         .transform_lookup(lookup="state_fips", from_=alt.LookupData(data=pd.DataFrame(_STATES), key="state_fips",
