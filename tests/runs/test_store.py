@@ -454,6 +454,21 @@ def test_a_lost_registry_is_rebuilt_from_the_run_folders(walkthrough, tmp_path):
     assert reg.reconcile()["registered"] == []  # only once
 
 
+def test_the_manifest_keeps_the_timings_so_a_rebuilt_registry_keeps_the_seconds(walkthrough, tmp_path):
+    result, workspace = walkthrough
+    recorded = RunStore(workspace=workspace).get(result.run_id)
+    written = manifest_mod.read(result.run_dir)["timings"]
+    assert {"prepare", "pca", "project", "kmeans", "labels"} <= set(written)
+    assert all(written[k] == pytest.approx(recorded.timings[k]) for k in written)
+    shutil.copytree(result.run_dir, tmp_path / "runs" / result.run_id)
+    reg = RunStore(workspace=tmp_path)
+    assert reg.reconcile()["registered"] == [result.run_id]
+    rebuilt = reg.get(result.run_id)
+    assert rebuilt.timings == written
+    assert rebuilt.seconds == pytest.approx(sum(written.values()))
+    assert rebuilt.seconds == pytest.approx(recorded.seconds, abs=1.0)  # not creation → rebuild time
+
+
 def test_a_folder_with_an_older_manifest_is_registered_too(walkthrough, tmp_path):
     """Schema 1 (before the run writer): no schema, kind, origin or settings; they are derived."""
     import shutil

@@ -133,7 +133,8 @@ class RunWriter:
 
     def _publish(self) -> None:
         started = time.perf_counter()
-        written = manifest.build(self.store.get(self.run_id), **self.manifest_extra)
+        # The writer's own timings: the store records them only once the folder is published.
+        written = manifest.build(self.store.get(self.run_id), **{"timings": dict(self.timings), **self.manifest_extra})
         for algorithm, more in self.job_extra.items():
             written.setdefault(algorithm, {}).update(more)
         manifest.write(self.staging, written)
