@@ -94,6 +94,20 @@ def test_a_damaged_registry_file_is_a_clear_error(tmp_path):
         RunStore(workspace=tmp_path)
 
 
+def test_a_failed_commit_rolls_back_and_the_session_goes_on(tmp_path):
+    reg = RunStore(workspace=tmp_path)
+    with reg.session():
+        with pytest.raises(RegistryError, match="FOREIGN KEY"):
+            with reg._transaction() as conn:  # a deferred foreign key fails only at COMMIT
+                conn.execute("PRAGMA defer_foreign_keys = ON")
+                conn.execute("INSERT INTO jobs (run_id, algorithm, backend, status) "
+                             "VALUES ('no-such-run', 'pca', 'embedded', 'Completed')")
+        _run(reg, "after-the-failure")  # the shared connection is not left inside a transaction
+        assert reg.exists("after-the-failure")
+    with sqlite3.connect(reg.path) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+
+
 # --- round trips -----------------------------------------------------------------------------------
 def test_a_pipeline_run_is_recorded_with_everything_it_used(walkthrough):
     result, workspace = walkthrough
