@@ -483,6 +483,22 @@ def test_the_manifest_keeps_the_timings_so_a_rebuilt_registry_keeps_the_seconds(
     assert rebuilt.seconds == pytest.approx(recorded.seconds, abs=1.0)  # not creation → rebuild time
 
 
+@pytest.mark.parametrize("saved", [[], {"history": [{"target": "component", "position": "x", "name": "P",
+                                                      "edited_at": "2024-01-01T00:00:00+00:00"}]},
+                                   {"history": "none"}, {"run": 3}])
+def test_a_folder_with_a_damaged_names_file_is_skipped_and_not_half_registered(walkthrough, tmp_path, saved, capsys):
+    result, _ = walkthrough
+    folder = tmp_path / "runs" / result.run_id
+    shutil.copytree(result.run_dir, folder)
+    (folder / folders.NAMES).write_text(json.dumps(saved))
+    reg = RunStore(workspace=tmp_path)
+    report = reg.reconcile()
+    assert report["registered"] == [] and report["skipped"][0].startswith(f"{result.run_id}: its names.json")
+    assert not reg.exists(result.run_id)
+    assert cli.main(["runs", "list", "--workspace", str(tmp_path)]) == 0
+    assert "No runs recorded" in capsys.readouterr().out
+
+
 def test_a_folder_with_an_older_manifest_is_registered_too(walkthrough, tmp_path):
     """Schema 1 (before the run writer): no schema, kind, origin or settings; they are derived."""
     import shutil
