@@ -94,6 +94,20 @@ def test_a_kmeans_artifact_is_labeled_with_the_pca_of_an_earlier_run(notebook, f
     np.testing.assert_array_equal(kmeans_only.labels()["cluster"], run.labels()["cluster"])
 
 
+def test_a_kmeans_run_on_an_earlier_pca_is_compared_through_that_pca(notebook, fixtures, census_csv):
+    ws, run = notebook
+    reg = RunStore(workspace=ws)
+    pca_only = importer.import_model(fixtures["pca"], store=reg, data=census_csv)
+    kmeans_only = importer.import_model(fixtures["kmeans"], store=reg, pca_run=pca_only.run_id)  # no data
+    result = compare.compare_runs(run.run_id, kmeans_only.run_id, store=reg)
+    assert result.pca is not None, result.notes
+    assert result.pca.max_angle_deg < 0.01 and not any("PCA not compared" in n for n in result.notes)
+    # Naming the K-Means run as --pca-run: its PCA is its parent's, and the new run says so.
+    again = importer.import_model(fixtures["kmeans"], store=reg, data=census_csv, pca_run=kmeans_only.run_id)
+    assert again.parent_run_id == pca_only.run_id
+    np.testing.assert_array_equal(again.labels()["cluster"], run.labels()["cluster"])
+
+
 def test_an_artifact_is_imported_from_s3_with_its_job_name(fixtures, tmp_path, aws_env):
     import boto3
     from moto import mock_aws

@@ -168,8 +168,11 @@ def import_run(
     pa = read_artifact(pca, s3_client=s3_client) if pca is not None else None
     ka = read_artifact(kmeans, s3_client=s3_client) if kmeans is not None else None
     _checked(pa, ka, pca_run)
-    parent = store.get(pca_run) if pca_run is not None else None
-    pca_model = pa.model if pa is not None else (parent.pca_model() if parent is not None else None)
+    parent = None  # the run holding the PCA: --pca-run's, or the parent of a K-Means run named there
+    pca_model = pa.model if pa is not None else None
+    if pca_run is not None:
+        held = apply.load_models(store, store.get(pca_run))  # as every page opens a run
+        parent, pca_model = held.pca_owner, held.pca
     top = _kept(pca_model, ka, top)
     source = prepared = labeled = None
     if data is not None:
