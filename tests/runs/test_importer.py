@@ -108,6 +108,34 @@ def test_a_kmeans_run_on_an_earlier_pca_is_compared_through_that_pca(notebook, f
     np.testing.assert_array_equal(again.labels()["cluster"], run.labels()["cluster"])
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--scaler", "zscore"], "leave out --scaler"),
+    (["--features", "Income,Poverty"], "leave out --features"),
+    (["--scaler", "minmax"], "leave out --scaler"),  # given, even as the default, is not ignored
+])
+def test_pca_run_refuses_features_and_a_scaler_it_would_ignore(notebook, fixtures, census_csv, capsys, extra, message):
+    ws, run = notebook
+    before = len(RunStore(workspace=ws).list_runs())
+    code = cli.main(["runs", "import", str(fixtures["kmeans"]), "--pca-run", run.run_id, "--data", str(census_csv),
+                     *extra, "--workspace", str(ws)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "recorded the features and fitted scaler" in err
+    assert "Traceback" not in err and len(RunStore(workspace=ws).list_runs()) == before
+
+
+def test_features_or_a_scaler_without_data_are_refused(fixtures, tmp_path):
+    with pytest.raises(ValueError, match="--scaler say how the --data table is prepared"):
+        importer.import_model(fixtures["pca"], scaler="zscore", store=RunStore(workspace=tmp_path))
+    assert RunStore(workspace=tmp_path).list_runs().empty
+
+
+def test_without_pca_run_the_scaler_defaults_to_minmax_and_a_given_one_is_used(fixtures, census_csv, tmp_path):
+    reg = RunStore(workspace=tmp_path)
+    plain = importer.import_model(fixtures["pca"], store=reg, data=census_csv)
+    zscore = importer.import_model(fixtures["pca"], store=reg, data=census_csv, scaler="zscore")
+    assert (plain.scaler_recipe, zscore.scaler_recipe) == ("minmax", "zscore")
+
+
 def test_an_artifact_is_imported_from_s3_with_its_job_name(fixtures, tmp_path, aws_env):
     import boto3
     from moto import mock_aws
