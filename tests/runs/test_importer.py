@@ -136,6 +136,19 @@ def test_without_pca_run_the_scaler_defaults_to_minmax_and_a_given_one_is_used(f
     assert (plain.scaler_recipe, zscore.scaler_recipe) == ("minmax", "zscore")
 
 
+def test_a_job_name_is_checked_and_shown_escaped(fixtures, tmp_path, capsys):
+    ws = ["--workspace", str(tmp_path)]
+    assert cli.main(["runs", "import", str(fixtures["pca"]), "--job-name", "evil\x1b[2J\nfake", *ws]) == 2
+    err = capsys.readouterr().err
+    assert "not a SageMaker training job's name" in err and "\x1b" not in err and "Traceback" not in err
+    assert RunStore(workspace=tmp_path).list_runs().empty
+    run = importer.import_model(fixtures["pca"], store=RunStore(workspace=tmp_path))
+    RunStore(workspace=tmp_path).update_job(run.run_id, "pca", artifact_source="/x\x1b[2J\nfake")
+    assert cli.main(["runs", "show", run.run_id, *ws]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b[2J\\nfake" in out
+
+
 def test_an_artifact_is_imported_from_s3_with_its_job_name(fixtures, tmp_path, aws_env):
     import boto3
     from moto import mock_aws

@@ -164,11 +164,11 @@ def run_text(run) -> str:
         cost = f", estimated cost ${run.cost_usd:.4f}" if run.cost_usd is not None else ""
         lines.append(f"  {run.seconds or 0:.2f} s{cost}")
     for job in run.jobs.values():
-        lines.append(f"  {job.algorithm}: {job.status}, job {job.job_name or '—'}"
-                     + (f" ({job.job_arn})" if job.job_arn else "")
+        lines.append(f"  {job.algorithm}: {job.status}, job {shown(job.job_name or '—')}"
+                     + (f" ({shown(job.job_arn)})" if job.job_arn else "")
                      + f", hyperparameters {json.dumps(job.hyperparameters, sort_keys=True)}")
         if job.artifact_source:
-            lines.append(f"    imported from {job.artifact_source}")
+            lines.append(f"    imported from {shown(job.artifact_source)}")
     if any(run.component_names):
         lines.append("  components: " + ", ".join(f"pc{i + 1}={shown(n)}" for i, n in enumerate(run.component_names) if n))
     if any(run.cluster_names):

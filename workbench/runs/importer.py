@@ -25,12 +25,14 @@ from backends.format import model_tar, models
 from backends.format.errors import ArtifactError
 from workbench.core import conventions, pipeline, sources
 from workbench.core.errors import DataError
+from workbench.core.names import terminal_text
 from workbench.runs import apply
 from workbench.runs.records import RunRecord
 from workbench.runs.store import RunStore
 from workbench.runs.writer import RunWriter
 
 Source = Union[str, Path, bytes]
+_VALID_JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")  # SageMaker's TrainingJobName
 _JOB_NAME = re.compile(r"(?:^|/)([A-Za-z0-9][A-Za-z0-9-]{0,62})/output/model\.tar\.gz$")
 
 
@@ -179,6 +181,10 @@ def import_run(
       a run imported without its data recorded none, and they are used).
     top: components kept for clustering; with a K-Means model it is the model's feature_dim.
     """
+    for given in (job_name, kmeans_job_name):
+        if given and not _VALID_JOB_NAME.fullmatch(given):
+            raise ValueError(f"The job name {terminal_text(given)!r} is not a SageMaker training job's name: 1 to 63 "
+                             "letters, digits and hyphens, starting with a letter or digit.")
     store = store or RunStore(workspace=workspace)
     pa = read_artifact(pca, s3_client=s3_client) if pca is not None else None
     ka = read_artifact(kmeans, s3_client=s3_client) if kmeans is not None else None
