@@ -218,3 +218,16 @@ def test_cli_runs_import(fixtures, census_csv, tmp_path, capsys):
     assert cli.main(["runs", "import", str(fixtures["kmeans"]), "--data", str(census_csv), *ws]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "PCA it was trained on" in err and "Traceback" not in err
+
+
+def test_a_missing_runs_record_is_exported_without_its_manifest(fixtures, tmp_path, capsys):
+    import shutil
+
+    reg = RunStore(workspace=tmp_path)
+    run = importer.import_model(fixtures["pca"], store=reg)
+    shutil.rmtree(run.run_dir)
+    reg.reconcile()
+    assert reg.get(run.run_id).status == "Missing"
+    assert cli.main(["runs", "export", run.run_id, "--json", "--workspace", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["manifest"] is None and "no manifest.json" in captured.err

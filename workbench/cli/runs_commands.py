@@ -80,7 +80,11 @@ def export(args) -> int:
     if args.json:
         record = run.to_dict()
         record["names_history"] = json.loads(store.names_history(run.run_id).to_json(orient="records"))
-        record["manifest"] = manifest.read(run.run_dir) if run.run_dir is not None else None
+        present = run.run_dir is not None and (run.run_dir / "manifest.json").is_file()
+        record["manifest"] = manifest.read(run.run_dir) if present else None
+        if not present:
+            print(f"Run {run.run_id} ({run.status}) has no manifest.json in its folder {shown(run.run_dir or '—')}; "
+                  "exported without it (\"manifest\": null).", file=sys.stderr)
         text = json.dumps(record, indent=2, default=str)
     else:
         from workbench.core import csv_out
