@@ -733,3 +733,14 @@ def test_a_read_only_registry_still_lists_shows_and_exports(walkthrough, monkeyp
     assert cli.main(["runs", "export", result.run_id, "--workspace", str(copy)]) == 0
     assert capsys.readouterr().out.startswith("CensusId,State,County,pc1")
     assert not (copy / "registry.sqlite3-wal").exists()
+
+
+def test_runs_list_refuses_an_unknown_backend_and_says_when_no_run_matches(tmp_path, capsys):
+    reg = RunStore(workspace=tmp_path)
+    _run(reg, "one-run")
+    ws = ["--workspace", str(tmp_path)]
+    assert cli.main(["runs", "list", "--backend", "nope", *ws]) == 2
+    assert "Unknown backend 'nope'" in capsys.readouterr().err
+    assert cli.main(["runs", "list", "--status", "Failed", *ws]) == 0
+    assert "No runs match" in capsys.readouterr().out
+    assert reg.list_runs(backend="local")["run_id"].tolist() == ["one-run"]

@@ -42,6 +42,8 @@ def list_runs(args) -> int:
     table = store.list_runs(backend=args.backend, status=args.status, kind=args.kind, limit=args.limit)
     if args.json:
         print(table.to_json(orient="records", indent=2))
+    elif table.empty and any(v is not None for v in (args.backend, args.status, args.kind)):
+        print(f"No runs match in {store.path}.")
     elif table.empty:
         print(f"No runs recorded in {store.path}.")
     else:

@@ -211,10 +211,8 @@ class RunStore(ReconcileMixin):
         for column, value in (("backend", backend), ("status", status), ("kind", kind)):
             values = _as_list(value)
             if values:
-                if column == "backend":
-                    from backends.registry import ALIASES
-
-                    values = [ALIASES.get(v, v) for v in values]
+                if column == "backend":  # an unknown backend is refused, not "no runs"
+                    values = [canonical_backend(v) for v in values]
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params += values
         if data_fingerprint:
