@@ -6,7 +6,7 @@ CLI `segment` and re-runs (workbench.runs.segment), the app's trainings
 
     with RunWriter(store, kind="segmentation", backend="embedded", prepared=prepared, seed=0,
                    settings={"n_components": 33, "top": 5, "k": 7}) as run:
-        pca = run.train_pca(prepared.X, 33, backend=backend)       # trains into the run's folder
+        pca = run.train_pca(prepared.X, 33, backend=backend, seed=0)  # trains into the run's folder
         ...
         run.write_labels(table)
     run.record                                                    # Completed, folder in place
