@@ -94,6 +94,61 @@ def test_a_kmeans_artifact_is_labeled_with_the_pca_of_an_earlier_run(notebook, f
     np.testing.assert_array_equal(kmeans_only.labels()["cluster"], run.labels()["cluster"])
 
 
+def test_a_kmeans_run_on_an_earlier_pca_is_compared_through_that_pca(notebook, fixtures, census_csv):
+    ws, run = notebook
+    reg = RunStore(workspace=ws)
+    pca_only = importer.import_model(fixtures["pca"], store=reg, data=census_csv)
+    kmeans_only = importer.import_model(fixtures["kmeans"], store=reg, pca_run=pca_only.run_id)  # no data
+    result = compare.compare_runs(run.run_id, kmeans_only.run_id, store=reg)
+    assert result.pca is not None, result.notes
+    assert result.pca.max_angle_deg < 0.01 and not any("PCA not compared" in n for n in result.notes)
+    # Naming the K-Means run as --pca-run: its PCA is its parent's, and the new run says so.
+    again = importer.import_model(fixtures["kmeans"], store=reg, data=census_csv, pca_run=kmeans_only.run_id)
+    assert again.parent_run_id == pca_only.run_id
+    np.testing.assert_array_equal(again.labels()["cluster"], run.labels()["cluster"])
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--scaler", "zscore"], "leave out --scaler"),
+    (["--features", "Income,Poverty"], "leave out --features"),
+    (["--scaler", "minmax"], "leave out --scaler"),  # given, even as the default, is not ignored
+])
+def test_pca_run_refuses_features_and_a_scaler_it_would_ignore(notebook, fixtures, census_csv, capsys, extra, message):
+    ws, run = notebook
+    before = len(RunStore(workspace=ws).list_runs())
+    code = cli.main(["runs", "import", str(fixtures["kmeans"]), "--pca-run", run.run_id, "--data", str(census_csv),
+                     *extra, "--workspace", str(ws)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "recorded the features and fitted scaler" in err
+    assert "Traceback" not in err and len(RunStore(workspace=ws).list_runs()) == before
+
+
+def test_features_or_a_scaler_without_data_are_refused(fixtures, tmp_path):
+    with pytest.raises(ValueError, match="--scaler say how the --data table is prepared"):
+        importer.import_model(fixtures["pca"], scaler="zscore", store=RunStore(workspace=tmp_path))
+    assert RunStore(workspace=tmp_path).list_runs().empty
+
+
+def test_without_pca_run_the_scaler_defaults_to_minmax_and_a_given_one_is_used(fixtures, census_csv, tmp_path):
+    reg = RunStore(workspace=tmp_path)
+    plain = importer.import_model(fixtures["pca"], store=reg, data=census_csv)
+    zscore = importer.import_model(fixtures["pca"], store=reg, data=census_csv, scaler="zscore")
+    assert (plain.scaler_recipe, zscore.scaler_recipe) == ("minmax", "zscore")
+
+
+def test_a_job_name_is_checked_and_shown_escaped(fixtures, tmp_path, capsys):
+    ws = ["--workspace", str(tmp_path)]
+    assert cli.main(["runs", "import", str(fixtures["pca"]), "--job-name", "evil\x1b[2J\nfake", *ws]) == 2
+    err = capsys.readouterr().err
+    assert "not a SageMaker training job's name" in err and "\x1b" not in err and "Traceback" not in err
+    assert RunStore(workspace=tmp_path).list_runs().empty
+    run = importer.import_model(fixtures["pca"], store=RunStore(workspace=tmp_path))
+    RunStore(workspace=tmp_path).update_job(run.run_id, "pca", artifact_source="/x\x1b[2J\nfake")
+    assert cli.main(["runs", "show", run.run_id, *ws]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\\x1b[2J\\nfake" in out
+
+
 def test_an_artifact_is_imported_from_s3_with_its_job_name(fixtures, tmp_path, aws_env):
     import boto3
     from moto import mock_aws
@@ -163,3 +218,16 @@ def test_cli_runs_import(fixtures, census_csv, tmp_path, capsys):
     assert cli.main(["runs", "import", str(fixtures["kmeans"]), "--data", str(census_csv), *ws]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "PCA it was trained on" in err and "Traceback" not in err
+
+
+def test_a_missing_runs_record_is_exported_without_its_manifest(fixtures, tmp_path, capsys):
+    import shutil
+
+    reg = RunStore(workspace=tmp_path)
+    run = importer.import_model(fixtures["pca"], store=reg)
+    shutil.rmtree(run.run_dir)
+    reg.reconcile()
+    assert reg.get(run.run_id).status == "Missing"
+    assert cli.main(["runs", "export", run.run_id, "--json", "--workspace", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["manifest"] is None and "no manifest.json" in captured.err

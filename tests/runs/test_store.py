@@ -94,6 +94,20 @@ def test_a_damaged_registry_file_is_a_clear_error(tmp_path):
         RunStore(workspace=tmp_path)
 
 
+def test_a_failed_commit_rolls_back_and_the_session_goes_on(tmp_path):
+    reg = RunStore(workspace=tmp_path)
+    with reg.session():
+        with pytest.raises(RegistryError, match="FOREIGN KEY"):
+            with reg._transaction() as conn:  # a deferred foreign key fails only at COMMIT
+                conn.execute("PRAGMA defer_foreign_keys = ON")
+                conn.execute("INSERT INTO jobs (run_id, algorithm, backend, status) "
+                             "VALUES ('no-such-run', 'pca', 'embedded', 'Completed')")
+        _run(reg, "after-the-failure")  # the shared connection is not left inside a transaction
+        assert reg.exists("after-the-failure")
+    with sqlite3.connect(reg.path) as conn:
+        assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+
+
 # --- round trips -----------------------------------------------------------------------------------
 def test_a_pipeline_run_is_recorded_with_everything_it_used(walkthrough):
     result, workspace = walkthrough
@@ -454,6 +468,37 @@ def test_a_lost_registry_is_rebuilt_from_the_run_folders(walkthrough, tmp_path):
     assert reg.reconcile()["registered"] == []  # only once
 
 
+def test_the_manifest_keeps_the_timings_so_a_rebuilt_registry_keeps_the_seconds(walkthrough, tmp_path):
+    result, workspace = walkthrough
+    recorded = RunStore(workspace=workspace).get(result.run_id)
+    written = manifest_mod.read(result.run_dir)["timings"]
+    assert {"prepare", "pca", "project", "kmeans", "labels"} <= set(written)
+    assert all(written[k] == pytest.approx(recorded.timings[k]) for k in written)
+    shutil.copytree(result.run_dir, tmp_path / "runs" / result.run_id)
+    reg = RunStore(workspace=tmp_path)
+    assert reg.reconcile()["registered"] == [result.run_id]
+    rebuilt = reg.get(result.run_id)
+    assert rebuilt.timings == written
+    assert rebuilt.seconds == pytest.approx(sum(written.values()))
+    assert rebuilt.seconds == pytest.approx(recorded.seconds, abs=1.0)  # not creation → rebuild time
+
+
+@pytest.mark.parametrize("saved", [[], {"history": [{"target": "component", "position": "x", "name": "P",
+                                                      "edited_at": "2024-01-01T00:00:00+00:00"}]},
+                                   {"history": "none"}, {"run": 3}])
+def test_a_folder_with_a_damaged_names_file_is_skipped_and_not_half_registered(walkthrough, tmp_path, saved, capsys):
+    result, _ = walkthrough
+    folder = tmp_path / "runs" / result.run_id
+    shutil.copytree(result.run_dir, folder)
+    (folder / folders.NAMES).write_text(json.dumps(saved))
+    reg = RunStore(workspace=tmp_path)
+    report = reg.reconcile()
+    assert report["registered"] == [] and report["skipped"][0].startswith(f"{result.run_id}: its names.json")
+    assert not reg.exists(result.run_id)
+    assert cli.main(["runs", "list", "--workspace", str(tmp_path)]) == 0
+    assert "No runs recorded" in capsys.readouterr().out
+
+
 def test_a_folder_with_an_older_manifest_is_registered_too(walkthrough, tmp_path):
     """Schema 1 (before the run writer): no schema, kind, origin or settings; they are derived."""
     import shutil
@@ -688,3 +733,14 @@ def test_a_read_only_registry_still_lists_shows_and_exports(walkthrough, monkeyp
     assert cli.main(["runs", "export", result.run_id, "--workspace", str(copy)]) == 0
     assert capsys.readouterr().out.startswith("CensusId,State,County,pc1")
     assert not (copy / "registry.sqlite3-wal").exists()
+
+
+def test_runs_list_refuses_an_unknown_backend_and_says_when_no_run_matches(tmp_path, capsys):
+    reg = RunStore(workspace=tmp_path)
+    _run(reg, "one-run")
+    ws = ["--workspace", str(tmp_path)]
+    assert cli.main(["runs", "list", "--backend", "nope", *ws]) == 2
+    assert "Unknown backend 'nope'" in capsys.readouterr().err
+    assert cli.main(["runs", "list", "--status", "Failed", *ws]) == 0
+    assert "No runs match" in capsys.readouterr().out
+    assert reg.list_runs(backend="local")["run_id"].tolist() == ["one-run"]

@@ -151,7 +151,9 @@ def _add_runs(commands) -> None:
                           "to record its fingerprint and label the counties")
     imported.add_argument("--features", help="comma-separated features the PCA was trained on (default: every "
                           "numeric column)")
-    imported.add_argument("--scaler", default=conventions.DEFAULT_SCALER, choices=conventions.SCALER_NAMES)
+    imported.add_argument("--scaler", choices=conventions.SCALER_NAMES,
+                          help=f"the scaler the PCA was trained with (default {conventions.DEFAULT_SCALER}; with "
+                          "--pca-run: that run's fitted scaler)")
     imported.add_argument("--top", type=positive_int, help="components kept (default: the K-Means model's "
                           "feature_dim, else all)")
     imported.add_argument("--pca-run", metavar="ID", help="for a K-Means artifact: the run holding its PCA")

@@ -42,6 +42,8 @@ def list_runs(args) -> int:
     table = store.list_runs(backend=args.backend, status=args.status, kind=args.kind, limit=args.limit)
     if args.json:
         print(table.to_json(orient="records", indent=2))
+    elif table.empty and any(v is not None for v in (args.backend, args.status, args.kind)):
+        print(f"No runs match in {store.path}.")
     elif table.empty:
         print(f"No runs recorded in {store.path}.")
     else:
@@ -80,7 +82,11 @@ def export(args) -> int:
     if args.json:
         record = run.to_dict()
         record["names_history"] = json.loads(store.names_history(run.run_id).to_json(orient="records"))
-        record["manifest"] = manifest.read(run.run_dir) if run.run_dir is not None else None
+        present = run.run_dir is not None and (run.run_dir / "manifest.json").is_file()
+        record["manifest"] = manifest.read(run.run_dir) if present else None
+        if not present:
+            print(f"Run {run.run_id} ({run.status}) has no manifest.json in its folder {shown(run.run_dir or '—')}; "
+                  "exported without it (\"manifest\": null).", file=sys.stderr)
         text = json.dumps(record, indent=2, default=str)
     else:
         from workbench.core import csv_out
@@ -164,11 +170,11 @@ def run_text(run) -> str:
         cost = f", estimated cost ${run.cost_usd:.4f}" if run.cost_usd is not None else ""
         lines.append(f"  {run.seconds or 0:.2f} s{cost}")
     for job in run.jobs.values():
-        lines.append(f"  {job.algorithm}: {job.status}, job {job.job_name or '—'}"
-                     + (f" ({job.job_arn})" if job.job_arn else "")
+        lines.append(f"  {job.algorithm}: {job.status}, job {shown(job.job_name or '—')}"
+                     + (f" ({shown(job.job_arn)})" if job.job_arn else "")
                      + f", hyperparameters {json.dumps(job.hyperparameters, sort_keys=True)}")
         if job.artifact_source:
-            lines.append(f"    imported from {job.artifact_source}")
+            lines.append(f"    imported from {shown(job.artifact_source)}")
     if any(run.component_names):
         lines.append("  components: " + ", ".join(f"pc{i + 1}={shown(n)}" for i, n in enumerate(run.component_names) if n))
     if any(run.cluster_names):

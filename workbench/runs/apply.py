@@ -42,6 +42,7 @@ class RunModels:
     kmeans: models_mod.KMeansModel | None
     kmeans_job: TrainingJob | None
     top: int
+    pca_owner: RunRecord | None = None  # the run holding the PCA: the run itself, or a K-Means run's parent
 
     @property
     def feature_dim(self) -> int:
@@ -119,7 +120,7 @@ def load_models(store: RunStore, record: RunRecord, *, folder: Path | None = Non
                              f"model has only {pca.n_components}; they do not belong together.")
     else:
         top = max(1, min(int(record.top or pca.n_components), pca.n_components))
-    return RunModels(record, pca, pca_job, kmeans, kmeans_job, top)
+    return RunModels(record, pca, pca_job, kmeans, kmeans_job, top, pca_owner)
 
 
 # --------------------------------------------------------------------------- data

@@ -21,7 +21,7 @@ K-Means (the counties both runs labeled, matched on their county key):
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from scipy.linalg import subspace_angles
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
+from workbench.runs import apply
 from workbench.runs.records import RegistryError, RunRecord
 from workbench.runs.store import RunStore
 
@@ -333,30 +334,41 @@ def _settings_table(a: RunRecord, b: RunRecord) -> pd.DataFrame:
     return table
 
 
-def _aligned_components(a: RunRecord, b: RunRecord, top: int | None, notes: list[str]):
-    """Both runs' kept components over the same features, in run A's feature order (or None)."""
-    if "pca" not in a.jobs or "pca" not in b.jobs or a.artifact_path("pca") is None or b.artifact_path("pca") is None:
-        notes.append("PCA not compared: a run has no PCA model.")
-        return None
-    pa, pb = a.pca_model(), b.pca_model()
+def _aligned_components(store: RunStore, a: RunRecord, b: RunRecord, top: int | None, notes: list[str]):
+    """Both runs' kept components over the same features, in run A's feature order (or None).
+    A run's PCA is read as every page opens it (apply.load_models): a K-Means run's is its parent's."""
+    held = []
+    for label, run in (("A", a), ("B", b)):
+        if "pca" not in run.jobs and not run.parent_run_id:
+            notes.append("PCA not compared: a run has no PCA model.")
+            return None
+        try:
+            held.append(apply.load_models(store, run))
+        except apply.ApplyError as exc:
+            notes.append(f"PCA not compared: {label}'s model cannot be read ({exc})")
+            return None
+    pa, pb = held[0].pca, held[1].pca
+    # A K-Means run imported without data knows its features through its PCA's run.
+    fa, fb = ([*(run.features or (models.pca_owner.features if models.pca_owner is not None else None) or [])]
+              for run, models in ((a, held[0]), (b, held[1])))
     keep_a = min(top or a.top or pa.n_components, pa.n_components)
     keep_b = min(top or b.top or pb.n_components, pb.n_components)
     va, vb = pa.v[:, :keep_a], pb.v[:, :keep_b]
-    if a.features and b.features:
-        if set(a.features) != set(b.features):
-            only_a = sorted(set(a.features) - set(b.features))
-            only_b = sorted(set(b.features) - set(a.features))
+    if fa and fb:
+        if set(fa) != set(fb):
+            only_a = sorted(set(fa) - set(fb))
+            only_b = sorted(set(fb) - set(fa))
             notes.append(f"PCA not compared: the runs use different features (only in A: {only_a or 'none'}; "
                          f"only in B: {only_b or 'none'}).")
             return None
-        order = [b.features.index(f) for f in a.features]
-        return list(a.features), va, vb[order, :]
+        order = [fb.index(f) for f in fa]
+        return fa, va, vb[order, :]
     if pa.feature_dim != pb.feature_dim:
         notes.append(f"PCA not compared: {pa.feature_dim} features in A, {pb.feature_dim} in B.")
         return None
     notes.append("A run's feature names are unknown (imported without data); its features are assumed to be "
                  "in the other run's order.")
-    return list(a.features or b.features or []) or None, va, vb
+    return fa or fb or None, va, vb
 
 
 def compare_runs(a: str | RunRecord, b: str | RunRecord, *, store: RunStore | None = None,
@@ -378,7 +390,7 @@ def compare_runs(a: str | RunRecord, b: str | RunRecord, *, store: RunStore | No
         notes.append(f"The runs scale differently ({run_a.scaler_recipe} vs {run_b.scaler_recipe}).")
 
     pca = None
-    aligned = _aligned_components(run_a, run_b, top, notes)
+    aligned = _aligned_components(store, run_a, run_b, top, notes)
     if aligned is not None:
         features, va, vb = aligned
         pca = compare_pca(va, vb, features=features, names_a=run_a.component_names, names_b=run_b.component_names)
@@ -415,14 +427,3 @@ def carry_names(comparison: Comparison, *, store: RunStore | None = None, compon
         names = names[:kept]
     return store.set_names(comparison.run_b.run_id, components=names, clusters=carried.get("clusters"))
 
-
-def matched_names(comparison: Comparison) -> Mapping[str, dict[int, int]]:
-    """B's position for each of A's matched components and clusters: {"components": {a: b}, "clusters": {a: b}}."""
-    out: dict[str, dict[int, int]] = {"components": {}, "clusters": {}}
-    if comparison.pca is not None:
-        out["components"] = {int(r.component_a) - 1: int(r.component_b) - 1
-                             for r in comparison.pca.matches.itertuples()}
-    if comparison.kmeans is not None:
-        out["clusters"] = {int(r.cluster_a): int(r.cluster_b) for r in comparison.kmeans.matches.itertuples()
-                           if not pd.isna(r.cluster_a) and not pd.isna(r.cluster_b)}
-    return out

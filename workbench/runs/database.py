@@ -94,11 +94,11 @@ class RegistryDatabase:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")  # inside: a failed COMMIT (a deferred foreign key, a full disk) rolls back
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def migrate(self) -> None:
         with self.connect() as conn:

@@ -2,7 +2,8 @@
 assembled in a hidden staging folder and renamed into place complete (so a crash never leaves a
 half-written run where readers would find it), and the test hook that pauses a write.
 
-Only workbench/runs/writer.py writes run folders; this module gives it the pieces.
+Only workbench/runs/writer.py writes run folders (the store adds names.json and deletes them);
+this module gives it the pieces.
 """
 from __future__ import annotations
 

@@ -25,12 +25,14 @@ from backends.format import model_tar, models
 from backends.format.errors import ArtifactError
 from workbench.core import conventions, pipeline, sources
 from workbench.core.errors import DataError
+from workbench.core.names import terminal_text
 from workbench.runs import apply
 from workbench.runs.records import RunRecord
 from workbench.runs.store import RunStore
 from workbench.runs.writer import RunWriter
 
 Source = Union[str, Path, bytes]
+_VALID_JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")  # SageMaker's TrainingJobName
 _JOB_NAME = re.compile(r"(?:^|/)([A-Za-z0-9][A-Za-z0-9-]{0,62})/output/model\.tar\.gz$")
 
 
@@ -117,8 +119,21 @@ def _kept(pca_model: models.PCAModel | None, ka: Artifact | None, top: int | Non
     return top
 
 
+def _check_preparation(data: Any, parent: RunRecord | None, features, scaler) -> None:
+    """--features and --scaler say how --data is prepared: refused where they would be ignored."""
+    given = [flag for flag, value in (("--features", features), ("--scaler", scaler)) if value is not None]
+    if not given:
+        return
+    if data is None:
+        raise ValueError(f"{' and '.join(given)} say how the --data table is prepared; give --data with them "
+                         "(or leave them out).")
+    if parent is not None and parent.features and parent.scaler:
+        raise ValueError(f"Run {parent.run_id}, the PCA named with --pca-run, recorded the features and fitted "
+                         f"scaler it was trained on, and --data is prepared with them; leave out {' and '.join(given)}.")
+
+
 def _labeled_data(data: Any, parent: RunRecord | None, features, scaler, pca_model, ka, top):
-    """(prepared data, labeled counties or None) for an import with the data it was trained on."""
+    """(source, prepared data, labeled counties or None) for an import with the data it was trained on."""
     if pca_model is None:
         raise ValueError("To label counties, a K-Means model needs the PCA it was trained on: import the PCA "
                          "model.tar.gz with it, or name its run with --pca-run.")
@@ -126,7 +141,7 @@ def _labeled_data(data: Any, parent: RunRecord | None, features, scaler, pca_mod
     if parent is not None and parent.scaler and parent.features:
         prepared = apply.prepare_like(sources.load_table(source), parent)
     else:
-        prepared = pipeline.prepare(source, features=features, scaler=scaler)
+        prepared = pipeline.prepare(source, features=features, scaler=scaler or conventions.DEFAULT_SCALER)
     if prepared.X.shape[1] != pca_model.feature_dim:
         shown = ", ".join(prepared.features[:8]) + ("…" if len(prepared.features) > 8 else "")
         raise ValueError(f"The PCA model was trained on {pca_model.feature_dim} features, but the data gives "
@@ -144,7 +159,7 @@ def import_run(
     *,
     data: Any = None,
     features: Sequence[str] | None = None,
-    scaler: str = conventions.DEFAULT_SCALER,
+    scaler: str | None = None,
     top: int | None = None,
     pca_run: str | None = None,
     name: str = "",
@@ -159,18 +174,28 @@ def import_run(
 
     data: the table the models were trained on (a path, s3:// URI, bytes, or "default" for the
       walkthrough's dataset), scaled with `features` and `scaler` as the notebook did (the
-      walkthrough: every numeric column, minmax). Without it nothing is labeled.
+      walkthrough: every numeric column, minmax — the defaults). Without it nothing is labeled,
+      and `features` or `scaler` are refused.
     pca_run: an earlier run whose PCA the K-Means model was trained on (instead of a PCA artifact);
-      its features and fitted scaler are reused for `data`.
+      its features and fitted scaler are reused for `data` (`features` or `scaler` are then refused;
+      a run imported without its data recorded none, and they are used).
     top: components kept for clustering; with a K-Means model it is the model's feature_dim.
     """
+    for given in (job_name, kmeans_job_name):
+        if given and not _VALID_JOB_NAME.fullmatch(given):
+            raise ValueError(f"The job name {terminal_text(given)!r} is not a SageMaker training job's name: 1 to 63 "
+                             "letters, digits and hyphens, starting with a letter or digit.")
     store = store or RunStore(workspace=workspace)
     pa = read_artifact(pca, s3_client=s3_client) if pca is not None else None
     ka = read_artifact(kmeans, s3_client=s3_client) if kmeans is not None else None
     _checked(pa, ka, pca_run)
-    parent = store.get(pca_run) if pca_run is not None else None
-    pca_model = pa.model if pa is not None else (parent.pca_model() if parent is not None else None)
+    parent = None  # the run holding the PCA: --pca-run's, or the parent of a K-Means run named there
+    pca_model = pa.model if pa is not None else None
+    if pca_run is not None:
+        held = apply.load_models(store, store.get(pca_run))  # as every page opens a run
+        parent, pca_model = held.pca_owner, held.pca
     top = _kept(pca_model, ka, top)
+    _check_preparation(data, parent, features, scaler)
     source = prepared = labeled = None
     if data is not None:
         source, prepared, labeled = _labeled_data(data, parent, features, scaler, pca_model, ka, top)

@@ -2,7 +2,7 @@
 the SageMaker attempts that failed before any job was submitted.
 
 Works on the table `RunStore.list_runs` returns (newest first), so the Runs and Compare pages
-and the CLI describe runs the same way.
+describe runs the same way (the CLI's `runs list` builds its own table).
 """
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ from backends import registry as backends_registry
 from backends.base import TrainingJob
 from workbench.runs import folders, owners
 from workbench.runs import manifest as manifest_mod
-from workbench.runs.records import RegistryError, _number
+from workbench.runs.records import NAME_TARGETS, RegistryError, _number
 
 
 class ReconcileMixin:
@@ -72,8 +72,10 @@ class ReconcileMixin:
                 try:
                     self._register_folder(folder)
                 except (ValueError, KeyError, TypeError, OSError, RegistryError) as exc:  # foreign or damaged
-                    with self._transaction() as conn:  # nothing half-registered stays behind
-                        conn.execute("DELETE FROM runs WHERE run_id = ? AND status = 'InProgress'", (folder.name,))
+                    # Nothing half-registered stays behind: the folder was unknown when this began, so
+                    # whatever row it got here (InProgress, or Completed when names.json failed) goes.
+                    with self._transaction() as conn:
+                        conn.execute("DELETE FROM runs WHERE run_id = ?", (folder.name,))
                     report.setdefault("skipped", []).append(f"{folder.name}: {exc}")
                     continue
                 report["registered"].append(folder.name)
@@ -98,6 +100,7 @@ class ReconcileMixin:
         algorithms = [a for a in manifest_mod.ALGORITHMS if isinstance(manifest.get(a), Mapping)]
         if not algorithms:
             raise ValueError("its manifest names no PCA or K-Means job")
+        saved = _read_names(folder / folders.NAMES)  # checked before anything is registered
         kind = manifest.get("kind") or ("segmentation" if len(algorithms) == 2 else algorithms[0])
         settings_ = dict(manifest.get("settings") or {})
         scaler = manifest.get("scaler")
@@ -125,14 +128,38 @@ class ReconcileMixin:
         timings = manifest.get("timings") or {}
         self.published(run_id, folder, timings=timings, n_counties=n_counties,
                        seconds=sum(timings.values()) if timings else None)
-        names_file = folder / folders.NAMES
-        if names_file.is_file():
-            saved = json.loads(names_file.read_text())
+        if saved is not None:
             with self._transaction() as conn:
-                history = saved.get("history") or []
-                for edit in history:
+                for edit in saved.get("history") or []:
                     conn.execute("INSERT INTO names (run_id, target, position, name, edited_at) VALUES (?, ?, ?, ?, ?)",
-                                 (run_id, edit["target"], int(edit["position"]), edit["name"], edit["edited_at"]))
+                                 (run_id, edit["target"], edit["position"], edit["name"], edit["edited_at"]))
                 if saved.get("run"):
                     conn.execute("UPDATE runs SET name = ? WHERE run_id = ?", (saved["run"], run_id))
         return run_id
+
+
+def _read_names(path: Path) -> dict[str, Any] | None:
+    """A run folder's names.json, its shape checked (ValueError saying what is wrong); None when absent."""
+    if not path.is_file():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"its {folders.NAMES} cannot be read ({exc})") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"its {folders.NAMES} is not a JSON object")
+    if not isinstance(saved.get("run") or "", str):
+        raise ValueError(f"its {folders.NAMES} gives a run name that is not text")
+    history = saved.get("history") or []
+    if not isinstance(history, list):
+        raise ValueError(f"its {folders.NAMES} history is not a list")
+    for number, edit in enumerate(history, 1):
+        if not isinstance(edit, dict):
+            raise ValueError(f"its {folders.NAMES} edit {number} is not an object")
+        position = edit.get("position")
+        if (edit.get("target") not in NAME_TARGETS or isinstance(position, bool) or not isinstance(position, int)
+                or position < 0 or not isinstance(edit.get("name"), str)
+                or not isinstance(edit.get("edited_at"), str)):
+            raise ValueError(f"its {folders.NAMES} edit {number} is not a target ({', '.join(NAME_TARGETS)}), "
+                             "a position (a whole number from 0), a name and a time")
+    return saved

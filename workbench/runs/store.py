@@ -3,7 +3,8 @@
 It only stores. It holds the records, the names history, the schema and its migrations,
 listings, and the recovery after a crash (workbench/runs/reconcile.py); it runs no pipeline,
 builds no backend and reads no source data. Run folders are written by
-workbench/runs/writer.py, the only writer.
+workbench/runs/writer.py, the only writer; the store itself only writes a folder's names.json
+(a copy of the names) and deletes folders.
 
 One SQLite file (WORKBENCH_REGISTRY, else `<workspace>/registry.sqlite3`) holds:
 - `runs`: one row per run â€” kind (segmentation = PCA + K-Means, or a lone pca / kmeans run),
@@ -20,7 +21,8 @@ A run's status: InProgress (recorded before its first write or job submission) â
 (an error), Stopped, Interrupted (its process stopped or died; cloud jobs may still be
 re-attached, workbench/runs/reattach.py), Missing (its folder disappeared).
 
-Connections are short-lived (one per call), in WAL mode with a busy timeout, so the app's
+Connections are short-lived (one per call, or one per `session`: a RunWriter holds one for the
+run it writes), in WAL mode with a busy timeout, so the app's
 threads, the CLI and a crashed process never see a half-applied change; a registry that cannot
 be written is opened read-only (workbench/runs/database.py).
 """
@@ -76,7 +78,8 @@ def _key_columns(run: RunRecord) -> list[str]:
 
 
 class RunStore(ReconcileMixin):
-    """The run store of one workspace. Cheap to create: every call opens its own connection."""
+    """The run store of one workspace. Cheap to create: a call opens its own connection, unless
+    made inside a `session` (a run being written), whose calls share one."""
 
     def __init__(self, path: str | os.PathLike | None = None, *, workspace: str | os.PathLike | None = None):
         self.workspace = (Path(workspace) if workspace else settings.workspace_dir()).expanduser()
@@ -211,10 +214,8 @@ class RunStore(ReconcileMixin):
         for column, value in (("backend", backend), ("status", status), ("kind", kind)):
             values = _as_list(value)
             if values:
-                if column == "backend":
-                    from backends.registry import ALIASES
-
-                    values = [ALIASES.get(v, v) for v in values]
+                if column == "backend":  # an unknown backend is refused, not "no runs"
+                    values = [canonical_backend(v) for v in values]
                 where.append(f"{column} IN ({', '.join('?' * len(values))})")
                 params += values
         if data_fingerprint:

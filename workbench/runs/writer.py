@@ -6,7 +6,7 @@ CLI `segment` and re-runs (workbench.runs.segment), the app's trainings
 
     with RunWriter(store, kind="segmentation", backend="embedded", prepared=prepared, seed=0,
                    settings={"n_components": 33, "top": 5, "k": 7}) as run:
-        pca = run.train_pca(prepared.X, 33, backend=backend)       # trains into the run's folder
+        pca = run.train_pca(prepared.X, 33, backend=backend, seed=0)  # trains into the run's folder
         ...
         run.write_labels(table)
     run.record                                                    # Completed, folder in place
@@ -133,7 +133,8 @@ class RunWriter:
 
     def _publish(self) -> None:
         started = time.perf_counter()
-        written = manifest.build(self.store.get(self.run_id), **self.manifest_extra)
+        # The writer's own timings: the store records them only once the folder is published.
+        written = manifest.build(self.store.get(self.run_id), **{"timings": dict(self.timings), **self.manifest_extra})
         for algorithm, more in self.job_extra.items():
             written.setdefault(algorithm, {}).update(more)
         manifest.write(self.staging, written)
