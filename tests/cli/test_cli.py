@@ -80,6 +80,22 @@ def test_bad_input_gets_a_message_not_a_traceback(default_env, args, message):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--k", "99999"], "k=99999 is more than the 3218 row(s)"),
+    (["--components", "40"], "num_components=40 is more than the 34 feature(s)"),
+    (["--out", "{tmp}"], "is a folder"),
+])
+def test_settings_that_do_not_fit_the_data_are_refused_before_a_run_is_recorded(default_env, tmp_path, args,
+                                                                                 message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    done = run_cli("segment", *args, env_extra=default_env)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    workspace = Path(default_env["WORKBENCH_WORKSPACE"])
+    listed = run_cli("runs", "list", "--workspace", workspace, env_extra=default_env)
+    assert "No runs recorded" in listed.stdout, listed.stdout  # no Failed run left behind, no PCA trained
+    assert not (workspace / "runs").exists() or not any((workspace / "runs").iterdir())
+
+
 def test_inspect_of_a_non_artifact_is_a_clear_error(tmp_path):
     bogus = tmp_path / "model.tar.gz"
     bogus.write_text("not an archive")

@@ -67,6 +67,8 @@ def segment(args) -> int:
     backends_registry.canonical_name(args.backend)  # an unknown backend is refused before any work
     settings = backend_settings(args)
     recipe = feature_recipe(args)
+    if args.out is not None and args.out.is_dir():  # refused before the run, not after it is saved
+        raise ValueError(f"--out {args.out} is a folder; give a file name, such as {args.out / 'labeled.csv'}.")
     result = run_segmentation(
         args.data, features=feature_list(args.features), scaler=None if recipe else args.scaler, recipe=recipe,
         n_components=args.components,

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from backends.format.hyperparameters import validate_seed
+from backends.format.hyperparameters import (
+    check_kmeans_against_data,
+    check_pca_against_data,
+    validate_kmeans,
+    validate_pca,
+    validate_seed,
+)
 from backends.registry import DEFAULT_BACKEND, backend_class, create_backend, spec
 from workbench.core import conventions, sources
 from workbench.core.pipeline import KMeansStage, PCAStage, PreparedData, Progress, labeled_table, prepare, project
@@ -103,8 +109,7 @@ def run_segmentation(
     timings: dict[str, float] = {}
     prepared = prepare(source, features=features, scaler=scaler, recipe=recipe)
     timings["prepare"] = time.perf_counter() - started
-    if not 1 <= top <= n_components:
-        raise ValueError(f"--top must be between 1 and the number of components ({n_components}); got {top}.")
+    _check_settings_fit(prepared.X.shape, n_components, top, k)
     compute = create_backend(backend, **dict(backend_settings or {}))
     store = store or RunStore(workspace=workspace)
     run = RunWriter(store, backend=backend, origin=origin, prepared=prepared, source_ref=sources.reference(source),
@@ -123,6 +128,18 @@ def run_segmentation(
         stage.job.artifact_path = run.final_path(relative)  # the artifact's home, not the staging folder
     timings = {**run.timings, "total": time.perf_counter() - started}
     return SegmentationResult(prepared, pca, top, scores, kmeans, seed, run.run_id, run.final_path(""), timings)
+
+
+def _check_settings_fit(shape: tuple[int, int], n_components: int, top: int, k: int) -> None:
+    """Settings that do not fit the data are refused before anything is recorded or trained (on
+    SageMaker, before a PCA job is paid for only for the K-Means to be refused)."""
+    n_rows, n_features = shape
+    if not 1 <= top <= n_components:
+        raise ValueError(f"--top must be between 1 and the number of components ({n_components}); got {top}.")
+    pca = validate_pca({"feature_dim": n_features, "num_components": n_components,
+                        "mini_batch_size": conventions.pca_mini_batch(n_rows)})
+    check_pca_against_data(pca, n_rows, n_features)
+    check_kmeans_against_data(validate_kmeans({"k": k, "feature_dim": top}), n_rows, top)
 
 
 def rerun_settings(store: RunStore, ref: str, *, source: Any = ...) -> dict[str, Any]:
