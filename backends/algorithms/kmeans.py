@@ -1,5 +1,6 @@
-"""SageMaker's built-in K-Means, emulated with numpy (scikit-learn's Lloyd's only beyond 100,000
-rows, backends/algorithms/local_moves.py): a float32 matrix and
+"""SageMaker's built-in K-Means, emulated with numpy (beyond 100,000 rows scikit-learn's Cython
+E-step scores the streaming stage's batches, kmeans_steps, and its Lloyd's polishes every row,
+local_moves): a float32 matrix and
 hyperparameters in, a KMeansModel out; no file I/O.
 
 K-Means — what the real artifacts show

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from backends.algorithms.kmeans_steps import _cluster_sums
 from backends.algorithms.local_moves import (
     _assign,
     _blocks,
@@ -21,7 +20,7 @@ from backends.algorithms.local_moves import (
     lloyd_rows,
 )
 from backends.algorithms.parallel import (
-    _float64_chunks,
+    _first_minimum_rows,
     _float64_columns,
     _map_parts,
     _parts,
@@ -210,18 +209,23 @@ class LloydPass:
         n, d = block.shape
         if d != self.candidates[0].shape[1]:
             raise ValueError(f"Expected rows of {self.candidates[0].shape[1]} features, got {d}.")
-        weights = [_score_matrix(C) for C in self.candidates]
+        weights = [np.ascontiguousarray(_score_matrix(C).T) for C in self.candidates]
 
         def part(lo: int, hi: int) -> LloydPass:
             acc = self._empty()
-            for _, A in _float64_chunks(block, lo, hi, ones_column=True):
-                B = A[:, :d]
+            for _, A in _float64_columns(block, lo, hi):  # (d + 1, rows): the rows as columns, then ones
+                B = A[:d]
                 acc.squares += float(np.einsum("ij,ij->", B, B))
                 for i, W in enumerate(weights):
-                    labels = (A @ W).argmin(axis=1)
-                    acc.counts[i] += np.bincount(labels, minlength=len(W.T))
-                    acc.sums[i] += _cluster_sums(labels, B, len(W.T))
-                acc.n += len(A)
+                    scores = W @ A
+                    labels = _first_minimum_rows(scores, scores.min(axis=0))
+                    # Each cluster's sum and count as one product with the rows' one-hot labels
+                    # (the ones row gives the counts): no GIL held, unlike np.bincount.
+                    onehot = np.equal(labels[None, :], np.arange(len(W))[:, None]).astype(np.float64)
+                    totals = onehot @ A.T
+                    acc.sums[i] += totals[:, :d]
+                    acc.counts[i] += totals[:, d]
+                acc.n += A.shape[1]
             return acc
 
         for other in _map_parts(part, _parts(n, d)):

@@ -390,3 +390,53 @@ def test_kmeans_large_data_path_polishes_every_row(walkthrough, monkeypatch):
     monkeypatch.setattr(refine, "REFINE_FULL_ITERATIONS", 0)  # no Lloyd's on every row: the larger sample's answer
     _, unpolished = fit_kmeans(scores, hp, seed=3)
     assert metrics["sse"] <= unpolished["sse"]
+
+
+@pytest.mark.parametrize("k", [1, 2, 7, 8, 9, 16, 17, 33, 64, 65, 150])
+def test_first_minimum_rows_is_argmin_with_ties_to_the_lowest_centre(k):
+    rng = np.random.default_rng(k)
+    scores = rng.integers(0, 3, size=(k, 2_000)).astype(np.float64)  # many ties
+    scores[:, 0] = 1.0  # every centre tied
+    got = parallel._first_minimum_rows(scores, scores.min(axis=0))
+    assert got.dtype == np.int64 and np.array_equal(got, scores.argmin(axis=0))
+
+
+def test_assign_matches_the_artifacts_assign_across_chunks_and_parts(walkthrough, monkeypatch):
+    scores, _, model, *_ = walkthrough
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 8 * 6 * 100)  # 100-row chunks, several parts
+    tied = np.vstack([scores, model.centroids[[0, 1]].mean(axis=0, keepdims=True).astype(np.float32)])
+    labels, distances = kmeans_steps.assign(tied, model.centroids)
+    expected_labels, expected_distances = model.assign(tied)
+    assert np.array_equal(labels, expected_labels)
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-9, atol=1e-12)
+
+
+def test_lloyd_pass_sums_counts_and_sse_match_a_direct_computation(walkthrough, monkeypatch):
+    from backends.algorithms import refine
+
+    scores, _, model, *_ = walkthrough
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 8 * 6 * 100)
+    acc = refine.LloydPass([model.centroids, model.centroids[::-1] + 0.05]).update(scores)
+    for i, C in enumerate(acc.candidates):
+        labels, distances = KMeansModel(C).assign(scores)
+        assert np.array_equal(acc.counts[i], np.bincount(labels, minlength=len(C)))
+        expected = np.stack([scores[labels == j].astype(np.float64).sum(axis=0) for j in range(len(C))])
+        np.testing.assert_allclose(acc.sums[i], expected, rtol=1e-10, atol=1e-9)
+        assert acc.sse[i] == pytest.approx(float((distances ** 2).sum()), rel=1e-9)
+
+
+def test_large_data_stream_scores_batches_in_float32_the_same_on_any_number_of_threads(walkthrough, monkeypatch):
+    scores, *_ = walkthrough
+    X = np.ascontiguousarray(np.tile(scores, (4, 1)))  # 12,872 rows: three batches beyond the seeding one
+    hp = validate_kmeans({"k": WALKTHROUGH_K, "feature_dim": WALKTHROUGH_TOP})
+    numpy_centres, numpy_weights = kmeans_steps.stream_centers(X, hp, np.random.default_rng(0))
+    monkeypatch.setattr(kmeans_steps, "CYTHON_STREAM_ROWS", 1_000)
+    answers = []
+    for threads in (1, 2):
+        monkeypatch.setattr(parallel, "_cpu_threads", lambda threads=threads: threads)
+        answers.append(kmeans_steps.stream_centers(X, hp, np.random.default_rng(0)))
+    (one_thread, w1), (two_threads, w2) = answers
+    assert np.array_equal(one_thread, two_threads) and np.array_equal(w1, w2)
+    # float32 nearest centres agree with numpy's float64 ones here (no near ties): the same stage
+    np.testing.assert_allclose(one_thread, numpy_centres, rtol=0, atol=1e-5)
+    assert np.array_equal(w1, numpy_weights)
