@@ -140,6 +140,22 @@ class _VisitOrder:
         offset = lo - int(self.starts[first])
         return index[offset:offset + hi - lo]
 
+    def take(self, X: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """X's rows at positions lo to hi: np.take(X, self.rows(lo, hi), axis=0), with whole blocks
+        copied as blocks (a view of X as (blocks, BLOCK_ROWS, d)) instead of row by row: at 10M
+        rows a 5,000-row batch's gather took 52 µs, now about a third of it."""
+        if self.blocks is None:
+            return np.take(X, self.order[lo:hi], axis=0)
+        whole = self.n // BLOCK_ROWS  # the blocks of BLOCK_ROWS rows; a shorter last one has this id
+        first = int(np.searchsorted(self.starts, lo, side="right")) - 1
+        last = int(np.searchsorted(self.starts, hi, side="left"))
+        ids = self.blocks[first:last]
+        if whole * BLOCK_ROWS != self.n and (ids == whole).any():  # the short block: one batch an epoch
+            return np.take(X, self.rows(lo, hi), axis=0)
+        blocks = X[: whole * BLOCK_ROWS].reshape(whole, BLOCK_ROWS, X.shape[1])
+        offset = lo - int(self.starts[first])
+        return np.take(blocks, ids, axis=0).reshape(-1, X.shape[1])[offset:offset + hi - lo]
+
 
 def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """SageMaker's streaming stage: K = k * extra_center_factor weighted centres.
@@ -161,8 +177,9 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     batch = hp["mini_batch_size"]
     half_life = hp["half_life_time_size"]
     centres = weights = None
-    # Beyond one batch, each batch is scored in two halves on two threads (the products and
-    # argmins release the GIL), each half gathering its own rows with np.take (which releases
+    # Beyond CYTHON_STREAM_ROWS rows scikit-learn's E-step scores each batch on every core.
+    # Below, beyond one batch, each batch is scored in two halves on two threads (the products
+    # and argmins release the GIL), each half gathering its own rows with np.take (which releases
     # it too; fancy indexing X[rows] holds it). The halves' counts and sums are added in a fixed
     # order, so the answer does not depend on the threads' timing.
     # (One batch — the census — needs no second thread: starting one costs more than the batch.)
@@ -173,9 +190,8 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     with _single_blas(), pool as helper:
 
         def half(order: _VisitOrder, lo: int, hi: int, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            if e_step is not None:
-                return e_step(np.take(X, order.rows(lo, hi), axis=0), centres)
-            return _batch_sums(_with_ones(np.take(X, order.rows(lo, hi), axis=0)), W)
+            rows = order.take(X, lo, hi)
+            return e_step(rows, centres) if e_step is not None else _batch_sums(_with_ones(rows), W)
 
         for epoch in range(hp["epochs"]):
             order = _VisitOrder(n, rng)

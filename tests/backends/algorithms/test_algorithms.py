@@ -440,3 +440,26 @@ def test_large_data_stream_scores_batches_in_float32_the_same_on_any_number_of_t
     # float32 nearest centres agree with numpy's float64 ones here (no near ties): the same stage
     np.testing.assert_allclose(one_thread, numpy_centres, rtol=0, atol=1e-5)
     assert np.array_equal(w1, numpy_weights)
+
+
+@pytest.mark.parametrize("n", [1_000_064, 1_000_037])  # whole 64-row blocks, and a short last block
+def test_block_order_gathers_whole_blocks_as_the_row_index_would(n, monkeypatch):
+    X = np.arange(n * 2, dtype=np.float32).reshape(n, 2)
+    order = kmeans_steps._VisitOrder(n, np.random.default_rng(1))
+    assert order.blocks is not None
+    spans = [(lo, min(n, lo + 4_999)) for lo in range(0, n, 4_999)]
+    for lo, hi in spans:
+        assert np.array_equal(order.take(X, lo, hi), np.take(X, order.rows(lo, hi), axis=0))
+    assert sum(hi - lo for lo, hi in spans) == n
+
+
+def test_lloyd_rows_is_scikit_learns_lloyd_from_the_same_start(walkthrough):
+    from sklearn.cluster import KMeans
+
+    from backends.algorithms.local_moves import lloyd_rows
+
+    scores, _, model, *_ = walkthrough
+    start = (model.centroids[::-1] + 0.03).astype(np.float32)
+    for iterations in (1, 2, 5):
+        expected = KMeans(len(start), init=start, n_init=1, max_iter=iterations, tol=0.0, algorithm="lloyd").fit(scores)
+        np.testing.assert_allclose(lloyd_rows(scores, start, iterations), expected.cluster_centers_, rtol=0, atol=1e-6)
