@@ -44,6 +44,10 @@ _controller: ThreadpoolController | None = None
 
 
 def _cpu_threads() -> int:
+    """The CPUs this process may run on (its affinity: a container or `taskset` may allow fewer
+    than the machine has). The answers never depend on it: passes split into fixed parts."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
 
 

@@ -1,6 +1,6 @@
 """The long computations the insight pages start with a button: choosing k, bootstrap stability and
 membership confidence. Each runs with a live progress bar and is kept in a process-wide LRU keyed
-on its inputs (the run's job name and the settings), so a rerun or another session asking for
+on its inputs (the data's fingerprint, the run's job name and the settings), so a rerun or another session asking for
 the same thing gets it at once. (st.cache_data cannot drive a live progress bar created outside
 the cached function: Streamlit refuses to replay it.)
 """
@@ -55,8 +55,12 @@ def _with_progress(title: str, compute: Callable[[Callable[[float, str], None]],
     return value
 
 
-def k_selection_key(pca_run: TrainedRun, k_values: Sequence[int], reps: int, seed: int) -> tuple:
-    return ("choose_k", pca_run.job_name, kept(pca_run), tuple(int(k) for k in k_values), int(reps), int(seed))
+# Every key holds the data's fingerprint beside the job name: one run (an imported one has no
+# fingerprint of its own to check) may be shown on two tables, and each gets its own result.
+def k_selection_key(prep: pipeline.PreparedData, pca_run: TrainedRun, k_values: Sequence[int], reps: int,
+                    seed: int) -> tuple:
+    return ("choose_k", prep.fingerprint, pca_run.job_name, kept(pca_run), tuple(int(k) for k in k_values), int(reps),
+            int(seed))
 
 
 def evaluate_k(prep: pipeline.PreparedData, pca_run: TrainedRun, k_values: Sequence[int], reps: int,
@@ -65,7 +69,7 @@ def evaluate_k(prep: pipeline.PreparedData, pca_run: TrainedRun, k_values: Seque
     from workbench.analysis import choosing_k
     from workbench.charts import insight as insight_charts
 
-    key = k_selection_key(pca_run, k_values, reps, seed)
+    key = k_selection_key(prep, pca_run, k_values, reps, seed)
     found = _memo().get(key)
     if found is not None:
         return found
@@ -83,15 +87,15 @@ def evaluate_k(prep: pipeline.PreparedData, pca_run: TrainedRun, k_values: Seque
     return _memo().put(key, (selection, spec))
 
 
-def stability_key(kmeans_run: TrainedRun, reps: int, seed: int) -> tuple:
-    return ("stability", kmeans_run.job_name, int(reps), int(seed))
+def stability_key(prep: pipeline.PreparedData, kmeans_run: TrainedRun, reps: int, seed: int) -> tuple:
+    return ("stability", prep.fingerprint, kmeans_run.job_name, int(reps), int(seed))
 
 
 def bootstrap_stability(prep: pipeline.PreparedData, pca_run: TrainedRun, kmeans_run: TrainedRun, reps: int,
                         seed: int) -> Any:
     from workbench.analysis import stability
 
-    key = stability_key(kmeans_run, reps, seed)
+    key = stability_key(prep, kmeans_run, reps, seed)
     found = _memo().get(key)
     if found is not None:
         return found
@@ -105,16 +109,16 @@ def bootstrap_stability(prep: pipeline.PreparedData, pca_run: TrainedRun, kmeans
     return _memo().put(key, result)
 
 
-def confidence_key(kmeans_run: TrainedRun, draws: int, seed: int) -> tuple:
-    return ("confidence", kmeans_run.job_name, int(draws), int(seed))
+def confidence_key(prep: pipeline.PreparedData, kmeans_run: TrainedRun, draws: int, seed: int) -> tuple:
+    return ("confidence", prep.fingerprint, kmeans_run.job_name, int(draws), int(seed))
 
 
-def confidence_for(kmeans_run: TrainedRun, draws: Any) -> Any:
-    """The membership confidence table computed for this very K-Means run (with the Profiles
-    page's draws and seed 0), or None: another run's result never matches its key."""
+def confidence_for(prep: pipeline.PreparedData, kmeans_run: TrainedRun, draws: Any) -> Any:
+    """The membership confidence table computed for this very K-Means run on this data (with the
+    Profiles page's draws and seed 0), or None: another run's or table's never matches its key."""
     if isinstance(draws, bool) or not isinstance(draws, (int, float)) or int(draws) != draws:
         return None
-    found = cached(confidence_key(kmeans_run, int(draws), 0))
+    found = cached(confidence_key(prep, kmeans_run, int(draws), 0))
     return None if found is None else found.table
 
 
@@ -122,7 +126,7 @@ def membership_confidence(prep: pipeline.PreparedData, pca_run: TrainedRun, kmea
                           seed: int) -> Any:
     from workbench.analysis import margins
 
-    key = confidence_key(kmeans_run, draws, seed)
+    key = confidence_key(prep, kmeans_run, draws, seed)
     found = _memo().get(key)
     if found is not None:
         return found

@@ -463,3 +463,9 @@ def test_lloyd_rows_is_scikit_learns_lloyd_from_the_same_start(walkthrough):
     for iterations in (1, 2, 5):
         expected = KMeans(len(start), init=start, n_init=1, max_iter=iterations, tol=0.0, algorithm="lloyd").fit(scores)
         np.testing.assert_allclose(lloyd_rows(scores, start, iterations), expected.cluster_centers_, rtol=0, atol=1e-6)
+
+
+def test_thread_count_follows_the_cpus_the_process_may_use(monkeypatch):
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 64)
+    assert parallel._cpu_threads() == 1

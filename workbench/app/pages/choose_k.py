@@ -33,7 +33,7 @@ k_values = list(range(int(k_min), int(k_max) + 1)) if valid else []
 n_reps, n_seed = st.session_state["choosek_reps"], st.session_state["choosek_seed"]
 
 found = computations.on_demand(st, "Evaluate k", "choosek_run",
-                               computations.k_selection_key(pca_run, k_values, n_reps, n_seed),
+                               computations.k_selection_key(prep, pca_run, k_values, n_reps, n_seed),
                                lambda: computations.evaluate_k(prep, pca_run, k_values, n_reps, n_seed),
                                "Choosing k failed", disabled=not valid, primary=True)
 

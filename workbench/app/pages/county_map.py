@@ -41,7 +41,7 @@ if level in county_shares.UNIT_WORDS:  # tracts or block groups: the map draws c
 component_names = names.component_columns(pca_run)
 name_columns = list(prep.clean.schema.name_columns)
 # Computed on the Profiles page for this very run (its keyed cache), never an earlier run's.
-confidence = computations.confidence_for(run, st.session_state.get("prof_draws"))
+confidence = computations.confidence_for(prep, run, st.session_state.get("prof_draws"))
 if confidence is not None and not confidence.index.equals(table.index):
     confidence = None
 

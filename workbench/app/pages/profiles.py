@@ -69,7 +69,7 @@ reps_column, stab_button = st.columns([1, 2])
 wrong = widgets.number("prof_reps", "Resamples", where=reps_column)
 reps = st.session_state["prof_reps"]
 stab = computations.on_demand(stab_button, "Compute stability", "prof_stability_run",
-                              computations.stability_key(run, reps, 0),
+                              computations.stability_key(prep, run, reps, 0),
                               lambda: computations.bootstrap_stability(prep, pca_run, run, reps, 0),
                               "Stability failed", disabled=bool(wrong))
 if stab is not None:
@@ -91,7 +91,7 @@ threshold_column.slider("Uncertain below", 0.5, 1.0, step=0.05, key="prof_thresh
 draws = st.session_state["prof_draws"]
 threshold = float(st.session_state["prof_threshold"])
 confidence = computations.on_demand(conf_button, "Compute confidence", "prof_confidence_run",
-                                    computations.confidence_key(run, draws, 0),
+                                    computations.confidence_key(prep, run, draws, 0),
                                     lambda: computations.membership_confidence(prep, pca_run, run, draws, 0),
                                     "Membership confidence failed", disabled=bool(wrong))
 if confidence is not None:
