@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from backends.algorithms.parallel import _chunks, _cpu_threads, _score_matrix, _single_blas
+from backends.algorithms.parallel import PASS_PARTS, _chunks, _score_matrix, _single_blas
 
 # The local search keeps a float64 copy of its rows (RowCache) when that is at most this big.
 CACHE_BYTES = 32 * 2**20
@@ -335,7 +335,10 @@ def lloyd_rows(X: np.ndarray, centroids: np.ndarray, iterations: int) -> np.ndar
 
     Its one-iteration step is called directly: KMeans's own loop (`_kmeans_single_lloyd`) ends
     with one more pass over every row for labels that are not used here (at 10M rows, 0.05 s).
-    An empty cluster moves to a far row, as in KMeans."""
+    An empty cluster moves to a far row, as in KMeans. It runs on PASS_PARTS threads whatever the
+    machine: each thread sums its share of the rows in float32 and the shares are then added, so
+    another number of threads would round the centroids differently (and three or more, in
+    whichever order they finish)."""
     start = np.ascontiguousarray(centroids, dtype=X.dtype)
     if iterations < 1:
         return np.asarray(centroids, dtype=np.float64)
@@ -358,7 +361,7 @@ def lloyd_rows(X: np.ndarray, centroids: np.ndarray, iterations: int) -> np.ndar
     shift = np.zeros(k, dtype=X.dtype)
     with _single_blas():  # its OpenMP threads each call BLAS: one BLAS thread apiece
         for _ in range(iterations):
-            lloyd_iter_chunked_dense(X, weights, current, following, in_clusters, labels, shift, _cpu_threads(),
+            lloyd_iter_chunked_dense(X, weights, current, following, in_clusters, labels, shift, PASS_PARTS,
                                      update_centers=True)
             current, following = following, current
     return np.asarray(current, dtype=np.float64)

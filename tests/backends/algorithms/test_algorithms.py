@@ -469,3 +469,18 @@ def test_thread_count_follows_the_cpus_the_process_may_use(monkeypatch):
     monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {3}, raising=False)
     monkeypatch.setattr(parallel.os, "cpu_count", lambda: 64)
     assert parallel._cpu_threads() == 1
+
+
+def test_lloyd_on_every_row_rounds_the_same_whatever_the_number_of_cpus(walkthrough, monkeypatch):
+    """Its float32 sums are taken in a fixed number of shares: the machine's CPU count never
+    changes the centroids (eight threads once added eight shares, in the order they finished)."""
+    from backends.algorithms import local_moves
+
+    scores, _, model, *_ = walkthrough
+    start = (model.centroids[::-1] + 0.03).astype(np.float32)
+    answers = []
+    for cpus in (1, 2, 8):
+        for module in (parallel, local_moves):
+            monkeypatch.setattr(module, "_cpu_threads", lambda cpus=cpus: cpus, raising=False)
+        answers.append(local_moves.lloyd_rows(scores, start, 3))
+    assert all(np.array_equal(answers[0], other) for other in answers[1:])
