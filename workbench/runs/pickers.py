@@ -30,7 +30,10 @@ def describe(row: pd.Series | dict[str, Any], now: datetime | None = None) -> st
     parts.append(str(get("kind") or "run"))
     if _given(get("k")):
         parts.append(f"k = {int(get('k'))}")
-    if _given(get("top")):
+    if get("kind") == "pca":  # nothing is kept yet: K-Means chooses how many components
+        if _given(get("n_components")):
+            parts.append(f"{int(get('n_components'))} components")
+    elif _given(get("top")):
         total = f" of {int(get('n_components'))}" if _given(get("n_components")) else ""
         parts.append(f"{int(get('top'))}{total} components")
     if _given(get("n_features")):
@@ -119,7 +122,8 @@ def shown_table(listed: pd.DataFrame, now: datetime | None = None) -> pd.DataFra
         "status": listed["status"],
         "kind": listed["kind"],
         "k": listed["k"].map(whole),
-        "kept": listed["top"].map(whole),
+        # A PCA run keeps nothing yet (K-Means chooses how many): no number, rather than all of them.
+        "kept": listed["top"].map(whole).where(~listed["kind"].eq("pca"), formatting.MISSING),
         "components": listed["n_components"].map(whole),
         "features": listed["n_features"].map(whole),
         "backend": listed["backend"],
