@@ -187,7 +187,8 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     threaded = e_step is None and (n > max(batch, K) or hp["epochs"] > 1)
     # Unthreaded, mid == hi below and no half is ever submitted: no executor is needed.
     pool = ThreadPoolExecutor(1, thread_name_prefix="stream") if threaded else contextlib.nullcontext()
-    with _single_blas(), pool as helper:
+    # scikit-learn's E-step calls SciPy's own BLAS, loaded with it: look at the libraries afresh.
+    with _single_blas(fresh=e_step is not None), pool as helper:
 
         def half(order: _VisitOrder, lo: int, hi: int, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             rows = order.take(X, lo, hi)
@@ -229,8 +230,9 @@ def _cython_e_step(n: int, batch: int, K: int):
         return None
     from backends.algorithms.parallel import _cpu_threads
 
-    ones = np.ones(batch, dtype=np.float32)
-    labels = np.empty(batch, dtype=np.int32)
+    most = max(batch, K)  # the seeding batch has max(batch, K) rows
+    ones = np.ones(most, dtype=np.float32)
+    labels = np.empty(most, dtype=np.int32)
     shift = np.zeros(K, dtype=np.float32)
     threads = _cpu_threads()
 

@@ -359,7 +359,7 @@ def lloyd_rows(X: np.ndarray, centroids: np.ndarray, iterations: int) -> np.ndar
     in_clusters = np.zeros(k, dtype=X.dtype)
     labels = np.full(len(X), -1, dtype=np.int32)
     shift = np.zeros(k, dtype=X.dtype)
-    with _single_blas():  # its OpenMP threads each call BLAS: one BLAS thread apiece
+    with _single_blas(fresh=True):  # its OpenMP threads each call SciPy's BLAS: one BLAS thread apiece
         for _ in range(iterations):
             lloyd_iter_chunked_dense(X, weights, current, following, in_clusters, labels, shift, PASS_PARTS,
                                      update_centers=True)

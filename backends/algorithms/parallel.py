@@ -51,16 +51,19 @@ def _cpu_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _get_controller() -> ThreadpoolController:
+def _get_controller(fresh: bool = False) -> ThreadpoolController:
     global _controller
-    if _controller is None:
+    if _controller is None or fresh:
         _controller = ThreadpoolController()
     return _controller
 
 
-def _single_blas():
-    """A context that pins BLAS to one thread: chunked passes make many small BLAS calls."""
-    return _get_controller().limit(limits=1, user_api="blas")
+def _single_blas(fresh: bool = False):
+    """A context that pins BLAS to one thread: chunked passes make many small BLAS calls.
+
+    The controller looks at the loaded libraries once (4 ms); `fresh` looks again, for code that
+    calls a BLAS loaded since (scikit-learn's Cython loops call SciPy's own OpenBLAS)."""
+    return _get_controller(fresh).limit(limits=1, user_api="blas")
 
 
 # --- row passes -----------------------------------------------------------------------------

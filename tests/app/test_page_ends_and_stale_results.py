@@ -111,16 +111,21 @@ def test_a_user_error_that_stops_the_page_is_a_message_and_keeps_the_status(app_
 
 
 def test_one_run_on_two_tables_keeps_two_results_apart():
-    """An imported run has no fingerprint to check, so it can be shown on two tables: the cached
-    stability, confidence and Choose k results are keyed on the data too, not on the job alone."""
+    """An imported run has no fingerprint to check, so it can be shown on two tables (or one table
+    scaled two ways): the cached stability, confidence and Choose k results are keyed on the data
+    and its scaling too, not on the job alone."""
     from types import SimpleNamespace
 
     from workbench.app import computations
 
+    def prep(fingerprint, scaling="minmax"):
+        return SimpleNamespace(fingerprint=fingerprint, features=["a", "b"], scaler=SimpleNamespace(recipe=scaling))
+
     run = SimpleNamespace(job_name="imported-kmeans-1")
-    first, second = SimpleNamespace(fingerprint="aaaa"), SimpleNamespace(fingerprint="bbbb")
-    assert computations.stability_key(first, run, 5, 0) != computations.stability_key(second, run, 5, 0)
-    assert computations.confidence_key(first, run, 50, 0) != computations.confidence_key(second, run, 50, 0)
+    first, second, rescaled = prep("aaaa"), prep("bbbb"), prep("aaaa", "zscore")
+    for other in (second, rescaled):  # another table, or the same table scaled another way
+        assert computations.stability_key(first, run, 5, 0) != computations.stability_key(other, run, 5, 0)
+        assert computations.confidence_key(first, run, 50, 0) != computations.confidence_key(other, run, 50, 0)
     computations._memo().put(computations.confidence_key(first, run, 50, 0), SimpleNamespace(table="first's"))
     assert computations.confidence_for(first, run, 50) == "first's"
     assert computations.confidence_for(second, run, 50) is None

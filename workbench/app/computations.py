@@ -1,6 +1,6 @@
 """The long computations the insight pages start with a button: choosing k, bootstrap stability and
 membership confidence. Each runs with a live progress bar and is kept in a process-wide LRU keyed
-on its inputs (the data's fingerprint, the run's job name and the settings), so a rerun or another session asking for
+on its inputs (the data and its scaling, the run's job name and the settings), so a rerun or another session asking for
 the same thing gets it at once. (st.cache_data cannot drive a live progress bar created outside
 the cached function: Streamlit refuses to replay it.)
 """
@@ -13,6 +13,7 @@ import streamlit as st
 
 from workbench.app import cache
 from workbench.app.current import TrainedRun, kept, scores
+from workbench.app.data import data_key
 from workbench.core import pipeline, settings
 
 
@@ -55,11 +56,12 @@ def _with_progress(title: str, compute: Callable[[Callable[[float, str], None]],
     return value
 
 
-# Every key holds the data's fingerprint beside the job name: one run (an imported one has no
-# fingerprint of its own to check) may be shown on two tables, and each gets its own result.
+# Every key holds the data's key (fingerprint, features, scaling) beside the job name: one run (an
+# imported one has no fingerprint of its own to check) may be shown on two tables, or on one table
+# scaled two ways, and each gets its own result.
 def k_selection_key(prep: pipeline.PreparedData, pca_run: TrainedRun, k_values: Sequence[int], reps: int,
                     seed: int) -> tuple:
-    return ("choose_k", prep.fingerprint, pca_run.job_name, kept(pca_run), tuple(int(k) for k in k_values), int(reps),
+    return ("choose_k", data_key(prep), pca_run.job_name, kept(pca_run), tuple(int(k) for k in k_values), int(reps),
             int(seed))
 
 
@@ -88,7 +90,7 @@ def evaluate_k(prep: pipeline.PreparedData, pca_run: TrainedRun, k_values: Seque
 
 
 def stability_key(prep: pipeline.PreparedData, kmeans_run: TrainedRun, reps: int, seed: int) -> tuple:
-    return ("stability", prep.fingerprint, kmeans_run.job_name, int(reps), int(seed))
+    return ("stability", data_key(prep), kmeans_run.job_name, int(reps), int(seed))
 
 
 def bootstrap_stability(prep: pipeline.PreparedData, pca_run: TrainedRun, kmeans_run: TrainedRun, reps: int,
@@ -110,7 +112,7 @@ def bootstrap_stability(prep: pipeline.PreparedData, pca_run: TrainedRun, kmeans
 
 
 def confidence_key(prep: pipeline.PreparedData, kmeans_run: TrainedRun, draws: int, seed: int) -> tuple:
-    return ("confidence", prep.fingerprint, kmeans_run.job_name, int(draws), int(seed))
+    return ("confidence", data_key(prep), kmeans_run.job_name, int(draws), int(seed))
 
 
 def confidence_for(prep: pipeline.PreparedData, kmeans_run: TrainedRun, draws: Any) -> Any:

@@ -484,3 +484,15 @@ def test_lloyd_on_every_row_rounds_the_same_whatever_the_number_of_cpus(walkthro
             monkeypatch.setattr(module, "_cpu_threads", lambda cpus=cpus: cpus, raising=False)
         answers.append(local_moves.lloyd_rows(scores, start, 3))
     assert all(np.array_equal(answers[0], other) for other in answers[1:])
+
+
+def test_large_data_stream_takes_a_seeding_batch_larger_than_a_mini_batch(monkeypatch):
+    """K = k × extra_center_factor centres may outnumber mini_batch_size: the seeding batch then has
+    K rows, more than the others, and the E-step's buffers must hold it."""
+    monkeypatch.setattr(kmeans_steps, "CYTHON_STREAM_ROWS", 1_000)
+    X = np.random.default_rng(0).standard_normal((3_001, 5)).astype(np.float32)
+    hp = {"k": 10, "feature_dim": 5, "mini_batch_size": 50}  # K = 100 > 50
+    model, metrics = fit_kmeans(X, hp, seed=0)
+    monkeypatch.setattr(kmeans_steps, "CYTHON_STREAM_ROWS", 10**9)  # numpy's float64 stream
+    _, numpy_metrics = fit_kmeans(X, hp, seed=0)
+    assert model.k == 10 and metrics["sse"] == pytest.approx(numpy_metrics["sse"], rel=1e-3)
