@@ -1,7 +1,6 @@
-"""SageMaker's built-in K-Means, emulated with numpy (beyond 100,000 rows scikit-learn's Cython
-E-step scores the streaming stage's batches, kmeans_steps, and its Lloyd's polishes every row,
-local_moves): a float32 matrix and
-hyperparameters in, a KMeansModel out; no file I/O.
+"""SageMaker's built-in K-Means, emulated with numpy: a float32 matrix and hyperparameters in, a
+KMeansModel out; no file I/O. Beyond 100,000 rows scikit-learn's Cython loops score the streaming
+stage's batches (kmeans_steps) and polish every row (local_moves).
 
 K-Means — what the real artifacts show
 --------------------------------------

@@ -190,7 +190,7 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     # scikit-learn's E-step calls SciPy's own BLAS, loaded with it: look at the libraries afresh.
     with _single_blas(fresh=e_step is not None), pool as helper:
 
-        def half(order: _VisitOrder, lo: int, hi: int, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def half(order: _VisitOrder, lo: int, hi: int, W: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
             rows = order.take(X, lo, hi)
             return e_step(rows, centres) if e_step is not None else _batch_sums(_with_ones(rows), W)
 
@@ -206,7 +206,7 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
             for lo, hi in zip(bounds[:-1], bounds[1:]):
                 if hi <= lo:
                     continue
-                W = _score_weights(centres)
+                W = _score_weights(centres) if e_step is None else None  # the E-step scores from the centres
                 mid = (lo + hi) // 2 if threaded and hi - lo >= 2 * SPLIT_ROWS else hi
                 other = helper.submit(half, order, mid, hi, W) if mid < hi else None
                 counts, sums = half(order, lo, mid, W)

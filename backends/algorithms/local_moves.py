@@ -330,7 +330,7 @@ def kmeans_plusplus(P: np.ndarray, w: np.ndarray | None, k: int, rng: np.random.
 
 def lloyd_rows(X: np.ndarray, centroids: np.ndarray, iterations: int) -> np.ndarray:
     """`iterations` of scikit-learn's Lloyd's on all of X's rows as they are (float32: no copy), on
-    every core; the centroids only (its inertia is float32-accumulated, so not the SSE). For large
+    PASS_PARTS threads (see below); the centroids only (its inertia is float32-accumulated, so not the SSE). For large
     data only (beyond REFINE_LLOYD_ROWS rows), where its Cython loop is worth its import.
 
     Its one-iteration step is called directly: KMeans's own loop (`_kmeans_single_lloyd`) ends
