@@ -470,6 +470,20 @@ def test_a_lost_registry_is_rebuilt_from_the_run_folders(walkthrough, tmp_path):
     assert reg.reconcile()["registered"] == []  # only once
 
 
+def test_a_folder_another_process_registered_meanwhile_is_not_unregistered(walkthrough, tmp_path):
+    """Two stores rebuild at once: the slower one's begin_run fails on the row the other made, and
+    its clean-up must not delete that row (it deleted the registered run, jobs and names)."""
+    result, _ = walkthrough
+    shutil.copytree(result.run_dir, tmp_path / "runs" / result.run_id)
+    first, second = RunStore(workspace=tmp_path), RunStore(workspace=tmp_path)
+    listed = second._rows
+    # the second store's list of known runs was read before the first registered the folder
+    second._rows = lambda sql, params=(): [] if sql.startswith("SELECT run_id, status") else listed(sql, params)
+    assert first.reconcile()["registered"] == [result.run_id]
+    assert second.reconcile()["skipped"]
+    assert first.exists(result.run_id) and first.get(result.run_id).status == "Completed"
+
+
 def test_the_manifest_keeps_the_timings_so_a_rebuilt_registry_keeps_the_seconds(walkthrough, tmp_path):
     result, workspace = walkthrough
     recorded = RunStore(workspace=workspace).get(result.run_id)

@@ -72,10 +72,6 @@ class ReconcileMixin:
                 try:
                     self._register_folder(folder)
                 except (ValueError, KeyError, TypeError, OSError, RegistryError) as exc:  # foreign or damaged
-                    # Nothing half-registered stays behind: the folder was unknown when this began, so
-                    # whatever row it got here (InProgress, or Completed when names.json failed) goes.
-                    with self._transaction() as conn:
-                        conn.execute("DELETE FROM runs WHERE run_id = ?", (folder.name,))
                     report.setdefault("skipped", []).append(f"{folder.name}: {exc}")
                     continue
                 report["registered"].append(folder.name)
@@ -112,29 +108,38 @@ class ReconcileMixin:
                        parent_run_id=manifest.get("parent_run_id"), created_at=manifest.get("created"),
                        recipe=manifest.get("recipe"), geography=manifest.get("geography"),
                        source_request=manifest.get("census_request"))
-        for alg in algorithms:
-            part = manifest[alg]
-            details = {k: v for k, v in part.items() if k not in ("job_name", "hyperparameters", "artifact")}
-            job = TrainingJob(alg, manifest.get("backend") or "embedded", part.get("job_name") or "",
-                              part.get("hyperparameters") or {}, folder / part.get("artifact", f"{alg}/model.tar.gz"),
-                              _number(part.get("seconds")) or 0.0, details)
-            self.job_finished(run_id, job, part.get("artifact", f"{alg}/model.tar.gz"),
-                              artifact_source=part.get("imported_from"))
-        labels = folder / folders.LABELS
-        n_counties = None
-        if labels.is_file():
-            with labels.open() as handle:
-                n_counties = max(sum(1 for _ in handle) - 1, 0)
-        timings = manifest.get("timings") or {}
-        self.published(run_id, folder, timings=timings, n_counties=n_counties,
-                       seconds=sum(timings.values()) if timings else None)
-        if saved is not None:
+        try:
+            for alg in algorithms:
+                part = manifest[alg]
+                details = {k: v for k, v in part.items() if k not in ("job_name", "hyperparameters", "artifact")}
+                artifact = part.get("artifact", f"{alg}/model.tar.gz")
+                job = TrainingJob(alg, manifest.get("backend") or "embedded", part.get("job_name") or "",
+                                  part.get("hyperparameters") or {}, folder / artifact,
+                                  _number(part.get("seconds")) or 0.0, details)
+                self.job_finished(run_id, job, artifact, artifact_source=part.get("imported_from"))
+            labels = folder / folders.LABELS
+            n_counties = None
+            if labels.is_file():
+                with labels.open() as handle:
+                    n_counties = max(sum(1 for _ in handle) - 1, 0)
+            timings = manifest.get("timings") or {}
+            self.published(run_id, folder, timings=timings, n_counties=n_counties,
+                           seconds=sum(timings.values()) if timings else None)
+            if saved is not None:
+                with self._transaction() as conn:
+                    for edit in saved.get("history") or []:
+                        conn.execute("INSERT INTO names (run_id, target, position, name, edited_at) "
+                                     "VALUES (?, ?, ?, ?, ?)",
+                                     (run_id, edit["target"], edit["position"], edit["name"], edit["edited_at"]))
+                    if saved.get("run"):
+                        conn.execute("UPDATE runs SET name = ? WHERE run_id = ?", (saved["run"], run_id))
+        except BaseException:
+            # Nothing half-registered stays behind: only the row this call began goes (InProgress, or
+            # Completed when names.json failed); a row another process registered meanwhile, which
+            # made begin_run fail, is not this call's to delete.
             with self._transaction() as conn:
-                for edit in saved.get("history") or []:
-                    conn.execute("INSERT INTO names (run_id, target, position, name, edited_at) VALUES (?, ?, ?, ?, ?)",
-                                 (run_id, edit["target"], edit["position"], edit["name"], edit["edited_at"]))
-                if saved.get("run"):
-                    conn.execute("UPDATE runs SET name = ? WHERE run_id = ?", (saved["run"], run_id))
+                conn.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+            raise
         return run_id
 
 
