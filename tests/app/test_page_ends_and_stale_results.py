@@ -119,7 +119,8 @@ def test_one_run_on_two_tables_keeps_two_results_apart():
     from workbench.app import computations
 
     def prep(fingerprint, scaling="minmax"):
-        return SimpleNamespace(fingerprint=fingerprint, features=["a", "b"], scaler=SimpleNamespace(recipe=scaling))
+        scaler = SimpleNamespace(recipe=scaling, transforms={})
+        return SimpleNamespace(fingerprint=fingerprint, features=["a", "b"], scaler=scaler)
 
     run = SimpleNamespace(job_name="imported-kmeans-1")
     first, second, rescaled = prep("aaaa"), prep("bbbb"), prep("aaaa", "zscore")
@@ -129,3 +130,21 @@ def test_one_run_on_two_tables_keeps_two_results_apart():
     computations._memo().put(computations.confidence_key(first, run, 50, 0), SimpleNamespace(table="first's"))
     assert computations.confidence_for(first, run, 50) == "first's"
     assert computations.confidence_for(second, run, 50) is None
+
+
+def test_a_transform_turned_on_after_pca_makes_the_pca_run_stale(app_env):
+    """log1p keeps a feature's name and the table's fingerprint: the data key holds the transforms,
+    so the earlier PCA is no longer current and Train PCA trains anew instead of reusing it."""
+    from tests.support.apptest import goto
+
+    at = train_pca(new_app())
+    first = at.session_state["pca_run"]
+    goto(at, "features")
+    at.session_state["recipe_log1p"] = ["Income"]
+    at.run()
+    goto(at, "pca")
+    assert not problems(at)
+    at.button(key="pca_train").click().run()
+    assert not problems(at) and not errors(at)
+    assert at.session_state["pca_run"].job_name != first.job_name
+    assert not any("reused" in t.value for t in at.toast)

@@ -184,5 +184,6 @@ def current_prepared() -> pipeline.PreparedData | None:
 
 
 def data_key(prep: pipeline.PreparedData) -> tuple:
-    """Identity of the training matrix: the data, the features and the scaling."""
-    return (prep.fingerprint, tuple(prep.features), prep.scaler.recipe)
+    """Identity of the training matrix: the data, the features and the scaling with its transforms
+    (the fingerprint is the table's before the transforms, which keep the features' names)."""
+    return (prep.fingerprint, tuple(prep.features), prep.scaler.recipe, tuple(sorted(prep.scaler.transforms.items())))

@@ -107,15 +107,16 @@ def map_values(table, frame, id_column: str, name_columns: list[str], labels: li
 
 
 @st.cache_resource(show_spinner="Counting each county's units by cluster…", max_entries=8)
-def _county_shares(job: str, id_column: str, level: str, _table, k: int):
+def _county_shares(data: tuple, job: str, id_column: str, level: str, _table, k: int):
     from workbench.analysis.county_shares import county_shares as shares_of
 
     return shares_of(_table[id_column].tolist(), _table["cluster"].to_numpy(), level, k=k)
 
 
-def county_shares(table, id_column: str, level: str, kmeans_run: TrainedRun):
-    """For a table of tracts or block groups: each county's units and each cluster's share of them."""
-    return _county_shares(kmeans_run.job_name, id_column, level, table, kmeans_run.stage.model.k)
+def county_shares(prep: pipeline.PreparedData, table, id_column: str, level: str, kmeans_run: TrainedRun):
+    """For a table of tracts or block groups: each county's units and each cluster's share of them
+    (cached on the data's key too: one imported run may be shown on two tables)."""
+    return _county_shares(data_key(prep), kmeans_run.job_name, id_column, level, table, kmeans_run.stage.model.k)
 
 
 def county_share_values(shares, cluster: int, labels: list[str]):

@@ -28,7 +28,7 @@ if level in county_shares.UNIT_WORDS:  # tracts or block groups: the map draws c
     cluster = st.selectbox(f"Colour each county by the share of its {units} in", list(range(len(labels))),
                            format_func=lambda c: labels[c], key="map_share_cluster")
     with shows_errors("The map could not be drawn"):
-        shares = derived.county_shares(table, id_column, level, run)
+        shares = derived.county_shares(prep, table, id_column, level, run)
         values = derived.county_share_values(shares, cluster, labels)
         join = chart_specs.map_join(data_key(prep), tuple(values["fips"].tolist()))
         spec = chart_specs.map_spec(values, "share", "quantitative", ("units", "most units in"),

@@ -13,6 +13,7 @@ from workbench.analysis import profiles as profiles_mod
 from workbench.app import computations, derived, names, navigation, widgets
 from workbench.app.chart_specs import chart
 from workbench.app.current import kept
+from workbench.app.data import data_key
 from workbench.app.errors import shows_errors
 from workbench.charts import insight as insight_charts
 
@@ -168,9 +169,10 @@ if st.button("Prepare the report", key="prof_report_run", icon=":material/descri
             html_name = f"{stem}-report.html"
             st.session_state["report_files"] = {"zip": buffer.getvalue(), "html": files.get(html_name, b""),
                                                 "html_name": html_name, "stem": stem,
-                                                "run": run.job_name}
+                                                "run": (data_key(prep), run.job_name)}
 report = st.session_state.get("report_files")
-if report and report.get("run") == run.job_name:  # an earlier run's report is not offered as this one's
+# An earlier run's report, or this run's on another table, is not offered as this one's.
+if report and report.get("run") == (data_key(prep), run.job_name):
     left, right = st.columns(2)
     left.download_button("Download the Markdown report with the CSVs (zip)", report["zip"],
                          file_name=f"{report['stem']}.zip", mime="application/zip", key="prof_download_zip",
