@@ -23,6 +23,8 @@ def census(census_csv):
     (float("nan"), None), (999, None), (100000, None), (True, None),
     ("0500000US27001", "27001"), (" 0500000US01001 ", "01001"),  # the Census API's county GEO_ID
     ("1400000US27053000100", None), ("0400000US27", None), ("8600000US55401", None),  # tract, state, ZCTA
+    ("05001.0", "05001"), ("05149", "05149"),  # Arkansas (state 05) written as text: not a GEO_ID
+    ("0500000US03001", "03001"), ("0500000US2700", None),  # unknown state kept (join_report says why)
 ])
 def test_fips_code(value, expected):
     assert geography.fips_code(value) == expected

@@ -111,8 +111,9 @@ def fips_code(value: Any) -> str | None:
         number = int(value)
     else:
         text = str(value).strip()
-        if text[:3] == "050" and not text.isdigit():  # summary level 050: a county's GEO_ID
-            return fips.county_of(text, "county")  # core.fips reads the GEO_ID ("…US27001")
+        geo_id = fips._GEO_ID.match(text)
+        if geo_id and geo_id.group(1) == "050":  # summary level 050: a county's GEO_ID ("0500000US27001")
+            return geo_id.group(2) if len(geo_id.group(2)) == 5 else None
         if text.endswith(".0"):
             text = text[:-2]
         if not text.isdigit():
