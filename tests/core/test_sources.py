@@ -102,6 +102,19 @@ def test_default_source_refetches_a_corrupt_cache(s3, census_bytes, tmp_path):
     assert cached.read_bytes() == census_bytes
 
 
+def test_default_source_over_the_size_limit_is_refused_cached_or_downloaded(s3, census_bytes, tmp_path,
+                                                                             monkeypatch):
+    put_default(s3, census_bytes, ACL="public-read")
+    sources.load_default()  # cached
+    monkeypatch.setenv(settings.ENV_MAX_DATA_BYTES, "1000")
+    with pytest.raises(DataError, match="cached copy .* over the 1,000-byte limit"):
+        sources.load_default()  # not taken for a cache miss and downloaded again, unchecked
+    cached_default(tmp_path).unlink()
+    with pytest.raises(DataError, match="download .* over the 1,000-byte limit"):
+        sources.load_default()
+    assert list(cached_default(tmp_path).parent.iterdir()) == []  # nothing half-written is left
+
+
 def test_default_source_rejects_wrong_md5(s3, census_bytes, tmp_path):
     put_default(s3, census_bytes.replace(b"Autauga", b"Autauka"), ACL="public-read")
     with pytest.raises(DataError, match=f"md5 .*expected {sources.DEFAULT_MD5}.*{settings.ENV_DEFAULT_DATA}"):

@@ -209,8 +209,10 @@ def _fetch_default(expected_md5: str, client: Any, cache_dir: str | os.PathLike 
             client = client if client is not None else s3_client(anonymous=True)
             with _s3_errors(DEFAULT_URI, advice):
                 body = client.get_object(Bucket=DEFAULT_BUCKET, Key=DEFAULT_KEY)["Body"]
-                chunks = []
+                chunks, size = [], 0
                 for chunk in body.iter_chunks(1 << 20):
+                    size += len(chunk)
+                    _check_size(size, f"The download of {DEFAULT_URI}")  # bounded while it arrives
                     digest.update(chunk)
                     out.write(chunk)
                     chunks.append(chunk)
@@ -322,10 +324,15 @@ _REFUSAL_ADVICE = {
 
 
 def _cached_bytes(path: Path) -> bytes | None:
-    """A cache file's bytes, or None (a cache miss) when it is absent, unreadable or over the limit."""
+    """A cache file's bytes, or None (a cache miss) when it is absent or unreadable. One over the
+    limit is refused as any table over it is: downloading it again would not make it smaller."""
     try:
         return read_regular_file(path, max_bytes=settings.max_data_bytes(), limit_name=settings.ENV_MAX_DATA_BYTES)
-    except (FileRefused, OSError):
+    except FileRefused as exc:
+        if exc.reason == "too_big":
+            _check_size(path.stat().st_size, f"The cached copy of {DEFAULT_URI}")
+        return None
+    except OSError:
         return None
 
 
