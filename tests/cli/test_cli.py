@@ -84,9 +84,11 @@ def test_bad_input_gets_a_message_not_a_traceback(default_env, args, message):
     (["--k", "99999"], "k=99999 is more than the 3218 row(s)"),
     (["--components", "40"], "num_components=40 is more than the 34 feature(s)"),
     (["--out", "{tmp}"], "is a folder"),
+    (["--out", "{tmp}/a-file/labeled.csv"], "cannot be made"),  # its folder would be a file
 ])
 def test_settings_that_do_not_fit_the_data_are_refused_before_a_run_is_recorded(default_env, tmp_path, args,
                                                                                  message):
+    (tmp_path / "a-file").write_text("not a folder")
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     done = run_cli("segment", *args, env_extra=default_env)
     assert done.returncode == 2 and message in done.stderr, done.stderr

@@ -61,14 +61,25 @@ def progress_printer(args):
     return None if args.json else (lambda message: print(message, file=sys.stderr))
 
 
+def _check_out(path) -> None:
+    """--out must name a file whose folder exists or can be made: checked (and made) before the run."""
+    if path.is_dir():
+        raise ValueError(f"--out {path} is a folder; give a file name, such as {path / 'labeled.csv'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {path}: its folder {path.parent} cannot be made ({exc.strerror or exc}). "
+                         "Give a path in a folder you can write to.") from None
+
+
 def segment(args) -> int:
     from workbench.runs.segment import run_segmentation
 
     backends_registry.canonical_name(args.backend)  # an unknown backend is refused before any work
     settings = backend_settings(args)
     recipe = feature_recipe(args)
-    if args.out is not None and args.out.is_dir():  # refused before the run, not after it is saved
-        raise ValueError(f"--out {args.out} is a folder; give a file name, such as {args.out / 'labeled.csv'}.")
+    if args.out is not None:  # refused before the run, not after it is saved
+        _check_out(args.out)
     result = run_segmentation(
         args.data, features=feature_list(args.features), scaler=None if recipe else args.scaler, recipe=recipe,
         n_components=args.components,
@@ -76,7 +87,6 @@ def segment(args) -> int:
         workspace=args.workspace, progress=progress_printer(args),
     )
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         from workbench.core import csv_out
 
         csv_out.write_csv(result.labeled(), args.out)
