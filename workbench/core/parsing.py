@@ -335,8 +335,11 @@ def _read_frame(text: str, sep: str, shape: _Shape, what: str) -> pd.DataFrame:
 
 
 def _codes_as_read(df: pd.DataFrame) -> list[str]:
-    """Code columns read as text (see _read_frame) go back to numbers unless a code has a leading
-    zero, exactly as pandas would have read them; those with leading zeros stay text, and are named."""
+    """Code columns read as text (see _read_frame) go back to numbers when every code is a whole
+    number without a leading zero, as pandas would have read them; those with leading zeros stay
+    text, and are named. Codes that are not whole numbers ("201.01", "1001.0", "0500000US27001")
+    stay text as written: an id is never a number to compute with (a tract's "201.01" read as
+    201.01 would look like a feature)."""
     kept = []
     for column in df.columns:
         if not is_code_name(column):
@@ -344,9 +347,10 @@ def _codes_as_read(df: pd.DataFrame) -> list[str]:
         values = df[column]
         text = values.dropna().astype(str)
         if not len(text) or not text.iloc[0].isdigit() or not text.str.fullmatch(r"[0-9]+").all():
-            continue  # names, or codes such as 0500000US27001: text, as pandas reads them
-        if text.str.match(r"0\d").any():
-            kept.append(f"{column} (e.g. {text[text.str.match(r'0[0-9]')].iloc[0][:14]})")
+            continue  # names, codes such as 0500000US27001 or 201.01: text (the first test is a fast exit)
+        leading_zero = text.str.match(r"0[0-9]")
+        if leading_zero.any():
+            kept.append(f"{column} (e.g. {text[leading_zero].iloc[0][:14]})")
             continue
         df[column] = pd.to_numeric(values)
     if not kept:
