@@ -120,15 +120,21 @@ def settings_fields(backend: str) -> list[dict[str, Any]]:
     return out
 
 
+MAX_POLL_SECONDS = 3600.0  # a status check at least hourly; far larger ones overflow time.sleep mid-job
+
+
 def _poll_seconds(value: Any) -> float:
-    """A pause between status polls: refused, not clamped, when negative or not finite (an
-    infinite one would end in time.sleep's OverflowError mid-job)."""
+    """A pause between status polls: refused, not clamped, when not a number, negative or over
+    MAX_POLL_SECONDS (an infinite or huge one would end in time.sleep's OverflowError mid-job)."""
+    if isinstance(value, bool):
+        raise ValueError(f"poll_seconds must be a number of seconds, got {value!r}.")
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         raise ValueError(f"poll_seconds must be a number of seconds, got {value!r}.") from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"poll_seconds must be a finite number of seconds, at least 0, got {value!r}.")
+    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_POLL_SECONDS:
+        raise ValueError(f"poll_seconds must be a finite number of seconds, at least 0 and at most "
+                         f"{MAX_POLL_SECONDS:g}, got {value!r}.")
     return seconds
 
 

@@ -316,7 +316,9 @@ def test_settings_come_from_the_construction_then_the_environment(aws_env, monke
                          (dict(max_runtime_seconds=59), "at least 60"), (dict(poll_seconds="soon"), "number of seconds"),
                          # refused, not clamped to 0 (nan) or left to overflow time.sleep (inf)
                          (dict(poll_seconds=-5), "at least 0"), (dict(poll_seconds="nan"), "finite"),
-                         (dict(poll_seconds=float("inf")), "finite")):
+                         (dict(poll_seconds=float("inf")), "finite"),
+                         # a finite 1e308 overflowed time.sleep after the job was submitted; True is no number
+                         (dict(poll_seconds=1e308), "at most 3600"), (dict(poll_seconds=True), "number of seconds")):
         with pytest.raises(ValueError, match=message):
             sagemaker_settings.resolve_settings(bad)
     with pytest.raises(ValueError, match="Unknown SageMaker setting"):
