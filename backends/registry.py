@@ -30,6 +30,7 @@ class BackendSpec:
     reattachable: bool = False  # its jobs outlive the process that submitted them (attach(job_name))
     manages_endpoints: bool = False  # can list and delete live SageMaker endpoints
     settings_form: str | None = None  # whose fields in backends.sagemaker_settings configure it
+    settings_beyond_form: tuple[str, ...] = ()  # settings it also reads that its form does not show
 
 
 REGISTRY: Mapping[str, BackendSpec] = MappingProxyType({
@@ -44,12 +45,14 @@ REGISTRY: Mapping[str, BackendSpec] = MappingProxyType({
             "SageMaker's own built-in PCA and K-Means, as training jobs in your AWS account.",
             install_hint="pip install 'sagemaker>=2.257,<3'",
             needs_aws=True, reattachable=True, manages_endpoints=True, settings_form="sagemaker",
+            settings_beyond_form=("poll_seconds",),
         ),
         BackendSpec(
             "sagemaker-local", "backends.sagemaker_local:SageMakerLocalBackend",
             "The workbench's algorithm image run by SageMaker local mode in Docker; no AWS account needed.",
             install_hint="pip install 'sagemaker>=2.257,<3' (local mode also needs Docker with Compose)",
             runs_locally=True, needs_docker=True, settings_form="sagemaker-local",
+            settings_beyond_form=("max_runtime_seconds",),  # the container's time limit
         ),
     )
 })
@@ -101,7 +104,17 @@ def create_backend(name: str = DEFAULT_BACKEND, **settings: Any):
     backend_spec = spec(name)
     given = {k: v for k, v in settings.items() if v is not None}
     # A backend without a settings form takes none: say so, rather than the class's TypeError.
-    # (SageMaker backends check their own settings, beyond their forms' fields: poll_seconds.)
     if backend_spec.settings_form is None and given:
         raise ValueError(f"The {backend_spec.name!r} backend takes no settings; got {', '.join(sorted(given))}.")
+    # A setting the backend would not read is refused, not silently dropped (local mode has no
+    # role, bucket or instance count); the backends check the values of the ones they read.
+    readable = {field["name"] for field in settings_fields(name)} | set(backend_spec.settings_beyond_form)
+    ignored = sorted(k for k in given if k not in readable)
+    if ignored and backend_spec.settings_form is not None:
+        from backends import sagemaker_settings
+
+        known = set(sagemaker_settings.SageMakerSettings.__dataclass_fields__)
+        if all(k in known for k in ignored):
+            raise ValueError(f"The {backend_spec.name!r} backend does not use {', '.join(ignored)}; "
+                             f"it reads {', '.join(sorted(readable))}.")
     return backend_class(backend_spec)(**given)

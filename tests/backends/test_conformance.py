@@ -122,6 +122,17 @@ def test_a_backend_without_settings_refuses_them_by_name():
     assert registry.create_backend("embedded", region=None).name == "embedded"  # None: not given
 
 
+def test_a_backend_refuses_settings_it_would_not_read():
+    """Local mode has no role, bucket or instance count: they are refused, not silently dropped."""
+    pytest.importorskip("sagemaker")
+    with pytest.raises(ValueError, match="'sagemaker-local' backend does not use instance_count, role"):
+        registry.create_backend("sagemaker-local", instance_count=4, role="arn:aws:iam::1:role/x")
+    local = registry.create_backend("sagemaker-local", image_uri="mine:1", max_runtime_seconds=120)
+    assert (local.settings.image_uri, local.settings.max_runtime_seconds) == ("mine:1", 120)
+    with pytest.raises(ValueError, match="'sagemaker' backend does not use image_uri"):
+        registry.create_backend("sagemaker", image_uri="mine:1")
+
+
 def test_registry_gives_install_hint_when_a_backend_package_is_missing():
     missing = registry.BackendSpec("needs-missing", "a_module_that_is_not_installed:Backend", "test",
                                    install_hint="pip install thing")
