@@ -35,10 +35,21 @@ def test_a_run_is_described_by_name_kind_k_components_features_backend_and_age(t
     assert list(labels) == listed["run_id"].tolist() and list(labels)[0].startswith("20260514-14")  # newest first
     assert labels["20260514-100000-aaaaaa"] == ("Fresno group · segmentation · k = 7 · 5 of 33 components · "
                                                  "34 features · embedded · 6 h ago · 20260514-100000-aaaaaa")
-    # a PCA run keeps nothing yet (K-Means chooses how many): its components, not "5 of 33" or "33 of 33"
-    assert labels["20260514-110000-bbbbbb"] == "20260514-110000-bbbbbb · pca · 33 components · 34 features · " \
+    assert labels["20260514-110000-bbbbbb"] == "20260514-110000-bbbbbb · pca · 5 of 33 components · 34 features · " \
                                                 "embedded · 5 h ago"
     assert labels["20260514-120000-cccccc"].startswith("20260514-120000-cccccc · Failed · segmentation")
+
+
+def test_a_pca_run_that_recorded_no_kept_components_shows_none_not_all_of_them(tmp_path):
+    store = RunStore(workspace=tmp_path)
+    store.begin_run("20260514-150000-ffffff", kind="pca", backend="embedded", features=["a"] * 34,
+                    created_at="2026-05-14T15:00:00+00:00", settings={"n_components": 33})
+    store.end_run("20260514-150000-ffffff", "Completed")
+    listed = store.list_runs()
+    row = pickers.shown_table(listed, now=NOW).iloc[0]
+    assert (row["k"], row["kept"], row["components"]) == ("—", "—", "33")
+    assert pickers.labels(listed, now=NOW)["20260514-150000-ffffff"] == (
+        "20260514-150000-ffffff · pca · 33 components · 34 features · embedded · 1 h ago")
 
 
 def test_compare_defaults_to_the_two_latest_completed_segmentations(tmp_path):
@@ -75,7 +86,5 @@ def test_the_runs_table_reads_as_words_and_numbers_for_people(tmp_path):
     table = pickers.shown_table(listed, now=NOW)
     first = table[table["run id"].eq("20260514-100000-aaaaaa")].iloc[0]
     assert (first["name"], first["k"], first["kept"], first["features"]) == ("Fresno group", "7", "5", "34")
-    pca_only = table[table["run id"].eq("20260514-110000-bbbbbb")].iloc[0]
-    assert (pca_only["k"], pca_only["kept"], pca_only["components"]) == ("—", "—", "33")
     assert first["created"].endswith("(6 h ago)") and first["took"] == "—" and first["cost"] == "—"
     assert table["run id"].tolist() == listed["run_id"].tolist()

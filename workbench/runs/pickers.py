@@ -30,12 +30,11 @@ def describe(row: pd.Series | dict[str, Any], now: datetime | None = None) -> st
     parts.append(str(get("kind") or "run"))
     if _given(get("k")):
         parts.append(f"k = {int(get('k'))}")
-    if get("kind") == "pca":  # nothing is kept yet: K-Means chooses how many components
-        if _given(get("n_components")):
-            parts.append(f"{int(get('n_components'))} components")
-    elif _given(get("top")):
+    if _given(get("top")):
         total = f" of {int(get('n_components'))}" if _given(get("n_components")) else ""
         parts.append(f"{int(get('top'))}{total} components")
+    elif _given(get("n_components")):  # none kept yet (a PCA run: K-Means chooses)
+        parts.append(f"{int(get('n_components'))} components")
     if _given(get("n_features")):
         parts.append(f"{int(get('n_features'))} features")
     parts.append(str(get("backend") or "?"))
@@ -122,8 +121,7 @@ def shown_table(listed: pd.DataFrame, now: datetime | None = None) -> pd.DataFra
         "status": listed["status"],
         "kind": listed["kind"],
         "k": listed["k"].map(whole),
-        # A PCA run keeps nothing yet (K-Means chooses how many): no number, rather than all of them.
-        "kept": listed["top"].map(whole).where(~listed["kind"].eq("pca"), formatting.MISSING),
+        "kept": listed["top"].map(whole),
         "components": listed["n_components"].map(whole),
         "features": listed["n_features"].map(whole),
         "backend": listed["backend"],
