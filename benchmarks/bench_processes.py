@@ -125,6 +125,9 @@ def report(out: dict) -> list[str]:
 
 if __name__ == "__main__":
     env = harness.child_env()
-    result = run(env=env, rounds=int(os.environ.get("BENCH_ROUNDS", "7")),
+    rounds = int(os.environ.get("BENCH_ROUNDS", "7"))
+    if rounds < 1:
+        raise SystemExit(f"BENCH_ROUNDS must be at least 1, got {rounds}.")
+    result = run(env=env, rounds=rounds,
                  log=lambda message: print(message, file=sys.stderr, flush=True))
     print("\n".join(report(result)))
