@@ -751,6 +751,27 @@ def test_a_read_only_registry_still_lists_shows_and_exports(walkthrough, monkeyp
     assert not (copy / "registry.sqlite3-wal").exists()
 
 
+def test_a_read_only_registry_with_unfolded_writes_says_so_instead_of_leaving_runs_out(tmp_path, monkeypatch,
+                                                                                      capsys):
+    """A writer that stopped before its checkpoint leaves committed runs in registry.sqlite3-wal,
+    which an immutable read ignores: listing them read-only would silently leave them out."""
+    from workbench.runs import database
+
+    code = ("import os, sys\nfrom workbench.runs.store import RunStore\nfrom tests.runs.test_store import _run\n"
+            "reg = RunStore(workspace=sys.argv[1])\nwith reg.session():\n    _run(reg, 'r-before-crash')\n"
+            "    os._exit(0)\n")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=Path(__file__).parents[2],
+                   env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])})
+    assert (tmp_path / "registry.sqlite3-wal").stat().st_size > 0
+    monkeypatch.setattr(database, "_writable", lambda path: False)
+    with pytest.raises(RegistryError, match="last writes are still in registry.sqlite3-wal"):
+        RunStore(workspace=tmp_path).list_runs()
+    assert cli.main(["runs", "list", "--workspace", str(tmp_path)]) == 2
+    assert "registry.sqlite3-wal" in capsys.readouterr().err
+    monkeypatch.setattr(database, "_writable", lambda path: True)
+    assert RunStore(workspace=tmp_path).list_runs()["run_id"].tolist() == ["r-before-crash"]
+
+
 def test_runs_list_refuses_an_unknown_backend_and_says_when_no_run_matches(tmp_path, capsys):
     reg = RunStore(workspace=tmp_path)
     _run(reg, "one-run")

@@ -55,6 +55,7 @@ class RegistryDatabase:
             return
         try:
             if self.read_only:  # immutable: no -wal or -shm file is created or read
+                self._refuse_unread_log()
                 conn = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro&immutable=1", uri=True, timeout=30,
                                        isolation_level=None)
             else:
@@ -71,6 +72,16 @@ class RegistryDatabase:
                 yield conn
         finally:
             conn.close()
+
+    def _refuse_unread_log(self) -> None:
+        """An immutable read ignores the write-ahead log: runs committed there (a writer that
+        stopped before its checkpoint, a workspace copied while in use) would be silently missing."""
+        log = self.path.with_name(self.path.name + "-wal")
+        if log.is_file() and log.stat().st_size > 0:
+            raise RegistryError(
+                f"The run registry {self.path} is read-only, and its last writes are still in {log.name}, "
+                "which a read-only registry cannot read: its list would leave them out. Open the workspace "
+                "once where it can be written (the log is then folded in), or copy it somewhere writable.")
 
     @contextmanager
     def _reported(self) -> Iterator[None]:
