@@ -73,13 +73,15 @@ def _fit_zscore(X: np.ndarray) -> dict[str, np.ndarray]:
     """StandardScaler().fit(X) on finite rows: scikit-learn's corrected two-pass variance
     (`_incremental_mean_and_var` from zero), and its near-constant test before the square root."""
     n = float(X.shape[0])
-    total = np.sum(X, axis=0)
-    mean = total / n
-    centred = X - total / n
-    correction = np.sum(centred, axis=0)
-    with np.errstate(over="ignore"):  # an overflowing variance is refused by _check_finite_params
+    # Overflowing sums or variances (values near the float64 limit) are refused, with a message,
+    # by _check_finite_params: no numpy warning on the way.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(X, axis=0)
+        mean = total / n
+        centred = X - total / n
+        correction = np.sum(centred, axis=0)
         centred **= 2
-    var = (np.sum(centred, axis=0) - correction ** 2 / n) / n
+        var = (np.sum(centred, axis=0) - correction ** 2 / n) / n
     return _zscore_params(n, mean, var)
 
 
