@@ -126,8 +126,11 @@ def test_stream_takes_a_census_request_as_its_source(census_api, tmp_path):
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout)
     assert summary["rows_used"] == 40 and "B19013_001" in summary["features"] and "GEOID" not in summary["features"]
+    assert summary["source"] == uri  # the request, not the temporary file it was streamed from
     written = pd.read_parquet(labels)
     assert len(written) == 40 and written.iloc[:, 0].astype(str).str.len().eq(11).all()
+    refused = run_cli("stream", uri, "--features", "Nope", "--k", 3)
+    assert refused.returncode == 2 and uri in refused.stderr and "workbench-census-" not in refused.stderr
 
 
 def test_a_tract_csv_with_an_integer_tract_id_clusters_without_it(tmp_path):

@@ -114,16 +114,20 @@ def stream(args) -> int:
     if sources.is_census(str(args.path)):  # a Census Data API request: fetched, then streamed from Parquet
         from workbench.core import census
 
+        request = str(args.path)
         with tempfile.TemporaryDirectory(prefix="workbench-census-") as folder:
-            table = census.fetch_table(census.parse_uri(str(args.path)), progress=None if args.json else (
+            table = census.fetch_table(census.parse_uri(request), progress=None if args.json else (
                 lambda done, total, message: print(message, file=sys.stderr)))
             args.path = Path(folder) / "census.parquet"
             table.to_parquet(args.path, index=False)
-            return _stream_parquet(args)
+            try:  # the summary, progress and errors name the request, not the temporary file
+                return _stream_parquet(args, shown_as=request)
+            except ValueError as exc:
+                raise ValueError(str(exc).replace(str(args.path), request)) from None
     return _stream_parquet(args)
 
 
-def _stream_parquet(args) -> int:
+def _stream_parquet(args, shown_as: str | None = None) -> int:
     from workbench.core import streaming
 
     if args.path.suffix.lower() not in (".parquet", ".pq", ".parq"):
@@ -132,12 +136,17 @@ def _stream_parquet(args) -> int:
     if not args.path.is_file():
         raise ValueError(f"{args.path} does not exist. Give the path of a Parquet file.")
     options = {"batch_rows": args.batch_rows} if args.batch_rows else {}
+    progress = progress_printer(args)
+    if progress is not None and shown_as is not None:
+        progress = (lambda say: lambda message: say(message.replace(str(args.path), shown_as)))(progress)
     result = streaming.segment_parquet(
         args.path, features=feature_list(args.features), scaler=args.scaler, n_components=args.components,
         top=args.top, k=args.k, seed=args.seed, labels_out=args.labels_out, output_dir=args.out_dir,
-        progress=progress_printer(args), **options,
+        progress=progress, **options,
     )
     summary = result.summary()
+    if shown_as is not None:
+        summary["source"] = shown_as
     summary["artifacts"] = {name: str(path) for name, path in result.artifacts.items()}
     if args.json:
         print(json.dumps(summary, indent=2))
