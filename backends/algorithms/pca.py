@@ -106,13 +106,22 @@ class ScatterAccumulator:
             return self
         if self.shift is None:
             self.shift = block[: _rows_per_chunk(self.n_features)].mean(axis=0, dtype=np.float64)
+        n, d = block.shape
+        # One reused float64 buffer. The shift is subtracted as a whole chunk-shaped array (numpy
+        # broadcasting along rows of 34 values ran at a third of the speed), and the column sums
+        # are a product with ones (numpy's .sum(axis=0) took half as long as the scatter itself).
+        buffer = np.empty((min(_rows_per_chunk(d), n), d))
+        shifts = np.broadcast_to(self.shift, buffer.shape).copy()
+        ones = np.ones(len(buffer))
         # BLAS on one thread: small products on two OpenBLAS threads crawl on a busy machine.
         with np.errstate(invalid="ignore", over="ignore"), _single_blas():  # non-finite rows: the caller reports them
-            for _, chunk in _float64_chunks(block):
-                if self.subtract_mean:
-                    chunk -= self.shift
+            for rows in _chunks(n, d):
+                m = rows.stop - rows.start
+                chunk = buffer[:m]
+                np.copyto(chunk, block[rows], casting="unsafe")
+                np.subtract(chunk, shifts[:m], out=chunk)
                 self.scatter += chunk.T @ chunk
-                self.sums += chunk.sum(axis=0)
+                self.sums += ones[: len(chunk)] @ chunk
                 self.n += len(chunk)
         return self
 
