@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from backends.algorithms.parallel import all_finite
 from backends.format import hyperparameters as hpmod
 
 ALGORITHMS = ("pca", "kmeans")
@@ -51,7 +52,7 @@ def validate_training_input(algorithm: str, X: np.ndarray, hyperparameters: Mapp
         raise ValueError(f"Training data must be a 2-d table of rows × features, got shape {X.shape}.")
     if not np.issubdtype(X.dtype, np.number):
         raise ValueError("Training data must be numeric.")
-    if not np.isfinite(X).all():
+    if not all_finite(X):
         raise ValueError("Training data contains NaN or infinite values; clean or impute them before training.")
     X = np.ascontiguousarray(X, dtype=np.float32)
     if algorithm == "pca":

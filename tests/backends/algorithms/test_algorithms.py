@@ -496,3 +496,14 @@ def test_large_data_stream_takes_a_seeding_batch_larger_than_a_mini_batch(monkey
     monkeypatch.setattr(kmeans_steps, "CYTHON_STREAM_ROWS", 10**9)  # numpy's float64 stream
     _, numpy_metrics = fit_kmeans(X, hp, seed=0)
     assert model.k == 10 and metrics["sse"] == pytest.approx(numpy_metrics["sse"], rel=1e-3)
+
+
+@pytest.mark.parametrize("row", [0, 99, 100, 4_999, 5_000, 9_999])
+def test_all_finite_finds_a_bad_value_in_any_chunk_of_any_part(row, monkeypatch):
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 8 * 3 * 100)  # 100-row chunks, so 10,000 rows make two parts
+    X = np.ones((10_000, 3), dtype=np.float32)
+    assert len(parallel._parts(*X.shape)) == 2 and parallel.all_finite(X)
+    for bad in (np.nan, np.inf, -np.inf):
+        X[row, 2] = bad
+        assert not parallel.all_finite(X)
+        X[row, 2] = 1.0
