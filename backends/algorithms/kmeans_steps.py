@@ -183,7 +183,7 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     # it too; fancy indexing X[rows] holds it). The halves' counts and sums are added in a fixed
     # order, so the answer does not depend on the threads' timing.
     # (One batch — the census — needs no second thread: starting one costs more than the batch.)
-    e_step = _cython_e_step(n, batch, K)
+    e_step = _cython_e_step(n, d, batch, K)
     threaded = e_step is None and (n > max(batch, K) or hp["epochs"] > 1)
     # Unthreaded, mid == hi below and no half is ever submitted: no executor is needed.
     pool = ThreadPoolExecutor(1, thread_name_prefix="stream") if threaded else contextlib.nullcontext()
@@ -217,15 +217,15 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     return centres, weights
 
 
-def _cython_e_step(n: int, batch: int, K: int):
+def _cython_e_step(n: int, d: int, batch: int, K: int):
     """Beyond CYTHON_STREAM_ROWS rows, a function (float32 rows, float64 centres) -> (counts, sums)
     of the rows by nearest centre, from one call of scikit-learn's Lloyd's step in float32 (its
     E-step and its per-cluster sums); else None (numpy in float64).
 
     The step always runs on PASS_PARTS (2) OpenMP threads: each sums its share of the rows and the
     two shares are added into zeros, which gives the same float32 sums in either order, so the
-    answer is the same on any machine (on 3 or more threads it would depend on which finished
-    first). When a centre gets no row, scikit-learn moves a far row to it inside the step; such a
+    answer does not depend on the machine's number of CPUs (on 3 or more threads it would also
+    depend on which finished first). When a centre gets no row, scikit-learn moves a far row to it inside the step; such a
     batch's sums are taken from the labels instead (`_cluster_sums`), which the move leaves alone."""
     if n <= CYTHON_STREAM_ROWS:
         return None
@@ -239,13 +239,13 @@ def _cython_e_step(n: int, batch: int, K: int):
     ones = np.ones(most, dtype=np.float32)
     labels = np.empty(most, dtype=np.int32)
     shift = np.zeros(K, dtype=np.float32)
-    means: dict[int, np.ndarray] = {}  # (K, d) float32, by d
+    means = np.empty((K, d), dtype=np.float32)
     weights = np.empty(K, dtype=np.float32)
 
     def counts_and_sums(rows: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m, k = len(rows), len(centres)
         nearest = labels[:m]
-        new = means.setdefault(rows.shape[1], np.empty((K, rows.shape[1]), dtype=np.float32))[:k]
+        new = means[:k]
         # With fewer rows than centres scikit-learn's relocation fails (more empty centres than
         # rows to move): the labels alone, and the sums from them.
         summed = m >= k
