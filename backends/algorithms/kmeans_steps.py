@@ -107,9 +107,9 @@ BLOCK_SHUFFLE_ROWS = 1_000_000
 BLOCK_ROWS = 64
 # A batch of at least twice this many rows is scored in two halves on two threads.
 SPLIT_ROWS = 1_000
-# Beyond this many rows a batch's nearest centres and sums come from scikit-learn's Cython Lloyd's
-# step (float32, as SageMaker's own MXNet scores them; on two threads, without the GIL): at 10M rows the stage
-# takes 0.40 s instead of 0.67 s. Smaller data never imports scikit-learn (the county run's import
+# Beyond this many rows a batch's nearest centres come from scikit-learn's Cython E-step (float32,
+# as SageMaker's own MXNet scores them; on every core, without the GIL): at 10M rows the stage
+# takes 0.4 s instead of 0.67 s. Smaller data never imports scikit-learn (the county run's import
 # budget); refine imports it beyond the same size anyway.
 CYTHON_STREAM_ROWS = 100_000
 
@@ -177,13 +177,13 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     batch = hp["mini_batch_size"]
     half_life = hp["half_life_time_size"]
     centres = weights = None
-    # Beyond CYTHON_STREAM_ROWS rows scikit-learn's Lloyd's step scores and sums each batch on two threads.
+    # Beyond CYTHON_STREAM_ROWS rows scikit-learn's E-step scores each batch on every core.
     # Below, beyond one batch, each batch is scored in two halves on two threads (the products
     # and argmins release the GIL), each half gathering its own rows with np.take (which releases
     # it too; fancy indexing X[rows] holds it). The halves' counts and sums are added in a fixed
     # order, so the answer does not depend on the threads' timing.
     # (One batch — the census — needs no second thread: starting one costs more than the batch.)
-    e_step = _cython_e_step(n, d, batch, K)
+    e_step = _cython_e_step(n, batch, K)
     threaded = e_step is None and (n > max(batch, K) or hp["epochs"] > 1)
     # Unthreaded, mid == hi below and no half is ever submitted: no executor is needed.
     pool = ThreadPoolExecutor(1, thread_name_prefix="stream") if threaded else contextlib.nullcontext()
@@ -217,45 +217,31 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     return centres, weights
 
 
-def _cython_e_step(n: int, d: int, batch: int, K: int):
+def _cython_e_step(n: int, batch: int, K: int):
     """Beyond CYTHON_STREAM_ROWS rows, a function (float32 rows, float64 centres) -> (counts, sums)
-    of the rows by nearest centre, from one call of scikit-learn's Lloyd's step in float32 (its
-    E-step and its per-cluster sums); else None (numpy in float64).
-
-    The step always runs on PASS_PARTS (2) OpenMP threads: each sums its share of the rows and the
-    two shares are added into zeros, which gives the same float32 sums in either order, so the
-    answer does not depend on the machine's number of CPUs (on 3 or more threads it would also
-    depend on which finished first). When a centre gets no row, scikit-learn moves a far row to it inside the step; such a
-    batch's sums are taken from the labels instead (`_cluster_sums`), which the move leaves alone."""
+    of the rows by nearest centre, the nearest from scikit-learn's Lloyd's E-step in float32 on
+    every core; else None (numpy in float64). Each row's nearest centre is computed on its own, so
+    the answer does not depend on the number of threads."""
     if n <= CYTHON_STREAM_ROWS:
         return None
-    try:  # the Cython loop behind KMeans.fit (scikit-learn is pinned in requirements.txt)
+    try:  # the Cython loop behind KMeans.predict (scikit-learn is pinned in requirements.txt)
         from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
     except ImportError:  # pragma: no cover - a scikit-learn without it: numpy
         return None
-    from backends.algorithms.parallel import PASS_PARTS
+    from backends.algorithms.parallel import _cpu_threads
 
     most = max(batch, K)  # the seeding batch has max(batch, K) rows
     ones = np.ones(most, dtype=np.float32)
     labels = np.empty(most, dtype=np.int32)
     shift = np.zeros(K, dtype=np.float32)
-    means = np.empty((K, d), dtype=np.float32)
-    weights = np.empty(K, dtype=np.float32)
+    threads = _cpu_threads()
 
     def counts_and_sums(rows: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         m, k = len(rows), len(centres)
         nearest = labels[:m]
-        new = means[:k]
-        # With fewer rows than centres scikit-learn's relocation fails (more empty centres than
-        # rows to move): the labels alone, and the sums from them.
-        summed = m >= k
-        lloyd_iter_chunked_dense(rows, ones[:m], centres.astype(np.float32), new if summed else None,
-                                 weights[:k] if summed else None, nearest, shift[:k], PASS_PARTS,
-                                 update_centers=summed)
-        counts = np.bincount(nearest, minlength=k).astype(np.float64)
-        if not (summed and counts.all()):  # an empty centre, which scikit-learn refilled: sums from the labels
-            return counts, _cluster_sums(nearest, rows, k)
-        return counts, new * counts[:, None]
+        lloyd_iter_chunked_dense(rows, ones[:m], centres.astype(np.float32), None, None, nearest, shift[:k],
+                                 threads, update_centers=False)
+        return np.bincount(nearest, minlength=k).astype(np.float64), _cluster_sums(nearest, rows, k)
 
     return counts_and_sums
 

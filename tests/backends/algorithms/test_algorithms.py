@@ -507,22 +507,3 @@ def test_all_finite_finds_a_bad_value_in_any_chunk_of_any_part(row, monkeypatch)
         X[row, 2] = bad
         assert not parallel.all_finite(X)
         X[row, 2] = 1.0
-
-
-def test_large_data_stream_sums_batches_with_an_empty_centre_from_their_labels(monkeypatch):
-    """scikit-learn's step refills a centre no row chose with a far row; SageMaker's stream leaves
-    it where it is. Such batches take their sums from the labels: the stage then agrees with the
-    numpy stream (float64 nearest centres, no near ties here) as closely as batches without."""
-    rng = np.random.default_rng(5)
-    X = np.vstack([rng.standard_normal((20_000, 3)), rng.standard_normal((40, 3)) + 30.0]).astype(np.float32)
-    X = X[rng.permutation(len(X))]
-    hp = validate_kmeans({"k": 7, "feature_dim": 3, "mini_batch_size": 500})
-    numpy_centres, numpy_weights = kmeans_steps.stream_centers(X, hp, np.random.default_rng(0))
-    monkeypatch.setattr(kmeans_steps, "CYTHON_STREAM_ROWS", 1_000)
-    from_labels = []
-    summed = kmeans_steps._cluster_sums
-    monkeypatch.setattr(kmeans_steps, "_cluster_sums", lambda *a: from_labels.append(1) or summed(*a))
-    centres, weights = kmeans_steps.stream_centers(X, hp, np.random.default_rng(0))
-    assert 0 < len(from_labels) < len(X) // 500  # some batches had an empty centre, not all
-    assert np.array_equal(weights, numpy_weights)
-    np.testing.assert_allclose(centres, numpy_centres, rtol=0, atol=1e-4)
