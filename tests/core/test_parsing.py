@@ -209,6 +209,25 @@ def test_utf8_with_a_bom_is_decoded():
     assert list(raw.columns) == ["id", "County", "Pop"] and raw.loc[0, "County"] == "Añasco"
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+def test_utf8_is_read_from_its_bytes_as_from_its_decoded_text(monkeypatch, bom, newline):
+    """UTF-8 tables are parsed from the bytes themselves (no decoded copy): the same table as from
+    the text, whatever the byte-order mark, line endings, quoting or leading zeros."""
+    lines = [b"GEOID,County,Pop, Share", b'01001,"Autauga, AL",55221, 0.5',
+             "72001,\"A\u00f1asco\nPR\",\"1,234\",0.25".encode(), b"02013,Aleutians East,3341,"]
+    data = bom + newline.join(lines) + newline
+    from_bytes = sources.load_table(data)
+    read = parsing._read_frame
+    monkeypatch.setattr(parsing, "_read_frame", lambda content, *a: read(
+        content.decode("utf-8-sig") if isinstance(content, bytes) else content, *a))
+    from_text = sources.load_table(data)
+    pd.testing.assert_frame_equal(from_bytes, from_text)
+    assert from_bytes.attrs == from_text.attrs
+    assert list(from_bytes["GEOID"]) == ["01001", "72001", "02013"]
+    assert from_bytes.loc[1, "County"] == "A\u00f1asco\nPR" and from_bytes.columns[3] == "Share"
+
+
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
 def test_utf16_without_a_bom_is_detected(encoding):
     raw = sources.load_table("id,County,Pop\n72001,Añasco,1\n72003,Bayamón,2\n".encode(encoding))
