@@ -111,7 +111,7 @@ class ScatterAccumulator:
         # broadcasting along rows of 34 values ran at a third of the speed), and the column sums
         # are a product with ones (numpy's .sum(axis=0) took half as long as the scatter itself).
         buffer = np.empty((min(_rows_per_chunk(d), n), d))
-        shifts = np.broadcast_to(self.shift, buffer.shape).copy()
+        shifts = np.broadcast_to(self.shift, buffer.shape).copy() if self.subtract_mean else None
         ones = np.ones(len(buffer))
         # BLAS on one thread: small products on two OpenBLAS threads crawl on a busy machine.
         with np.errstate(invalid="ignore", over="ignore"), _single_blas():  # non-finite rows: the caller reports them
@@ -119,7 +119,8 @@ class ScatterAccumulator:
                 m = rows.stop - rows.start
                 chunk = buffer[:m]
                 np.copyto(chunk, block[rows], casting="unsafe")
-                np.subtract(chunk, shifts[:m], out=chunk)
+                if self.subtract_mean:
+                    np.subtract(chunk, shifts[:m], out=chunk)
                 self.scatter += chunk.T @ chunk
                 self.sums += ones[: len(chunk)] @ chunk
                 self.n += len(chunk)

@@ -11,6 +11,7 @@ from sklearn.preprocessing import MinMaxScaler
 from threadpoolctl import threadpool_limits
 
 from backends.algorithms import kmeans_steps, parallel
+from backends.algorithms import pca as pca_mod
 from backends.algorithms.kmeans import StreamingKMeans, fit_kmeans
 from backends.algorithms.pca import fit_pca, total_variance
 from backends.format import models
@@ -150,6 +151,25 @@ def test_pca_covariance_pass_is_chunked_without_changing_the_answer(census, cens
     assert total_variance(X, census_pca.mean) == pytest.approx(
         float(np.sum((X.astype(np.float64) - census_pca.mean) ** 2)), rel=1e-12
     )
+
+
+@pytest.mark.parametrize("subtract_mean", [True, False])
+def test_scatter_accumulator_takes_any_numeric_block_to_the_float64_scatter(census, monkeypatch, subtract_mean):
+    """Blocks of any dtype, layout and length, across chunk boundaries, give the scatter a direct
+    float64 computation gives (the chunk's shift and sums are vectorised differently: same answer)."""
+    X, _ = census
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 8 * 34 * 100)  # 100-row chunks: blocks end mid-chunk
+    blocks = [X[:250], X[250:251], X[251:251], np.asfortranarray(X[251:900]), X[900:2000:1].astype(np.float64),
+              (X[2000:] * 1000).astype(np.int64)]
+    accumulator = pca_mod.ScatterAccumulator(34, subtract_mean=subtract_mean)
+    for block in blocks:
+        accumulator.update(block)
+    rows = np.vstack([X[:2000].astype(np.float64), (X[2000:] * 1000).astype(np.int64).astype(np.float64)])
+    expected = rows - rows.mean(axis=0) if subtract_mean else rows
+    mean, scatter = accumulator.mean_and_scatter()
+    assert accumulator.n == len(X)
+    np.testing.assert_allclose(mean, rows.mean(axis=0) if subtract_mean else 0.0, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(scatter, expected.T @ expected, rtol=1e-10, atol=1e-9)
 
 
 def test_pca_mini_batch_size_is_validated_but_does_not_change_the_answer(census, census_pca):
