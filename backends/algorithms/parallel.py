@@ -14,7 +14,7 @@ Performance (numbers in the benchmarks)
 * K-Means streams (`stream_centers`, `StreamingKMeans` for chunks from disk; beyond 1M rows in
   a random order of 64-row blocks; beyond 100,000 rows each batch's nearest centres come from
   scikit-learn's Cython E-step on every core). Beyond REFINE_SAMPLE_ROWS rows the local search
-  runs on a uniform sample; the full data then gets REFINE_FULL_ITERATIONS (one) of scikit-learn's Lloyd's iterations
+  runs on a uniform sample; the full data then gets one of scikit-learn's Lloyd's iterations
   and one exact SSE pass in memory (`refine.exact_sse`), or a bounded number of `LloydPass`
   passes from disk, so its cost stays linear and small.
 * Nearest centres in a pass are found with the scores laid out centre by centre: the minimum
