@@ -228,6 +228,27 @@ def test_utf8_is_read_from_its_bytes_as_from_its_decoded_text(monkeypatch, bom, 
     assert from_bytes.loc[1, "County"] == "A\u00f1asco\nPR" and from_bytes.columns[3] == "Share"
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252", "utf-16"])
+def test_every_encoding_and_a_bytearray_read_the_same_table(encoding):
+    text = '"GEOID",County,Pop\n72001,A\u00f1asco,1\n72003,"Bayam\u00f3n, PR",2\n'
+    expected = sources.load_table(text.encode("utf-8"))
+    for data in (text.encode(encoding), bytearray(text.encode(encoding))):
+        raw = sources.load_table(data)
+        pd.testing.assert_frame_equal(raw, expected)
+        assert list(raw.columns) == ["GEOID", "County", "Pop"] and raw.loc[1, "County"] == "Bayam\u00f3n, PR"
+
+
+def test_unbalanced_quotes_are_refused_the_same_from_bytes_as_from_text(monkeypatch):
+    data = b'id,County,Pop\n1,"Autauga,5\n2,Baldwin,7\n'
+    with pytest.raises(DataError) as from_bytes:
+        sources.load_table(data)
+    read = parsing._read_frame
+    monkeypatch.setattr(parsing, "_read_frame", lambda content, *a: read(bytes(content).decode(), *a))
+    with pytest.raises(DataError) as from_text:
+        sources.load_table(data)
+    assert str(from_bytes.value) == str(from_text.value)
+
+
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
 def test_utf16_without_a_bom_is_detected(encoding):
     raw = sources.load_table("id,County,Pop\n72001,Añasco,1\n72003,Bayamón,2\n".encode(encoding))
