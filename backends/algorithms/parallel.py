@@ -96,22 +96,16 @@ def _map_parts(fn: Callable[[int, int], Any], parts: list[tuple[int, int]]) -> l
             return list(pool.map(lambda part: fn(*part), parts))
 
 
-def _float64_chunks(X: np.ndarray, lo: int = 0, hi: int | None = None, *, ones_column: bool = False):
-    """(row slice, float64 view of those rows) through one reused buffer: read each before the next.
-
-    With ones_column the block has one more column, of ones: `block @ _score_matrix(C)` then
-    gives every row's |c|² - 2 x·c in one product (see _score_matrix).
-    """
+def _float64_chunks(X: np.ndarray, lo: int = 0, hi: int | None = None):
+    """(row slice, float64 view of those rows) through one reused buffer: read each before the next."""
     n, d = X.shape
     hi = n if hi is None else hi
     if hi <= lo:
         return
-    buffer = np.empty((min(_rows_per_chunk(d), hi - lo), d + ones_column))
-    if ones_column:
-        buffer[:, d] = 1.0
+    buffer = np.empty((min(_rows_per_chunk(d), hi - lo), d))
     for rows in _chunks(n, d, lo, hi):
         block = buffer[: rows.stop - rows.start]
-        np.copyto(block[:, :d], X[rows], casting="unsafe")
+        np.copyto(block, X[rows], casting="unsafe")
         yield rows, block
 
 

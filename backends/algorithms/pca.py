@@ -106,24 +106,21 @@ class ScatterAccumulator:
             return self
         if self.shift is None:
             self.shift = block[: _rows_per_chunk(self.n_features)].mean(axis=0, dtype=np.float64)
-        n, d = block.shape
-        # One reused float64 buffer. The shift is subtracted as a whole chunk-shaped array (numpy
-        # broadcasting along rows of 34 values ran at a third of the speed), and the column sums
-        # are a product with ones (numpy's .sum(axis=0) took half as long as the scatter itself).
-        buffer = np.empty((min(_rows_per_chunk(d), n), d))
-        shifts = np.broadcast_to(self.shift, buffer.shape).copy() if self.subtract_mean else None
-        ones = np.ones(len(buffer))
+        # The shift is subtracted as a whole chunk-shaped array (numpy broadcasting along rows of
+        # 34 values ran at a third of the speed), and the column sums are a product with ones
+        # (numpy's .sum(axis=0) took half as long as the scatter itself).
+        rows = min(_rows_per_chunk(self.n_features), len(block))  # _float64_chunks' chunk
+        shifts = np.broadcast_to(self.shift, (rows, self.n_features)).copy() if self.subtract_mean else None
+        ones = np.ones(rows)
         # BLAS on one thread: small products on two OpenBLAS threads crawl on a busy machine.
         with np.errstate(invalid="ignore", over="ignore"), _single_blas():  # non-finite rows: the caller reports them
-            for rows in _chunks(n, d):
-                m = rows.stop - rows.start
-                chunk = buffer[:m]
-                np.copyto(chunk, block[rows], casting="unsafe")
+            for _, chunk in _float64_chunks(block):
+                m = len(chunk)
                 if self.subtract_mean:
                     np.subtract(chunk, shifts[:m], out=chunk)
                 self.scatter += chunk.T @ chunk
-                self.sums += ones[: len(chunk)] @ chunk
-                self.n += len(chunk)
+                self.sums += ones[:m] @ chunk
+                self.n += m
         return self
 
     def merge(self, other: "ScatterAccumulator") -> "ScatterAccumulator":
