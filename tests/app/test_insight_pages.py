@@ -104,7 +104,9 @@ def test_profiles_page_shows_index_scores_stability_and_confidence(trained):
     at.number_input(key="prof_draws").set_value(10).run()
     at.button(key="prof_confidence_run").click().run()
     assert not problems(at) and not errors(at)
-    assert at.session_state["membership_confidence"]["confidence"].between(0, 1).all()
+    assert any("counties stay in their cluster in fewer than" in m.value for m in at.markdown)
+    uncertain = next(frame.value for frame in at.dataframe if "confidence" in frame.value.columns)
+    assert uncertain["confidence"].between(0, 1).all()
     # An edited portrait reaches the report.
     first = at.text_area[0]
     first.set_value("Rural and older.").run()

@@ -69,9 +69,10 @@ st.caption("Counties are resampled with replacement, reclustered with the same k
 reps_column, stab_button = st.columns([1, 2])
 wrong = widgets.number("prof_reps", "Resamples", where=reps_column)
 reps = st.session_state["prof_reps"]
+seed = computations.PROFILES_SEED
 stab = computations.on_demand(stab_button, "Compute stability", "prof_stability_run",
-                              computations.stability_key(prep, run, reps, 0),
-                              lambda: computations.bootstrap_stability(prep, pca_run, run, reps, 0),
+                              computations.stability_key(prep, run, reps, seed),
+                              lambda: computations.bootstrap_stability(prep, pca_run, run, reps, seed),
                               "Stability failed", disabled=bool(wrong))
 if stab is not None:
     per_cluster = stab.with_names(labels)
@@ -92,8 +93,8 @@ threshold_column.slider("Uncertain below", 0.5, 1.0, step=0.05, key="prof_thresh
 draws = st.session_state["prof_draws"]
 threshold = float(st.session_state["prof_threshold"])
 confidence = computations.on_demand(conf_button, "Compute confidence", "prof_confidence_run",
-                                    computations.confidence_key(prep, run, draws, 0),
-                                    lambda: computations.membership_confidence(prep, pca_run, run, draws, 0),
+                                    computations.confidence_key(prep, run, draws, seed),
+                                    lambda: computations.membership_confidence(prep, pca_run, run, draws, seed),
                                     "Membership confidence failed", disabled=bool(wrong))
 if confidence is not None:
     for note in confidence.notes:
@@ -112,7 +113,6 @@ if confidence is not None:
         "confidence": st.column_config.NumberColumn("confidence", format="%.2f"),
         "runner_up_share": st.column_config.NumberColumn("runner-up share", format="%.2f")},
         key="prof_uncertain")
-    st.session_state["membership_confidence"] = confidence.table  # the map page can colour by it
 else:
     st.caption("Press **Compute confidence** (a few seconds for 100 draws).")
 with st.expander("Reliability of the estimates (coefficient of variation)"):
