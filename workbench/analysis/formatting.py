@@ -175,11 +175,12 @@ def when(value: Any, now: datetime | None = None, tz: tzinfo | None = None) -> s
 def _column_format(name: str, values: pd.Series, by_name: bool = True) -> Any:
     numeric = pd.to_numeric(values, errors="coerce")
     finite = numeric[np.isfinite(numeric)]
-    lowered = str(name).lower() if by_name else ""
-    if by_name and "income" in lowered or lowered.endswith(("usd", "dollars", "cost")):
-        return dollars
-    if by_name and lowered.endswith("share") and len(finite) and bool(((finite >= 0) & (finite <= 1)).all()):
-        return lambda share: percent(share, 1)
+    if by_name:
+        lowered = str(name).lower()
+        if "income" in lowered or lowered.endswith(("usd", "dollars", "cost")):
+            return dollars
+        if lowered.endswith("share") and len(finite) and bool(((finite >= 0) & (finite <= 1)).all()):
+            return lambda share: percent(share, 1)
     if len(finite) and bool((finite == finite.round()).all()):
         return count
     return number

@@ -16,6 +16,9 @@ from workbench.app.current import TrainedRun, kept, scores
 from workbench.app.data import data_key
 from workbench.core import pipeline, settings
 
+# The seed of the Profiles page's stability and membership confidence, which other pages look up.
+PROFILES_SEED = 0
+
 
 def _memo() -> cache.LRU:
     return cache.shared("computations", 32)
@@ -117,10 +120,10 @@ def confidence_key(prep: pipeline.PreparedData, kmeans_run: TrainedRun, draws: i
 
 def confidence_for(prep: pipeline.PreparedData, kmeans_run: TrainedRun, draws: Any) -> Any:
     """The membership confidence table computed for this very K-Means run on this data (with the
-    Profiles page's draws and seed 0), or None: another run's or table's never matches its key."""
+    Profiles page's draws and PROFILES_SEED), or None: another run's or table's never matches its key."""
     if isinstance(draws, bool) or not isinstance(draws, (int, float)) or int(draws) != draws:
         return None
-    found = cached(confidence_key(prep, kmeans_run, int(draws), 0))
+    found = cached(confidence_key(prep, kmeans_run, int(draws), PROFILES_SEED))
     return None if found is None else found.table
 
 

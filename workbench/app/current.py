@@ -52,6 +52,14 @@ def kept(run: TrainedRun) -> int:
     return int(value)
 
 
+def kept_or_none(run: TrainedRun) -> int | None:
+    """`kept`, or None while "Components to keep" is out of range (the PCA page says so at the input)."""
+    try:
+        return kept(run)
+    except ValueError:
+        return None
+
+
 def current_kmeans(pca_run: TrainedRun | None) -> TrainedRun | None:
     """The K-Means run, if it was trained on the current PCA run's kept components. A "Components to
     keep" typed out of range is no K-Means run's (each was trained on a valid one): it simply does
@@ -59,8 +67,8 @@ def current_kmeans(pca_run: TrainedRun | None) -> TrainedRun | None:
     run = st.session_state.get("kmeans_run")
     if run is None or pca_run is None:
         return None
-    top = st.session_state.get("pca_top")
-    if isinstance(top, bool) or run.upstream != (pca_run.job_name, top):
+    top = kept_or_none(pca_run)
+    if top is None or run.upstream != (pca_run.job_name, top):
         return None
     return run
 

@@ -219,17 +219,14 @@ def keep_in_address() -> None:
     opened) in the address after every rerun: Streamlit drops query parameters when the page
     changes, and a reload, a bookmark or a second tab must open the same run. A run that is no
     longer current (the data changed) stays in the address: a reload gives back the last recorded work."""
-    from workbench.app.current import current_runs, kept
+    from workbench.app.current import current_runs, kept_or_none
 
     try:
         _, pca_run, kmeans_run = current_runs()
     except USER_ERRORS:
         return
-    if pca_run is not None and kmeans_run is None:
-        try:
-            kept(pca_run)
-        except ValueError:  # "Components to keep" typed out of range (said at the input): the address keeps its run
-            return
+    if pca_run is not None and kmeans_run is None and kept_or_none(pca_run) is None:
+        return  # "Components to keep" typed out of range (said at the input): the address keeps its run
     recorded = next((run.run_id for run in (kmeans_run, pca_run) if run is not None and run.run_id), None)
     if recorded is None:
         return

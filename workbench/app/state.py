@@ -14,7 +14,7 @@ and `problems` names what is wrong so the page shows it at the input and blocks 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from backends.format import hyperparameters as hpmod
@@ -352,7 +352,6 @@ class PipelineFacts:
     named: int | None = None
     k: int | None = None
     sse: float | None = None
-    problems: list[str] = field(default_factory=list)
 
 
 def pipeline_status(facts: PipelineFacts) -> list[Status]:

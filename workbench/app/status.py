@@ -9,7 +9,7 @@ import streamlit as st
 
 from workbench.analysis import text
 from workbench.app import names
-from workbench.app.current import current_runs, kept
+from workbench.app.current import current_runs, kept_or_none
 from workbench.app.data import current_source
 from workbench.app.errors import USER_ERRORS
 from workbench.app.state import PipelineFacts, pipeline_status
@@ -27,10 +27,8 @@ def facts() -> PipelineFacts:
     if pca_run is None:
         return out
     out.n_components = pca_run.stage.model.n_components
-    try:
-        out.kept = kept(pca_run)
-    except ValueError as exc:  # "Components to keep" out of range: said at the input, and here
-        out.problems.append(str(exc))
+    out.kept = kept_or_none(pca_run)
+    if out.kept is None:  # "Components to keep" out of range: the input says so; the sidebar asks to fix it
         return out
     out.kept_share = float(np.sum(pca_run.stage.explained_variance_ratio[: out.kept]))
     out.named = sum(1 for name in names.component_names(pca_run) if name)

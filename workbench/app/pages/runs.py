@@ -13,9 +13,6 @@ from workbench.app.navigation import require_runs
 from workbench.app.runs_handle import runs_handle
 from workbench.runs import manifest, pickers, records, segment
 
-# Errors a registry action can raise whose message is meant for the analyst.
-ACTION_ERRORS = USER_ERRORS
-
 st.title("Runs")
 st.caption("Every run recorded in this workspace's registry: filter them, look inside one, open it, rename it, "
            "delete it, or run the same settings again on another backend.")
@@ -43,7 +40,7 @@ def clear_attempts() -> None:
     try:
         for attempt in attempts:
             reg.delete(attempt)
-    except ACTION_ERRORS as exc:
+    except USER_ERRORS as exc:
         st.session_state["runs_flash"] = ("error", "**The failed attempts could not all be cleared:** "
                                                    + text.markdown(exc))
         return
@@ -75,7 +72,7 @@ run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="runs_sel
 
 try:
     run = reg.get(run_id)
-except ACTION_ERRORS as exc:
+except USER_ERRORS as exc:
     st.error(text.markdown(exc), icon=":material/error:")
     navigation.stop()
 
@@ -115,7 +112,7 @@ with st.container(border=True):
     with st.expander("Manifest"):
         try:
             st.json(manifest.read(run.run_dir) if run.run_dir else {}, expanded=False)
-        except ACTION_ERRORS as exc:
+        except USER_ERRORS as exc:
             st.caption(text.markdown(exc))
 
 # ---- actions --------------------------------------------------------------------------------
@@ -125,7 +122,7 @@ def rename_run(run_id: str) -> None:
     new_name = st.session_state.get("runs_rename_name", "")
     try:
         record = reg.rename(run_id, new_name)
-    except ACTION_ERRORS as exc:
+    except USER_ERRORS as exc:
         st.session_state["runs_flash"] = ("error", f"**The run could not be renamed:** {text.markdown(exc)}")
         return
     st.session_state["runs_rename_name"] = ""
@@ -140,7 +137,7 @@ def delete_run(run_id: str) -> None:
         return
     try:
         reg.delete(run_id)
-    except ACTION_ERRORS as exc:
+    except USER_ERRORS as exc:
         st.session_state["runs_flash"] = ("error", f"**The run could not be deleted:** {text.markdown(exc)}")
         return
     st.session_state["runs_delete_confirm"] = False
@@ -183,7 +180,7 @@ with st.container(border=True):
         try:
             with st.spinner(f"Running {text.markdown(run.display_name)} again on {target}…"):
                 result = segment.rerun(run.run_id, backend=target, store=reg, progress=progress)
-        except ACTION_ERRORS as exc:
+        except USER_ERRORS as exc:
             st.error(f"**The re-run failed:** {text.markdown(exc)}", icon=":material/error:")
         else:
             st.session_state["runs_flash"] = ("success", f"Re-ran on {target}: new run `{result.run_id}`.")
@@ -195,7 +192,7 @@ if active:
     st.divider()
     try:
         opened = reg.get(active)
-    except ACTION_ERRORS as exc:
+    except USER_ERRORS as exc:
         st.error(f"**The open run could not be loaded:** {text.markdown(exc)}", icon=":material/error:")
         navigation.stop()
     st.subheader(f"Open run: {text.markdown(opened.display_name)}")
@@ -210,7 +207,7 @@ if active:
     if opened.has_labels:
         try:
             table = opened.labeled()
-        except (*ACTION_ERRORS, KeyError) as exc:
+        except (*USER_ERRORS, KeyError) as exc:
             st.caption(f"Its saved labeled counties cannot be shown: {text.markdown(exc)}")
         else:
             sizes = table["cluster"].value_counts().sort_index().rename("counties").reset_index()
