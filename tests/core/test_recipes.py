@@ -48,6 +48,19 @@ def test_rows_without_a_total_are_dropped_and_reported():
     assert prepared.X.shape == (3, 2)
 
 
+def test_a_rate_with_one_value_in_every_row_is_dropped_and_reported_as_a_constant_count_is():
+    raw = table("""\
+        CensusId,State,County,TotalPop,Men,Income
+        1001,Alabama,Autauga,100,50,51281
+        1003,Alabama,Baldwin,300,150,50254
+        1005,Alabama,Barbour,40,20,32964
+    """)
+    prepared = pipeline.prepare_table(raw, recipe=recipes.FeatureRecipe(rates=recipes.Rates("TotalPop", ("Men",))))
+    dropped = prepared.clean.report.drop("constant_column")
+    assert dropped is not None and dropped.columns == ["Men per TotalPop"]
+    assert prepared.features == ["Income"] and prepared.X.shape == (3, 1)
+
+
 def test_rates_keep_the_parsing_notes_and_screen_the_new_features(census_raw):
     plain = pipeline.prepare_table(census_raw)
     assert any("TotalPop" in w.columns for w in plain.clean.report.warnings if w.kind == "near_duplicate")

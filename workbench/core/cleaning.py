@@ -145,7 +145,6 @@ def clean_table(df: pd.DataFrame, schema: Schema | None = None, features: Sequen
     rows = _RowDropper(rows_raw, drops)
     _drop_rows(rows, df, original.attrs, schema, keys, chosen, parsed, labels)
     keep = rows.keep
-    chosen = _drop_constant_columns(chosen, parsed.numbers, keep, drops)
     chosen, warnings = screen_columns(chosen, {c: parsed.numbers[c][keep] for c in chosen}, drops)
     columns: dict[str, Any] = {c: _tidy_key(parsed.key_values[c][keep]) for c in keys}
     columns.update({c: parsed.numbers[c][keep] for c in chosen})
@@ -267,14 +266,13 @@ def _drop_rows(rows: _RowDropper, df: pd.DataFrame, attrs: dict, schema: Schema,
     rows.check_enough()
 
 
-def _drop_constant_columns(chosen: list[str], numbers: dict[str, np.ndarray], keep: np.ndarray,
-                           drops: list[DropRecord]) -> list[str]:
-    constant = [c for c in chosen if np.ptp(numbers[c][keep]) == 0]
+def _drop_constant_columns(chosen: list[str], values: dict[str, np.ndarray], drops: list[DropRecord]) -> list[str]:
+    constant = [c for c in chosen if np.ptp(values[c]) == 0]
     if not constant:
         return chosen
     drops.append(DropRecord(
         "constant_column", len(constant),
-        [f"{c} (always {numbers[c][keep][0]:g})" for c in constant[:_MAX_EXAMPLES]], constant,
+        [f"{c} (always {values[c][0]:g})" for c in constant[:_MAX_EXAMPLES]], constant,
         f"Dropped {len(constant)} feature column(s) with the same value in every row; they cannot separate counties.",
     ))
     chosen = [c for c in chosen if c not in constant]
@@ -290,9 +288,10 @@ NEAR_DUPLICATE_R = 0.99
 
 def screen_columns(chosen: list[str], values: dict[str, np.ndarray], drops: list[DropRecord]
                    ) -> tuple[list[str], list[CleanWarning]]:
-    """Drop feature columns that repeat an earlier one exactly (recorded in `drops`, the first
-    copy kept), and warn of pairs with |r| ≥ NEAR_DUPLICATE_R among the rest. values: each
-    chosen column's kept rows."""
+    """Drop feature columns with one value in every row, then those that repeat an earlier one
+    exactly (both recorded in `drops`; of a repeat the first copy is kept), and warn of pairs with
+    |r| ≥ NEAR_DUPLICATE_R among the rest. values: each chosen column's kept rows."""
+    chosen = _drop_constant_columns(chosen, values, drops)
     first_of: dict[bytes, str] = {}
     repeats: dict[str, str] = {}
     for column in chosen:

@@ -133,8 +133,8 @@ def apply_rates(clean: cleaning.CleanResult, recipe: FeatureRecipe) -> cleaning.
             features.append(rates.name(feature))
         elif feature != rates.total or rates.keep_total:
             features.append(feature)
-    # The rates are new columns on fewer rows: screen them as cleaning screens features, and
-    # drop the earlier near-duplicate warnings (they may name counts and totals gone from the features).
+    # The rates are new columns on fewer rows: screen them as cleaning screens features (a constant
+    # rate is dropped, as a constant count is), and drop the earlier near-duplicate warnings (they may name counts and totals gone from the features).
     features, near = cleaning.screen_columns(
         features, {c: frame[c].to_numpy(np.float64) for c in features}, drops)
     warnings = [w for w in warnings if w.kind != "near_duplicate"] + near
