@@ -160,6 +160,14 @@ def test_stream_bad_input_gets_a_message_not_a_traceback(census_parquet, tmp_pat
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("option, target", [("--labels-out", "a folder"), ("--out-dir", "a file")])
+def test_stream_output_paths_are_refused_before_the_passes(census_parquet, tmp_path, option, target):
+    path = tmp_path if target == "a folder" else census_parquet
+    done = run_cli("stream", census_parquet, option, path)
+    assert done.returncode == 2 and option in done.stderr and "Traceback" not in done.stderr
+    assert "Pass 1" not in done.stderr  # nothing was read first
+
+
 def test_runs_list_and_show_print_names_without_escape_sequences(tmp_path, capsys):
     """A registry written by an older version may hold any name: the terminal shows it escaped."""
     from workbench.runs.store import RunStore

@@ -61,14 +61,19 @@ def progress_printer(args):
     return None if args.json else (lambda message: print(message, file=sys.stderr))
 
 
-def _check_out(path) -> None:
-    """--out must name a file whose folder exists or can be made: checked (and made) before the run."""
+def _check_out(path, option: str = "--out") -> None:
+    """An output file option must name a file whose folder exists or can be made: checked (and
+    made) before the run, not after it."""
     if path.is_dir():
-        raise ValueError(f"--out {path} is a folder; give a file name, such as {path / 'labeled.csv'}.")
+        raise ValueError(f"{option} {path} is a folder; give a file name, such as {path / 'labeled.csv'}.")
+    _make_folder(path.parent, f"{option} {path}: its folder")
+
+
+def _make_folder(folder, what: str) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"--out {path}: its folder {path.parent} cannot be made ({exc.strerror or exc}). "
+        raise ValueError(f"{what} {folder} cannot be made ({exc.strerror or exc}). "
                          "Give a path in a folder you can write to.") from None
 
 
@@ -135,6 +140,10 @@ def _stream_parquet(args, shown_as: str | None = None) -> int:
                          "or convert it first (pandas: read_csv(...).to_parquet(...)).")
     if not args.path.is_file():
         raise ValueError(f"{args.path} does not exist. Give the path of a Parquet file.")
+    if args.labels_out is not None:  # output paths refused before the passes over the file, not after
+        _check_out(args.labels_out, "--labels-out")
+    if args.out_dir is not None:
+        _make_folder(args.out_dir, "--out-dir")
     options = {"batch_rows": args.batch_rows} if args.batch_rows else {}
     progress = progress_printer(args)
     if progress is not None and shown_as is not None:
