@@ -62,16 +62,19 @@ def main(argv: list[str]) -> int:
             args.csv = census_path()
         except FileNotFoundError as exc:
             parser.error(str(exc))
-    raw = sources.read_csv_path(args.csv)
-    columns = [c for c in raw.columns[3:]]
-    rates = recipes.FeatureRecipe(rates=recipes.recommended_rates(columns))
-    without_margins = margins.feature_preset("recommended", columns)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        runs = {"walkthrough, counts": segment(raw, None, None, work, "a"),
-                "walkthrough, rates": segment(raw, None, rates, work, "b"),
-                "no margins, counts": segment(raw, without_margins, None, work, "c"),
-                "no margins, rates (recommended)": segment(raw, without_margins, rates, work, "d")}
+    try:  # a table that is not the 2015 county table is refused with the library's message
+        raw = sources.read_csv_path(args.csv)
+        columns = [c for c in raw.columns[3:]]
+        rates = recipes.FeatureRecipe(rates=recipes.recommended_rates(columns))
+        without_margins = margins.feature_preset("recommended", columns)
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            runs = {"walkthrough, counts": segment(raw, None, None, work, "a"),
+                    "walkthrough, rates": segment(raw, None, rates, work, "b"),
+                    "no margins, counts": segment(raw, without_margins, None, work, "c"),
+                    "no margins, rates (recommended)": segment(raw, without_margins, rates, work, "d")}
+    except ValueError as exc:  # DataError, ScalingError and the pipeline's checks are ValueErrors
+        parser.error(str(exc))
     keys = list(runs)
     ari = {"walkthrough: counts vs rates": compare(runs[keys[0]], runs[keys[1]]),
            "no margins: counts vs rates": compare(runs[keys[2]], runs[keys[3]])}
