@@ -144,21 +144,13 @@ def targets(results: dict) -> list[str]:
     return rows
 
 
-def _positive(text: str) -> int:
-    """A count of at least 1 (0 or less is refused, not replaced by the default)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"CI-sized smoke run: sizes {QUICK_SIZES}, one repeat")
     parser.add_argument("--sizes", help=f"synthetic sizes for the scale section (default {DEFAULT_SIZES})")
     parser.add_argument("--streaming-sizes", help=f"Parquet sizes for the streaming section (default {DEFAULT_STREAMING_SIZES})")
-    parser.add_argument("--repeat", type=_positive, help="timed repeats per phase, best kept (default 3; 1 with --quick)")
-    parser.add_argument("--app-reruns", type=_positive, help="warm reruns per app page (default 15; 3 with --quick)")
+    parser.add_argument("--repeat", type=harness.positive_int, help="timed repeats per phase, best kept (default 3; 1 with --quick)")
+    parser.add_argument("--app-reruns", type=harness.positive_int, help="warm reruns per app page (default 15; 3 with --quick)")
     parser.add_argument("--only", help=f"comma-separated sections to run: {','.join(SECTIONS)}")
     parser.add_argument("--skip", help="comma-separated sections to skip")
     parser.add_argument("--json", type=Path, help="write every number here (default benchmarks/results/latest.json)")

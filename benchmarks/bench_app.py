@@ -112,8 +112,10 @@ def report(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from workbench.cli.parser import positive_int
+
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_app", description=__doc__.splitlines()[0])
-    parser.add_argument("--reruns", type=int, default=15, help="warm reruns per page (default 15)")
+    parser.add_argument("--reruns", type=positive_int, default=15, help="warm reruns per page (default 15)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     args = parser.parse_args(argv)
 

@@ -215,7 +215,7 @@ def run(*, env: dict, repeats: int = 3, log=print) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_browser", description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="later draws to time (default 3)")
+    parser.add_argument("--repeats", type=harness.positive_int, default=3, help="later draws to time (default 3)")
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument("--screenshot", type=Path, help="save the map page here at the end (PNG)")
     args = parser.parse_args(argv)

@@ -20,6 +20,7 @@ Targets (issue 15): compute ≤ 1.0×, whole process ≤ 0.6×.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -125,9 +126,10 @@ def report(out: dict) -> list[str]:
 
 if __name__ == "__main__":
     env = harness.child_env()
-    rounds = int(os.environ.get("BENCH_ROUNDS", "7"))
-    if rounds < 1:
-        raise SystemExit(f"BENCH_ROUNDS must be at least 1, got {rounds}.")
+    try:
+        rounds = harness.positive_int(os.environ.get("BENCH_ROUNDS", "7"))
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(f"BENCH_ROUNDS: {exc}.") from None
     result = run(env=env, rounds=rounds,
                  log=lambda message: print(message, file=sys.stderr, flush=True))
     print("\n".join(report(result)))

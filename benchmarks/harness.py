@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workbench.cli.parser import positive_int  # noqa: F401  the benchmarks' counts: at least 1, refused otherwise
+
 REPO = Path(__file__).resolve().parents[1]
 CENSUS = REPO.parent / "shared" / "data" / "acs2015_county_data.csv"
 # Set on some machines of this workplace for older OpenBLAS builds; they slow a current numpy.
