@@ -2,9 +2,12 @@
 """
 from __future__ import annotations
 
+import builtins
 import hashlib
 import io
+import os
 import textwrap
+from pathlib import Path
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -302,8 +305,20 @@ def test_the_cached_default_is_read_once(monkeypatch, tmp_path):
     target.parent.mkdir(parents=True)
     target.write_bytes(data)
     monkeypatch.delenv(settings.ENV_DEFAULT_DATA, raising=False)
-    reads = []
-    real = sources.read_regular_file
-    monkeypatch.setattr(sources, "read_regular_file", lambda *a, **k: reads.append(a) or real(*a, **k))
+    opened = []  # every open of the cached file, by any route (builtins.open or os.open)
+    real_open, real_os_open = builtins.open, os.open
+
+    def spy_open(file, *a, **k):
+        if isinstance(file, (str, bytes, os.PathLike)) and Path(os.fsdecode(file)) == target:
+            opened.append("open")
+        return real_open(file, *a, **k)
+
+    def spy_os_open(file, *a, **k):
+        if Path(os.fsdecode(file)) == target:
+            opened.append("os.open")
+        return real_os_open(file, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(os, "open", spy_os_open)
     found = sources.read_default(expected_md5=hashlib.md5(data).hexdigest(), cache_dir=tmp_path)
-    assert found.data == data and len(reads) == 1
+    assert found.data == data and opened == ["os.open"]

@@ -173,17 +173,11 @@ def load_default(
     return _parsed(read_default(expected_md5=expected_md5, client=client, cache_dir=cache_dir))
 
 
-def fetch_default(
-    *, expected_md5: str = DEFAULT_MD5, client: Any = None, cache_dir: str | os.PathLike | None = None
-) -> Path:
-    """Path of a verified local copy of the default S3 object, downloading it when the cache
-    is missing or its md5 is wrong. The download goes to a temporary file that is renamed
-    into place only after its md5 checks out, so readers never see a partial file."""
-    return _fetch_default(expected_md5, client, cache_dir)[0]
-
-
 def _fetch_default(expected_md5: str, client: Any, cache_dir: str | os.PathLike | None) -> tuple[Path, bytes]:
-    """(path, bytes) of the verified local copy: the bytes that were hashed, so the file is read once."""
+    """(path, bytes) of a verified local copy of the default S3 object, downloading it when the
+    cache is missing or its md5 is wrong: the bytes that were hashed, so the file is read once.
+    The download goes to a temporary file that is renamed into place only after its md5 checks
+    out, so readers never see a partial file."""
     directory = Path(cache_dir) if cache_dir is not None else settings.cache_dir()
     target = directory / DEFAULT_BUCKET / DEFAULT_KEY
     cached = _cached_bytes(target)
