@@ -176,9 +176,8 @@ def labeled_table(
     schema = prepared.clean.schema
     keys = [column for column in (schema.id_column, *schema.name_columns) if column]
     n, k = scores.shape[1], kmeans.model.k
-    defaults = conventions.default_component_names(n)
     chosen_components = names.check_component_names(_padded(component_names, n, "component"), key_columns=keys)
-    columns = [name or default for name, default in zip(chosen_components, defaults)]
+    columns = conventions.component_columns(n, chosen_components)
     chosen_clusters = None if cluster_names is None else names.check_cluster_names(
         _padded(cluster_names, k, "cluster"), key_columns=keys)
     out = pd.DataFrame(index=frame.index)

@@ -33,7 +33,7 @@ from workbench.runs.writer import RunWriter
 
 Source = Union[str, Path, bytes]
 _VALID_JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")  # SageMaker's TrainingJobName
-_JOB_NAME = re.compile(r"(?:^|/)([A-Za-z0-9][A-Za-z0-9-]{0,62})/output/model\.tar\.gz$")
+_JOB_NAME = re.compile(rf"(?:^|/)({_VALID_JOB_NAME.pattern})/output/model\.tar\.gz$")  # a job's artifact path
 
 
 @dataclass
