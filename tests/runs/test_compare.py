@@ -193,3 +193,12 @@ def test_cli_runs_compare(workspace, capsys):
                      "--top", "2"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["pca"]["components_a"] == 2 and summary["kmeans"]["counties_changing_cluster"] == 0
+
+
+def test_a_damaged_kmeans_artifact_does_not_block_the_pca_comparison(census_csv, tmp_path):
+    first = segment.run_segmentation(census_csv, workspace=tmp_path, seed=0, **SMALL)
+    second = segment.run_segmentation(census_csv, workspace=tmp_path, seed=0, **SMALL)
+    (second.run_dir / "kmeans" / "model.tar.gz").unlink()
+    result = compare.compare_runs(first.run_id, second.run_id, store=RunStore(workspace=tmp_path))
+    assert result.pca is not None and result.pca.max_angle_deg < 1e-3
+    assert not any("PCA not compared" in note for note in result.notes)

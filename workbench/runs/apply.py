@@ -98,6 +98,22 @@ def _read(record: RunRecord, algorithm: str, owner: RunRecord, folder: Path | No
 def load_models(store: RunStore, record: RunRecord, *, folder: Path | None = None) -> RunModels:
     """The run's PCA (its own, or its parent run's for a lone K-Means run) and K-Means models.
     `folder`: where the run's own artifacts are, when not yet in its run folder (re-attaching)."""
+    pca, pca_job, pca_owner = load_pca(store, record, folder=folder)
+    kmeans = kmeans_job = None
+    if "kmeans" in record.jobs:
+        kmeans, kmeans_job = _read(record, "kmeans", record, folder)
+        top = kmeans.feature_dim
+        if top > pca.n_components:
+            raise ApplyError(f"Run {record.run_id}'s K-Means model was trained on {top} components but its PCA "
+                             f"model has only {pca.n_components}; they do not belong together.")
+    else:
+        top = max(1, min(int(record.top or pca.n_components), pca.n_components))
+    return RunModels(record, pca, pca_job, kmeans, kmeans_job, top, pca_owner)
+
+
+def load_pca(store: RunStore, record: RunRecord, *, folder: Path | None = None):
+    """(PCA model, its job, the run that holds it): the run's own, or its parent run's for a lone
+    K-Means run. Only the PCA artifact is read (Compare and `runs import --pca-run` need no more)."""
     if record.status == "InProgress" and folder is None:
         raise ApplyError(f"Run {record.run_id} is still being written (InProgress); open it when it has finished.")
     pca_owner = record
@@ -111,16 +127,7 @@ def load_models(store: RunStore, record: RunRecord, *, folder: Path | None = Non
         raise ApplyError(f"Run {record.run_id} holds only a K-Means model, without the PCA it was trained on, so "
                          "its clusters cannot be placed: import it again with its PCA model.tar.gz (or --pca-run).")
     pca, pca_job = _read(record, "pca", pca_owner, folder)
-    kmeans = kmeans_job = None
-    if "kmeans" in record.jobs:
-        kmeans, kmeans_job = _read(record, "kmeans", record, folder)
-        top = kmeans.feature_dim
-        if top > pca.n_components:
-            raise ApplyError(f"Run {record.run_id}'s K-Means model was trained on {top} components but its PCA "
-                             f"model has only {pca.n_components}; they do not belong together.")
-    else:
-        top = max(1, min(int(record.top or pca.n_components), pca.n_components))
-    return RunModels(record, pca, pca_job, kmeans, kmeans_job, top, pca_owner)
+    return pca, pca_job, pca_owner
 
 
 # --------------------------------------------------------------------------- data

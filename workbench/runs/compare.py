@@ -336,21 +336,20 @@ def _settings_table(a: RunRecord, b: RunRecord) -> pd.DataFrame:
 
 def _aligned_components(store: RunStore, a: RunRecord, b: RunRecord, top: int | None, notes: list[str]):
     """Both runs' kept components over the same features, in run A's feature order (or None).
-    A run's PCA is read as every page opens it (apply.load_models): a K-Means run's is its parent's."""
+    A run's PCA is read as every page opens it (apply.load_pca): a K-Means run's is its parent's."""
     held = []
     for label, run in (("A", a), ("B", b)):
         if "pca" not in run.jobs and not run.parent_run_id:
             notes.append("PCA not compared: a run has no PCA model.")
             return None
         try:
-            held.append(apply.load_models(store, run))
+            held.append(apply.load_pca(store, run))
         except apply.ApplyError as exc:
             notes.append(f"PCA not compared: {label}'s model cannot be read ({exc})")
             return None
-    pa, pb = held[0].pca, held[1].pca
+    (pa, _, owner_a), (pb, _, owner_b) = held
     # A K-Means run imported without data knows its features through its PCA's run.
-    fa, fb = ([*(run.features or (models.pca_owner.features if models.pca_owner is not None else None) or [])]
-              for run, models in ((a, held[0]), (b, held[1])))
+    fa, fb = ([*(run.features or owner.features or [])] for run, owner in ((a, owner_a), (b, owner_b)))
     keep_a = min(top or a.top or pa.n_components, pa.n_components)
     keep_b = min(top or b.top or pb.n_components, pb.n_components)
     va, vb = pa.v[:, :keep_a], pb.v[:, :keep_b]

@@ -192,8 +192,7 @@ def import_run(
     parent = None  # the run holding the PCA: --pca-run's, or the parent of a K-Means run named there
     pca_model = pa.model if pa is not None else None
     if pca_run is not None:
-        held = apply.load_models(store, store.get(pca_run))  # as every page opens a run
-        parent, pca_model = held.pca_owner, held.pca
+        pca_model, _, parent = apply.load_pca(store, store.get(pca_run))  # as every page opens a run's PCA
     top = _kept(pca_model, ka, top)
     _check_preparation(data, parent, features, scaler)
     source = prepared = labeled = None
