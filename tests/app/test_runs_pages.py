@@ -312,3 +312,12 @@ def test_the_runs_and_compare_filters_are_kept_across_pages(workspace):
     at.switch_page(COMPARE).run()
     ok(at)
     assert at.toggle(key="compare_show_failed").value is True
+
+
+def test_a_run_folder_that_cannot_be_registered_is_named_on_the_runs_page(workspace):
+    path, a, _ = workspace
+    shutil.copytree(path / "runs" / a, path / "runs" / "20240101-000000-copied")  # its manifest names run a
+    at = page(RUNS)
+    ok(at)
+    warned = [w.value for w in at.warning if "could not be registered" in w.value]
+    assert len(warned) == 1 and "20240101-000000-copied" in warned[0] and a in warned[0]

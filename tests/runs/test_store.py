@@ -512,7 +512,9 @@ def test_a_folder_with_a_damaged_names_file_is_skipped_and_not_half_registered(w
     assert report["registered"] == [] and report["skipped"][0].startswith(f"{result.run_id}: its names.json")
     assert not reg.exists(result.run_id)
     assert cli.main(["runs", "list", "--workspace", str(tmp_path)]) == 0
-    assert "No runs recorded" in capsys.readouterr().out
+    said = capsys.readouterr()
+    assert "No runs recorded" in said.out
+    assert f"Not registered: run folder {result.run_id}: its names.json" in said.err  # not silently left out
 
 
 def test_a_folder_with_an_older_manifest_is_registered_too(walkthrough, tmp_path):

@@ -36,9 +36,15 @@ def _write(text: str, out) -> None:
         sys.stdout.write(text)
 
 
+def _reconcile(store) -> None:
+    """Settle what a stopped process left behind, and say which run folders could not be registered."""
+    for skipped in store.reconcile().get("skipped", []):
+        print(f"Not registered: run folder {shown(skipped)}", file=sys.stderr)
+
+
 def list_runs(args) -> int:
     store = _store(args)
-    store.reconcile()  # settle what a stopped process left behind before listing
+    _reconcile(store)  # before listing
     table = store.list_runs(backend=args.backend, status=args.status, kind=args.kind, limit=args.limit)
     if args.json:
         print(table.to_json(orient="records", indent=2))
@@ -131,7 +137,7 @@ def delete(args) -> int:
 
 def in_flight(args) -> int:
     store = _store(args)
-    store.reconcile()
+    _reconcile(store)
     table = store.in_flight_jobs()
     if args.json:
         print(table.to_json(orient="records", indent=2))
