@@ -39,7 +39,8 @@ def _write(text: str, out) -> None:
 def _reconcile(store) -> None:
     """Settle what a stopped process left behind, and say which run folders could not be registered."""
     for skipped in store.reconcile().get("skipped", []):
-        print(f"Not registered: run folder {shown(skipped)}", file=sys.stderr)
+        print(f"Not registered: run folder {shown(skipped)}. Restore its files, or move it out of the runs folder.",
+              file=sys.stderr)
 
 
 def list_runs(args) -> int:

@@ -18,7 +18,8 @@ st.caption("Every run recorded in this workspace's registry: filter them, look i
            "delete it, or run the same settings again on another backend.")
 
 for skipped in runs_handle().reconciled.get("skipped", []):  # said even when no run could be listed
-    st.warning(f"A run folder could not be registered: {text.markdown(skipped)}", icon=":material/warning:")
+    st.warning(f"A run folder could not be registered: {text.markdown(skipped)}. Restore its files, or move it "
+               "out of the workspace's runs folder.", icon=":material/warning:")
 reg, everything = require_runs("runs_flash")
 for job_id, state in sorted(runs_handle().reattached.items()):
     st.info(f"Cloud job {job_id} left in flight by an earlier session: {text.markdown(state)}", icon=":material/sync:")
