@@ -107,6 +107,8 @@ def report(result: dict) -> str:
             f"{title:<17} {page['first_ms']:7.0f} ms {page['first_ms'] / base:5.1f}× "
             f"{page['warm_ms']:7.1f} ms {page['warm_ms'] / base:5.1f}× {ok:>9}"
         )
+    for title, why in SKIPPED.items():
+        lines.append(f"{title:<17} not measured: {why}")
     lines.append(f"\nWarm rerun = median of {result['reruns']} reruns; ratios are against the baseline's warm rerun.")
     return "\n".join(lines)
 

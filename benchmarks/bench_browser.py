@@ -4,7 +4,7 @@ trivial page's time in the same run.
     python -m benchmarks.bench_browser [--json out.json] [--repeats 3]
 
 Starts `streamlit run workbench/streamlit_app.py` on a free port (WORKBENCH_DEFAULT_DATA: the
-census CSV; a fresh workspace), drives Debian's chromium (/usr/bin/chromium) with playwright:
+census CSV; a fresh workspace), drives Debian's chromium (found on PATH) with playwright:
 trains PCA and K-Means (k = 7) as an analyst would, then times, each from the click to the
 drawn result:
 
@@ -31,7 +31,6 @@ from pathlib import Path
 from benchmarks import harness
 
 CHROMIUM, IDLE = harness.CHROMIUM, harness.IDLE
-CHROMIUM_ARGS = ["--headless", *harness.CHROMIUM_ARGS]
 VIEWPORT = {"width": 1440, "height": 1600}
 FIRST_DRAW_TARGET_S, LATER_DRAW_TARGET_S = 2.0, 1.0
 MIN_PAINTED = 20_000
@@ -114,10 +113,10 @@ def measure(repeats: int = 3, log=print, screenshot: Path | None = None) -> dict
 
     csv = harness.census_path()
     with tempfile.TemporaryDirectory(prefix="bench-browser-") as tmp:
-        process, url, _log = harness.start_streamlit(Path(tmp), csv, timeout=90, log_tail=2000)
+        process, url = harness.start_streamlit(Path(tmp), csv, log_tail=2000)
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=harness.CHROMIUM_ARGS)
                 page = browser.new_context(viewport=VIEWPORT).new_page()
                 page.set_default_timeout(120_000)
                 log("[browser] training PCA and K-Means in the app …")
@@ -166,17 +165,6 @@ def spec_bytes() -> dict:
             "geometry_file_bytes": geography.PACKAGED_GEOMETRY.stat().st_size}
 
 
-def available() -> str | None:
-    """None when the browser benchmark can run, else why not."""
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is missing (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright is not installed"
-    return None
-
-
 def report(result: dict) -> list[str]:
     if "skipped" in result:
         return [f"Skipped: {result['skipped']}."]
@@ -207,7 +195,7 @@ def report(result: dict) -> list[str]:
 
 def run(*, env: dict, repeats: int = 3, log=print) -> dict:
     """In a fresh process (its own imports), like every other phase."""
-    why = available()
+    why = harness.browser_missing()
     if why:
         return {"skipped": why}
     return harness.run_json_module("benchmarks.bench_browser", ["--repeats", str(repeats)], env=env, timeout=900)
@@ -219,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the numbers to this JSON file")
     parser.add_argument("--screenshot", type=Path, help="save the map page here at the end (PNG)")
     args = parser.parse_args(argv)
-    why = available()
+    why = harness.browser_missing()
     result = {"skipped": why} if why else measure(args.repeats, log=lambda m: print(m, file=sys.stderr, flush=True),
                                                   screenshot=args.screenshot)
     if not why:

@@ -45,6 +45,17 @@ def census_path() -> Path:
 CHROMIUM = Path(shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def browser_missing() -> str | None:
+    """None when a real browser can be driven here, else what is missing and how to install it."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -r requirements.txt)"
+    return None
 # Streamlit has finished a rerun: no stop button, no stale element, no skeleton.
 IDLE = """() => !document.querySelector('[data-testid="stStatusWidget"] button')
               && !document.querySelector('[data-stale="true"]')
@@ -58,7 +69,7 @@ def free_port() -> int:
 
 
 def start_streamlit(workspace: Path, csv: Path, *, timeout: float = 90,
-                    log_tail: int | None = None) -> tuple[subprocess.Popen, str, Path]:
+                    log_tail: int | None = None) -> tuple[subprocess.Popen, str]:
     """`streamlit run workbench/streamlit_app.py` on a free port, the census as its default data and
     `workspace` as its workspace; returns once /_stcore/health answers ok, else stops it and raises
     RuntimeError with its log (the last `log_tail` characters, or all of it)."""
@@ -82,7 +93,7 @@ def start_streamlit(workspace: Path, csv: Path, *, timeout: float = 90,
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.read().strip() == b"ok":
-                    return process, url, log_path
+                    return process, url
         except OSError:
             pass
         if time.monotonic() > deadline:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, IDLE, start_streamlit, stop
+from benchmarks.harness import CHROMIUM, CHROMIUM_ARGS, IDLE, browser_missing, start_streamlit, stop
 
 pytestmark = pytest.mark.browser
 
@@ -24,20 +24,14 @@ VIEWPORT = {"width": 1440, "height": 2200}  # tall: Streamlit scrolls inside the
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, census_csv):
-    if not CHROMIUM.exists():
-        missing = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run browser tests"
+    missing = browser_missing()
+    if missing:
         if REQUIRED:
             pytest.fail(f"WORKBENCH_REQUIRE_BROWSER=1 but {missing}")
         pytest.skip(missing)
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        if REQUIRED:
-            pytest.fail("WORKBENCH_REQUIRE_BROWSER=1 but playwright is not installed (pip install -r requirements.txt)")
-        pytest.skip("playwright is not installed")
     workspace = tmp_path_factory.mktemp("browser-workspace")
     try:
-        process, url, _log = start_streamlit(workspace, census_csv, timeout=60)
+        process, url = start_streamlit(workspace, census_csv, timeout=60)
     except RuntimeError as exc:
         pytest.fail(str(exc))
     try:

@@ -1,4 +1,4 @@
-"""The cloud backend under moto (`mock_aws`), with tests/sagemaker_harness.py playing the algorithms.
+"""The cloud backend under moto (`mock_aws`), with tests/support/sagemaker_harness.py playing the algorithms.
 
 What is real here: the SageMaker Python SDK v2 (PCA/KMeans estimators, record_set, fit,
 Model.deploy, transformer), boto3, and moto's SageMaker and S3 APIs. What the harness
