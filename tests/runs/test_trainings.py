@@ -31,6 +31,10 @@ def test_pca_then_segmentation_are_recorded_with_the_pca_cost_counted_once(small
     record = store.get(pca.run_id)
     assert (record.status, record.kind, record.data_fingerprint) == ("Completed", "pca", prep.fingerprint)
     assert record.source_ref == source and record.settings == {"n_components": 6}
+    # It keeps nothing yet (the K-Means on it chooses): listed and shown alike, not as "kept 6".
+    assert record.kept is None and pd.isna(store.list_runs().set_index("run_id").loc[pca.run_id, "top"])
+    from workbench.cli.runs_commands import run_text
+    assert "components 6, kept —" in run_text(record)
 
     pca.stage.job.details = {**(pca.stage.job.details or {}), "estimated_cost_usd": 1.25}  # as a cloud job would carry
     scores = pipeline.project(pca.stage, prep.X, 3)

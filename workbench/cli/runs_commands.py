@@ -171,7 +171,7 @@ def run_text(run) -> str:
     lines.append(f"  data: {shown(run.source or 'unknown')} (fingerprint {run.data_fingerprint or 'unknown'})")
     if run.features:
         lines.append(f"  features ({len(run.features)}): {shown(', '.join(run.features))}")
-    lines.append(f"  scaler {run.scaler_recipe or 'unknown'}; components {run.n_components}, kept {run.top}; "
+    lines.append(f"  scaler {run.scaler_recipe or 'unknown'}; components {run.n_components}, kept {run.kept or '—'}; "
                  f"k {run.k}; seed {run.seed}")
     if run.cost_usd is not None or run.seconds is not None:
         cost = f", estimated cost ${run.cost_usd:.4f}" if run.cost_usd is not None else ""

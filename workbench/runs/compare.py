@@ -320,7 +320,7 @@ def _settings_table(a: RunRecord, b: RunRecord) -> pd.DataFrame:
             "data fingerprint": (run.data_fingerprint or "unknown")[:12],
             "features": len(run.features) if run.features else "unknown",
             "scaler": run.scaler_recipe or "unknown", "components trained": run.n_components,
-            "components kept": run.top, "k": run.k, "seed": run.seed, "counties": run.n_counties,
+            "components kept": run.kept, "k": run.k, "seed": run.seed, "counties": run.n_counties,
             "PCA job": run.jobs["pca"].job_name if "pca" in run.jobs else None,
             "K-Means job": run.jobs["kmeans"].job_name if "kmeans" in run.jobs else None,
             "seconds": None if run.seconds is None else round(run.seconds, 2),

@@ -173,6 +173,12 @@ class RunRecord:
         return int(value)
 
     @property
+    def kept(self) -> int | None:
+        """Components kept, as a listing shows it: `top`, except for a PCA-only run that recorded none
+        (an app or CLI PCA keeps nothing yet: the K-Means trained on it chooses)."""
+        return self.top if self.kind != "pca" or "top" in self.settings else None
+
+    @property
     def k(self) -> int | None:
         value = self.settings.get("k")
         if value is None and "kmeans" in self.jobs:

@@ -244,8 +244,7 @@ class RunStore(ReconcileMixin):
             "run_id": r.run_id, "display_name": r.display_name, "name": r.name, "kind": r.kind,
             "status": r.status, "backend": r.backend, "created_at": r.created_at, "finished_at": r.finished_at,
             "seconds": r.seconds, "cost_usd": r.cost_usd, "seed": r.seed, "n_components": r.n_components,
-            # a PCA run keeps what was recorded (an import's --top), else nothing yet: K-Means chooses
-            "top": r.top if r.kind != "pca" or "top" in r.settings else None, "k": r.k, "n_features": len(r.features) if r.features else None,
+            "top": r.kept, "k": r.k, "n_features": len(r.features) if r.features else None,
             "n_counties": r.n_counties, "scaler": r.scaler_recipe, "data_fingerprint": r.data_fingerprint,
             "pca_job": r.jobs["pca"].job_name if "pca" in r.jobs else None,
             "kmeans_job": r.jobs["kmeans"].job_name if "kmeans" in r.jobs else None,
