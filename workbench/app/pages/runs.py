@@ -101,7 +101,7 @@ with st.container(border=True):
         f"**Data:** {text.markdown(run.source or '—')} · fingerprint `{(run.data_fingerprint or '—')[:12]}` · "
         f"{formatting.count(run.n_counties) if run.n_counties is not None else '?'} places  \n"
         f"**Features:** {len(run.features or [])}, scaled with {run.scaler_recipe or '—'} · "
-        f"**PCA:** {run.n_components} components, {run.kept or '—'} kept · **K-Means:** k = {run.k} · **seed:** {run.seed}  \n"
+        f"**PCA:** {run.n_components} components, {run.kept or '—'} kept · **K-Means:** {f'k = {run.k}' if run.k is not None else 'none'} · **seed:** {run.seed}  \n"
         f"**Jobs:** {jobs}"
     )
     if run.error:
