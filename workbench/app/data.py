@@ -176,6 +176,17 @@ def feature_recipe() -> recipes.FeatureRecipe:
     return recipes.FeatureRecipe(rates=rates, transforms=transforms, scaler=state.get("scaler", "minmax"))
 
 
+def set_feature_recipe(recipe: recipes.FeatureRecipe) -> None:
+    """The Features page's inputs set to `recipe` (feature_recipe's inverse; rates cleared without any)."""
+    state, rates = st.session_state, recipe.rates
+    state["recipe_total"] = rates.total if rates else ""
+    state["recipe_counts"] = list(rates.counts) if rates else []
+    state["recipe_keep_total"] = bool(rates.keep_total) if rates else False
+    state["recipe_log1p"] = sorted(f for f, how in recipe.transforms.items() if how == "log1p")
+    state["recipe_asinh"] = sorted(f for f, how in recipe.transforms.items() if how == "asinh")
+    state["scaler"] = recipe.scaler
+
+
 def current_prepared() -> pipeline.PreparedData | None:
     try:
         return prepared()

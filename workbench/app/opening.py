@@ -15,7 +15,7 @@ import streamlit as st
 from workbench.analysis import text
 from workbench.app import names, session
 from workbench.app.current import TrainedRun
-from workbench.app.data import current_prepared, current_source, data_key, prepared, raw_table
+from workbench.app.data import current_prepared, current_source, data_key, prepared, raw_table, set_feature_recipe
 from workbench.app.errors import USER_ERRORS
 from workbench.app.runs_handle import run_store
 from workbench.app.source import DEFAULT_SOURCE, Source
@@ -125,18 +125,9 @@ def _use_features(record: Any) -> None:
     recipe's rates: a recipe's outputs such as "Men per TotalPop" are no columns of the table), its
     recipe (cleared for a run without one) and its scaling — what workbench.runs.segment.rerun_settings
     repeats too."""
-    made = record.recipe or {}
     scaler = record.scaler_recipe if record.scaler_recipe in scaling.SCALERS else st.session_state.get("scaler")
-    recipe = (recipes.FeatureRecipe.from_dict(made["recipe"]) if made.get("recipe")
-              else recipes.FeatureRecipe(scaler=scaler or conventions.DEFAULT_SCALER))
-    st.session_state["feature_select"] = list(made.get("source_features") or record.features)
-    rates = recipe.rates
-    st.session_state["recipe_total"] = rates.total if rates else ""
-    st.session_state["recipe_counts"] = list(rates.counts) if rates else []
-    st.session_state["recipe_keep_total"] = bool(rates.keep_total) if rates else False
-    st.session_state["recipe_log1p"] = sorted(f for f, how in recipe.transforms.items() if how == "log1p")
-    st.session_state["recipe_asinh"] = sorted(f for f, how in recipe.transforms.items() if how == "asinh")
-    st.session_state["scaler"] = recipe.scaler
+    st.session_state["feature_select"] = record.source_features
+    set_feature_recipe(record.feature_recipe or recipes.FeatureRecipe(scaler=scaler or conventions.DEFAULT_SCALER))
 
 
 def _try_open(run_id: str) -> tuple[bool, str | None]:

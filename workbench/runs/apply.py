@@ -139,9 +139,7 @@ def knows_its_data(record: RunRecord) -> bool:
 def prepare_like(raw: pd.DataFrame, record: RunRecord, where: str = "The table") -> pipeline.PreparedData:
     """`raw` prepared as the run prepared its own table — its chosen columns, its recipe's rates,
     its own fitted scaler (with its transforms) — and checked against the run's fingerprint."""
-    made = record.recipe or {}
-    recipe = recipes.FeatureRecipe.from_dict(made["recipe"]) if made.get("recipe") else None
-    wanted = list(made.get("source_features") or record.features or [])
+    recipe, wanted = record.feature_recipe, record.source_features
     missing = [f for f in wanted if f not in raw.columns]
     if missing:
         raise ApplyError(f"{where} is not the table run {record.run_id} was trained on: it lacks the feature(s) "

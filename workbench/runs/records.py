@@ -189,6 +189,22 @@ class RunRecord:
     def scaler_recipe(self) -> str | None:
         return (self.scaler or {}).get("recipe")
 
+    @property
+    def source_features(self) -> list[str]:
+        """The table's columns the run chose, before its recipe's rates (a recipe's outputs, such as
+        "Men per TotalPop", are no columns of the table): what preparing its table again selects."""
+        return list((self.recipe or {}).get("source_features") or self.features or [])
+
+    @property
+    def feature_recipe(self):
+        """The run's workbench.core.recipes.FeatureRecipe (rates, transforms, scaler), or None."""
+        made = (self.recipe or {}).get("recipe")
+        if not made:
+            return None
+        from workbench.core.recipes import FeatureRecipe
+
+        return FeatureRecipe.from_dict(made)
+
     def artifact_path(self, algorithm: str) -> Path | None:
         job = self.jobs.get(algorithm)
         if job is None or not job.artifact or self.run_dir is None:

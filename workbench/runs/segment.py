@@ -26,7 +26,6 @@ from backends.format.hyperparameters import (
 from backends.registry import DEFAULT_BACKEND, backend_class, create_backend, spec
 from workbench.core import conventions, sources
 from workbench.core.pipeline import KMeansStage, PCAStage, PreparedData, Progress, labeled_table, prepare, project
-from workbench.core.recipes import FeatureRecipe
 from workbench.runs import writer as writer_mod
 from workbench.runs.records import RegistryError
 from workbench.runs.store import RunStore
@@ -154,9 +153,7 @@ def rerun_settings(store: RunStore, ref: str, *, source: Any = ...) -> dict[str,
             raise RegistryError(f"Run {run.run_id} came from {run.source or 'unknown data'}, which cannot be "
                                 "loaded again by itself (an upload); pass the data (source=…) to re-run it.")
         source = None if run.source_ref == "default" else run.source_ref
-    made = run.recipe or {}
-    recipe = FeatureRecipe.from_dict(made["recipe"]) if made.get("recipe") else None
-    features = made.get("source_features") or run.features
+    recipe, features = run.feature_recipe, run.source_features
     return {
         "source": source,
         "features": list(features) if features else None,
