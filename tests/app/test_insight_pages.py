@@ -115,6 +115,8 @@ def test_profiles_page_shows_index_scores_stability_and_confidence(trained):
     report = at.session_state["report_files"]
     assert b"Rural and older." in report["html"]
     assert len(at.download_button) == 2
+    at.text_area[0].set_value("Rural, older and poorer.").run()  # the prepared report no longer says this
+    assert not problems(at) and not errors(at) and len(at.download_button) == 0
 
 
 def test_map_page_renders_every_layer_and_hands_a_county_to_explore(trained):

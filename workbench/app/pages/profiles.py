@@ -156,6 +156,8 @@ def _report() -> portraits.Report:
     )
 
 
+# What the report shows: a report prepared before the names or portraits changed is not offered as current.
+report_key = (data_key(prep), run.job_name, tuple(labels), tuple(final))
 if st.button("Prepare the report", key="prof_report_run", icon=":material/description:"):
     with shows_errors("The report could not be built", stop=False):
         with st.spinner("Rendering the report and its charts…"):
@@ -169,10 +171,10 @@ if st.button("Prepare the report", key="prof_report_run", icon=":material/descri
             html_name = f"{stem}-report.html"
             st.session_state["report_files"] = {"zip": buffer.getvalue(), "html": files.get(html_name, b""),
                                                 "html_name": html_name, "stem": stem,
-                                                "run": (data_key(prep), run.job_name)}
+                                                "run": report_key}
 report = st.session_state.get("report_files")
-# An earlier run's report, or this run's on another table, is not offered as this one's.
-if report and report.get("run") == (data_key(prep), run.job_name):
+# An earlier run's report, this run's on another table, or one with other names or portraits, is not offered.
+if report and report.get("run") == report_key:
     left, right = st.columns(2)
     left.download_button("Download the Markdown report with the CSVs (zip)", report["zip"],
                          file_name=f"{report['stem']}.zip", mime="application/zip", key="prof_download_zip",
