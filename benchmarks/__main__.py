@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"CI-sized smoke run: sizes {QUICK_SIZES}, one repeat")
     parser.add_argument("--sizes", help=f"synthetic sizes for the scale section (default {DEFAULT_SIZES})")
     parser.add_argument("--streaming-sizes", help=f"Parquet sizes for the streaming section (default {DEFAULT_STREAMING_SIZES})")
-    parser.add_argument("--repeat", type=harness.positive_int, help="timed repeats per phase, best kept (default 3; 1 with --quick)")
+    parser.add_argument("--repeat", type=harness.positive_int, help="timed repeats per phase, best kept (default 3; 1 with --quick; the in-process county pipeline takes at least 5 and Choose k at least 3 without --quick; the process pairs always make 7 rounds)")
     parser.add_argument("--app-reruns", type=harness.positive_int, help="warm reruns per app page (default 15; 3 with --quick)")
     parser.add_argument("--only", help=f"comma-separated sections to run: {','.join(SECTIONS)}")
     parser.add_argument("--skip", help="comma-separated sections to skip")

@@ -111,7 +111,7 @@ def fips_code(value: Any) -> str | None:
         number = int(value)
     else:
         text = str(value).strip()
-        geo_id = fips._GEO_ID.match(text)
+        geo_id = fips.GEO_ID.match(text)
         if geo_id and geo_id.group(1) == "050":  # summary level 050: a county's GEO_ID ("0500000US27001")
             return geo_id.group(2) if len(geo_id.group(2)) == 5 else None
         if text.endswith(".0"):

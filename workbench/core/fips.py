@@ -42,7 +42,7 @@ ACS_STATES: tuple[str, ...] = tuple(code for code in STATES if code not in {"60"
 LEVEL_WIDTHS: dict[str, int] = {"state": 2, "county": 5, "tract": 11, "block group": 12}
 WIDTH_LEVELS: dict[int, str] = {width: level for level, width in LEVEL_WIDTHS.items()}
 
-_GEO_ID = re.compile(r"^(\d{3})\d{4}US(\d+)$")  # the API's GEO_ID: summary level, variant, "US", GEOID
+GEO_ID = re.compile(r"^(\d{3})\d{4}US(\d+)$")  # the API's GEO_ID: summary level, variant, "US", GEOID
 
 
 def state_fips(value: Any) -> str:
@@ -77,7 +77,7 @@ def geoid_text(value: Any, width: int) -> str | None:
         text = str(int(value))
     else:
         text = str(value).strip()
-        match = _GEO_ID.match(text)
+        match = GEO_ID.match(text)
         if match:
             text = match.group(2)
     if not text.isdigit() or len(text) not in (width - 1, width):
@@ -106,7 +106,7 @@ def level_of(values: pd.Series, *, exact_width: bool) -> str | None:
                     return level
         return None
     text = values.astype(str).str.strip()
-    suffix = text.str.extract(_GEO_ID.pattern, expand=True)[1]
+    suffix = text.str.extract(GEO_ID.pattern, expand=True)[1]
     text = suffix.fillna(text)
     lengths = text.str.len()
     if lengths.nunique() != 1 or not text.str.fullmatch(r"\d+").all():
