@@ -26,6 +26,11 @@ Progress = Callable[[str], None]
 OnSubmit = Callable[[dict[str, Any]], None]
 
 
+# A PCA job's optional detail: the training rows' sum of squares about the model's mean
+# (algorithms.pca.total_variance), when the backend measured it on its way.
+TRAINING_TOTAL_VARIANCE = "training_total_variance"
+
+
 @dataclass
 class TrainingJob:
     """What a finished training run left behind."""

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from backends.algorithms import kmeans, pca
-from backends.base import Backend, OnSubmit, Progress, TrainingJob
+from backends.base import TRAINING_TOTAL_VARIANCE, Backend, OnSubmit, Progress, TrainingJob
 from backends.format import models
 
 
@@ -30,8 +30,10 @@ class EmbeddedBackend(Backend):
         details: dict[str, Any] = {}
         progress(f"Training {algorithm} on {X.shape[0]:,} rows × {X.shape[1]} features")
         if algorithm == "pca":
-            model = pca.fit_pca(X, hp, seed=seed)
+            model, total = pca.fit_pca_and_variance(X, hp, seed=seed)
             models.save_pca(model, artifact_path)
+            if total is not None:  # so the pipeline needs no second pass over the rows for it
+                details[TRAINING_TOTAL_VARIANCE] = total
         else:
             model, metrics = kmeans.fit_kmeans(X, hp, seed=seed)
             models.save_kmeans(model, artifact_path)

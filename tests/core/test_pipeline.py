@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from backends.format import models
+from backends.algorithms.pca import total_variance as pca_total
 from workbench.core import pipeline
 from workbench.runs import manifest, segment
 
@@ -181,3 +182,26 @@ def test_the_empty_cluster_refusal_names_the_real_reason():
     assert "nearer another centroid" in spread and "distinct" not in spread
     unknown = conventions.empty_clusters_message([4], 5)  # a stream: distinct rows not counted
     assert "may have fewer than 5 distinct rows" in unknown and "Choose a smaller k" in unknown
+
+
+def test_pipeline_labels_and_scores_are_the_models_own(walkthrough):
+    """The pipeline's chunked, threaded projection and assignment give what PCAModel.transform
+    and KMeansModel.assign give, and the PCA's total variance is the separate pass's."""
+    X = walkthrough.prepared.X
+    top = walkthrough.pca.model.top(5)
+    np.testing.assert_allclose(walkthrough.scores, top.transform(X), rtol=0, atol=1e-6)
+    labels, distances = walkthrough.kmeans.model.assign(walkthrough.scores)
+    assert np.array_equal(walkthrough.kmeans.labels, labels)
+    np.testing.assert_allclose(walkthrough.kmeans.distances, distances, rtol=1e-6, atol=1e-7)
+    assert walkthrough.pca.job.details["training_total_variance"] == pytest.approx(
+        pca_total(X, walkthrough.pca.model.mean), rel=1e-9)
+
+
+def test_pipeline_measures_the_total_variance_when_the_backend_does_not(census_csv, tmp_path):
+    prepared = pipeline.prepare(census_csv)
+    stage = pipeline.train_pca(prepared.X, 33, hyperparameters={"algorithm_mode": "randomized"},
+                               output_dir=tmp_path / "pca")
+    assert "training_total_variance" not in stage.job.details
+    X = prepared.X.astype(np.float64)
+    assert stage.explained_variance_ratio[0] == pytest.approx(
+        float(stage.model.s[0]) ** 2 / ((X - stage.model.mean) ** 2).sum(), rel=1e-5)

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from backends.algorithms import kmeans_steps
+from backends.algorithms.pca import project as project_rows
 from backends.algorithms.pca import total_variance
-from backends.base import Backend, OnSubmit, TrainingJob
+from backends.base import TRAINING_TOTAL_VARIANCE, Backend, OnSubmit, TrainingJob
 from backends.format import models
 from backends.registry import DEFAULT_BACKEND, create_backend
 from workbench.core import census, cleaning, conventions, names, parsing, recipes, scaling, sources
@@ -130,13 +132,14 @@ def train_pca(X: np.ndarray, n_components: int, *, backend: Backend | str = DEFA
           "mini_batch_size": conventions.pca_mini_batch(len(X))}
     job, model = _train("pca", X, hp, dict(backend=backend, seed=seed, output_dir=output_dir,
                                            hyperparameters=hyperparameters, progress=progress, on_submit=on_submit))
-    return PCAStage(job, model, total_variance(X, model.mean))
+    total = job.details.get(TRAINING_TOTAL_VARIANCE)  # the embedded backend's, from its one pass
+    return PCAStage(job, model, total_variance(X, model.mean) if total is None else float(total))
 
 
 def project(pca: PCAStage, X: np.ndarray, top: int) -> np.ndarray:
     if not 1 <= top <= pca.model.n_components:
         raise ValueError(f"Keep between 1 and {pca.model.n_components} components (asked for {top}).")
-    return pca.model.top(top).transform(X)
+    return project_rows(X, pca.model.top(top))  # PCAModel.transform a chunk at a time, on every core
 
 
 def train_kmeans(scores: np.ndarray, k: int, *, backend: Backend | str = DEFAULT_BACKEND,
@@ -145,9 +148,15 @@ def train_kmeans(scores: np.ndarray, k: int, *, backend: Backend | str = DEFAULT
     job, model = _train("kmeans", scores, {"k": k, "feature_dim": scores.shape[1]},
                         dict(backend=backend, seed=seed, output_dir=output_dir, hyperparameters=hyperparameters,
                              progress=progress, on_submit=on_submit))
-    labels, distances = model.assign(scores)
+    labels, distances = assign(model, scores)
     _check_no_empty_cluster(scores, labels, k)
     return KMeansStage(job, model, labels, distances)
+
+
+def assign(model: models.KMeansModel, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's nearest centroid and its distance: KMeansModel.assign a chunk at a time, on every
+    core (at 10M rows the whole-array version held 2 GB of float64 temporaries)."""
+    return kmeans_steps.assign(scores, model.centroids)
 
 
 def _check_no_empty_cluster(scores: np.ndarray, labels: np.ndarray, k: int) -> None:

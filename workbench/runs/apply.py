@@ -192,7 +192,7 @@ def apply(models: RunModels, prepared: pipeline.PreparedData) -> Applied:
     scores = pipeline.project(pca_stage, X, models.top)
     kmeans_stage = None
     if models.kmeans is not None:
-        labels, distances = models.kmeans.assign(scores)
+        labels, distances = pipeline.assign(models.kmeans, scores)
         kmeans_stage = pipeline.KMeansStage(models.kmeans_job, models.kmeans, labels, distances)
     return Applied(pca_stage, kmeans_stage, scores, prepared)
 

@@ -527,3 +527,19 @@ def test_all_finite_finds_a_bad_value_in_any_chunk_of_any_part(row, monkeypatch)
         X[row, 2] = bad
         assert not parallel.all_finite(X)
         X[row, 2] = 1.0
+
+
+@pytest.mark.parametrize("subtract_mean", [True, False])
+@pytest.mark.parametrize("offset", [0.0, 1e4])
+def test_pca_fit_measures_the_total_variance_a_separate_pass_would(census, monkeypatch, subtract_mean, offset):
+    """fit_pca_and_variance's total (from the scatter's trace, moved to the stored float32 mean) is
+    total_variance(X, model.mean), across chunk boundaries and far from the origin."""
+    X, _ = census
+    X = (X + np.float32(offset)).astype(np.float32)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 8 * 34 * 100)  # 100-row chunks
+    model, total = pca_mod.fit_pca_and_variance(X, pca_hp(X, 5, subtract_mean=subtract_mean))
+    assert total == pytest.approx(total_variance(X, model.mean), rel=1e-9)
+    direct = float(np.sum((X.astype(np.float64) - model.mean.astype(np.float64)) ** 2))
+    assert total == pytest.approx(direct, rel=1e-9)
+    _, randomized = pca_mod.fit_pca_and_variance(X, pca_hp(X, 5, algorithm_mode="randomized"))
+    assert randomized is None  # no scatter in randomized mode: the pipeline makes its own pass
