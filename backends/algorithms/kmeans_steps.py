@@ -107,11 +107,11 @@ BLOCK_SHUFFLE_ROWS = 1_000_000
 BLOCK_ROWS = 64
 # A batch of at least twice this many rows is scored in two halves on two threads.
 SPLIT_ROWS = 1_000
-# Beyond this many rows a batch's nearest centres come from scikit-learn's Cython E-step (float32,
-# as SageMaker's own MXNet scores them; on every core, without the GIL): at 10M rows the stage
-# takes 0.4 s instead of 0.67 s. Smaller data never imports scikit-learn (the county run's import
-# budget); refine imports it beyond the same size anyway.
-CYTHON_STREAM_ROWS = 100_000
+# Beyond this many rows an epoch is one compiled loop (compiled.stream_epoch, numba: float32 scores,
+# as SageMaker's own MXNet scores them, on one core): at 10M rows the stage takes 0.32 s instead of
+# 0.43-0.50 s with scikit-learn's Cython E-step and numpy's sums. Smaller data never imports numba
+# (0.16 s, the county run's import budget).
+COMPILED_STREAM_ROWS = 100_000
 
 
 class _VisitOrder:
@@ -177,36 +177,33 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     batch = hp["mini_batch_size"]
     half_life = hp["half_life_time_size"]
     centres = weights = None
-    # Beyond CYTHON_STREAM_ROWS rows scikit-learn's E-step scores each batch on every core.
-    # Below, beyond one batch, each batch is scored in two halves on two threads (the products
+    # Beyond COMPILED_STREAM_ROWS rows each epoch is one compiled call. Below, beyond one batch, each batch is scored in two halves on two threads (the products
     # and argmins release the GIL), each half gathering its own rows with np.take (which releases
     # it too; fancy indexing X[rows] holds it). The halves' counts and sums are added in a fixed
     # order, so the answer does not depend on the threads' timing.
     # (One batch — the census — needs no second thread: starting one costs more than the batch.)
-    e_step = _cython_e_step(n, batch, K)
-    threaded = e_step is None and (n > max(batch, K) or hp["epochs"] > 1)
+    if n > COMPILED_STREAM_ROWS:
+        return _compiled_stream(X, hp, rng, K)
+    threaded = n > max(batch, K) or hp["epochs"] > 1
     # Unthreaded, mid == hi below and no half is ever submitted: no executor is needed.
     pool = ThreadPoolExecutor(1, thread_name_prefix="stream") if threaded else contextlib.nullcontext()
-    # scikit-learn's E-step calls SciPy's own BLAS, loaded with it: look at the libraries afresh.
-    with _single_blas(fresh=e_step is not None), pool as helper:
+    with _single_blas(), pool as helper:
 
-        def half(order: _VisitOrder, lo: int, hi: int, W: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-            rows = order.take(X, lo, hi)
-            return e_step(rows, centres) if e_step is not None else _batch_sums(_with_ones(rows), W)
+        def half(order: _VisitOrder, lo: int, hi: int, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return _batch_sums(_with_ones(order.take(X, lo, hi)), W)
 
         for epoch in range(hp["epochs"]):
             order = _VisitOrder(n, rng)
             if epoch == 0:
-                first = X[np.sort(order.rows(0, max(batch, K)))]
-                centres = _seed_centres(first, K, hp, rng)
-                weights = np.ones(K)
-                bounds = [0, len(first), *range(len(first) + batch, n, batch), n]
+                seeding = min(max(batch, K), n)  # the seeding batch has at least K rows
+                centres, weights = _first_centres(X, order, seeding, K, hp, rng)
+                bounds = [0, seeding, *range(seeding + batch, n, batch), n]
             else:
                 bounds = [*range(0, n, batch), n]
             for lo, hi in zip(bounds[:-1], bounds[1:]):
                 if hi <= lo:
                     continue
-                W = _score_weights(centres) if e_step is None else None  # the E-step scores from the centres
+                W = _score_weights(centres)
                 mid = (lo + hi) // 2 if threaded and hi - lo >= 2 * SPLIT_ROWS else hi
                 other = helper.submit(half, order, mid, hi, W) if mid < hi else None
                 counts, sums = half(order, lo, mid, W)
@@ -217,33 +214,30 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     return centres, weights
 
 
-def _cython_e_step(n: int, batch: int, K: int):
-    """Beyond CYTHON_STREAM_ROWS rows, a function (float32 rows, float64 centres) -> (counts, sums)
-    of the rows by nearest centre, the nearest from scikit-learn's Lloyd's E-step in float32 on
-    every core; else None (numpy in float64). Each row's nearest centre is computed on its own, so
-    the answer does not depend on the number of threads."""
-    if n <= CYTHON_STREAM_ROWS:
-        return None
-    try:  # the Cython loop behind KMeans.predict (scikit-learn is pinned in requirements.txt)
-        from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
-    except ImportError:  # pragma: no cover - a scikit-learn without it: numpy
-        return None
-    from backends.algorithms.parallel import _cpu_threads
+def _first_centres(X: np.ndarray, order: "_VisitOrder", rows: int, K: int, hp: Mapping[str, Any],
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The K seeds, from the first epoch's first `rows` rows, each with weight 1."""
+    first = X[np.sort(order.rows(0, rows))]
+    return _seed_centres(first, K, hp, rng), np.ones(K)
 
-    most = max(batch, K)  # the seeding batch has max(batch, K) rows
-    ones = np.ones(most, dtype=np.float32)
-    labels = np.empty(most, dtype=np.int32)
-    shift = np.zeros(K, dtype=np.float32)
-    threads = _cpu_threads()
 
-    def counts_and_sums(rows: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m, k = len(rows), len(centres)
-        nearest = labels[:m]
-        lloyd_iter_chunked_dense(rows, ones[:m], centres.astype(np.float32), None, None, nearest, shift[:k],
-                                 threads, update_centers=False)
-        return np.bincount(nearest, minlength=k).astype(np.float64), _cluster_sums(nearest, rows, k)
+def _compiled_stream(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generator, K: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """stream_centers beyond COMPILED_STREAM_ROWS rows: the same visit orders and seeds (the same
+    draws from rng), each epoch's batches in one compiled call."""
+    from backends.algorithms import compiled
 
-    return counts_and_sums
+    n = X.shape[0]
+    batch = hp["mini_batch_size"]
+    centres = weights = None
+    for epoch in range(hp["epochs"]):
+        order = _VisitOrder(n, rng)
+        if epoch == 0:
+            centres, weights = _first_centres(X, order, max(batch, K), K, hp, rng)
+        blocks, block_rows = (order.order, 1) if order.blocks is None else (order.blocks, BLOCK_ROWS)
+        compiled.stream_epoch(X, blocks, block_rows, max(batch, K) if epoch == 0 else batch, batch, centres,
+                              weights, hp["half_life_time_size"])
+    return centres, weights
 
 
 def _weighted_lloyd(P: np.ndarray, w: np.ndarray, starts: np.ndarray, max_iter: int, tol: float):

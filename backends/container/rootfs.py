@@ -6,7 +6,7 @@ FROM. Instead this module packs, into one tar file:
 - this machine's Python interpreter at its own path (its standard library without tests,
   Tk and IDLE), so the interpreter finds its prefix unchanged;
 - the installed distributions the algorithms need (numpy, scipy, scikit-learn,
-  threadpoolctl and their requirements) from the running environment, under
+  threadpoolctl, numba and their requirements) from the running environment, under
   /opt/site-packages — the very same builds the embedded backend uses, so both compute
   bit for bit alike;
 - the modules of the project's `backends` package that the entry point imports, under
@@ -38,7 +38,7 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-RUNTIME_DISTRIBUTIONS = ("numpy", "scipy", "scikit-learn", "threadpoolctl")
+RUNTIME_DISTRIBUTIONS = ("numpy", "scipy", "scikit-learn", "threadpoolctl", "numba")
 SITE_PACKAGES = "/opt/site-packages"
 PROGRAM = "/opt/program"
 STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "site-packages", "lib2to3", "config-3.11-x86_64-linux-gnu"}
@@ -123,6 +123,7 @@ def image_config() -> dict:
             "ENV PYTHONUNBUFFERED=1",
             "ENV PYTHONDONTWRITEBYTECODE=1",
             "ENV HOME=/root",
+            "ENV NUMBA_CACHE_DIR=/tmp/numba-cache",  # compiled kernels: the image's one writable place
             f"WORKDIR {PROGRAM}",
             f'ENTRYPOINT ["{python}", "-m", "backends.container"]',
             'CMD ["train"]',

@@ -53,6 +53,19 @@ def test_local_mode_kmeans_matches_the_embedded_backend(local_backend, planted, 
     assert sorted(np.bincount(labels).tolist()) == [50] * 5
 
 
+def test_local_mode_kmeans_beyond_the_compiled_threshold_matches_the_embedded_backend(local_backend, tmp_path):
+    """Beyond COMPILED_STREAM_ROWS rows the container compiles the stream with its own numba (into
+    the image's writable /tmp) and writes the embedded backend's artifact byte for byte."""
+    from backends.algorithms import kmeans_steps
+
+    rows = kmeans_steps.COMPILED_STREAM_ROWS + 1_000
+    X = np.random.default_rng(4).normal(size=(rows, 3)).astype(np.float32)
+    hp = {"k": 3, "feature_dim": 3}
+    job = local_backend.train_kmeans(X, hp, seed=2, output_dir=tmp_path / "local")
+    reference = registry.create_backend("embedded").train_kmeans(X, hp, seed=2, output_dir=tmp_path / "emb")
+    assert job.artifact_path.read_bytes() == reference.artifact_path.read_bytes()
+
+
 def test_a_failing_container_reports_its_failure_file(local_backend, planted, tmp_path, monkeypatch):
     # Smuggle a value past the shared validation, so the container's own check fails.
     sent = sagemaker_common.sagemaker_hyperparameters

@@ -445,21 +445,46 @@ def test_lloyd_pass_sums_counts_and_sse_match_a_direct_computation(walkthrough, 
         assert acc.sse[i] == pytest.approx(float((distances ** 2).sum()), rel=1e-9)
 
 
-def test_large_data_stream_scores_batches_in_float32_the_same_on_any_number_of_threads(walkthrough, monkeypatch):
+def _both_streams(X, hp, monkeypatch, seed=0):
+    """(compiled, numpy) stream_centers on X from the same seed."""
+    monkeypatch.setattr(kmeans_steps, "COMPILED_STREAM_ROWS", 1_000)
+    compiled = kmeans_steps.stream_centers(X, hp, np.random.default_rng(seed))
+    monkeypatch.setattr(kmeans_steps, "COMPILED_STREAM_ROWS", 10**9)
+    return compiled, kmeans_steps.stream_centers(X, hp, np.random.default_rng(seed))
+
+
+@pytest.mark.parametrize("extra", [{}, {"epochs": 3}, {"half_life_time_size": 2_000}, {"mini_batch_size": 777},
+                                   {"init_method": "kmeans++"}])
+def test_large_data_stream_is_the_numpy_stream_compiled(walkthrough, monkeypatch, extra):
+    """The compiled epoch (float32 scores) moves the centres as numpy's float64 batches do: the same
+    seeds, batches, weights and updates, across several epochs, a half-life and a short last batch."""
     scores, *_ = walkthrough
     X = np.ascontiguousarray(np.tile(scores, (4, 1)))  # 12,872 rows: three batches beyond the seeding one
-    hp = validate_kmeans({"k": WALKTHROUGH_K, "feature_dim": WALKTHROUGH_TOP})
-    numpy_centres, numpy_weights = kmeans_steps.stream_centers(X, hp, np.random.default_rng(0))
-    monkeypatch.setattr(kmeans_steps, "CYTHON_STREAM_ROWS", 1_000)
-    answers = []
-    for threads in (1, 2):
-        monkeypatch.setattr(parallel, "_cpu_threads", lambda threads=threads: threads)
-        answers.append(kmeans_steps.stream_centers(X, hp, np.random.default_rng(0)))
-    (one_thread, w1), (two_threads, w2) = answers
-    assert np.array_equal(one_thread, two_threads) and np.array_equal(w1, w2)
+    hp = validate_kmeans({"k": WALKTHROUGH_K, "feature_dim": WALKTHROUGH_TOP, **extra})
+    (centres, weights), (numpy_centres, numpy_weights) = _both_streams(X, hp, monkeypatch)
     # float32 nearest centres agree with numpy's float64 ones here (no near ties): the same stage
-    np.testing.assert_allclose(one_thread, numpy_centres, rtol=0, atol=1e-5)
-    assert np.array_equal(w1, numpy_weights)
+    np.testing.assert_allclose(centres, numpy_centres, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(weights, numpy_weights, rtol=1e-12)
+    again = kmeans_steps.stream_centers(X, hp, np.random.default_rng(0))
+    monkeypatch.setattr(kmeans_steps, "COMPILED_STREAM_ROWS", 1_000)
+    assert np.array_equal(kmeans_steps.stream_centers(X, hp, np.random.default_rng(0))[0], centres)
+    assert not np.array_equal(again[0], kmeans_steps.stream_centers(X, hp, np.random.default_rng(1))[0])
+
+
+@pytest.mark.parametrize("n", [1_000_064, 1_000_037])  # whole 64-row blocks, and a short last block
+def test_large_data_stream_visits_rows_block_by_block_as_numpy_does(n, monkeypatch):
+    """Beyond BLOCK_SHUFFLE_ROWS rows the compiled epoch reads the block order itself (batches that
+    start and end inside blocks, the short last block) as numpy's gather does. One centre (no ties
+    to round differently) with a half-life: its end depends on which batch each row fell in."""
+    X = np.random.default_rng(5).standard_normal((n, 3)).astype(np.float32)
+    X[:, 0] += np.linspace(0.0, 50.0, n, dtype=np.float32)  # rows differ along the stored order
+    hp = validate_kmeans({"k": 1, "feature_dim": 3, "mini_batch_size": 4_999, "extra_center_factor": 1,
+                          "half_life_time_size": 20_000, "epochs": 2})
+    (centres, weights), (numpy_centres, numpy_weights) = _both_streams(X, hp, monkeypatch)
+    np.testing.assert_allclose(centres, numpy_centres, rtol=1e-12)
+    np.testing.assert_allclose(weights, numpy_weights, rtol=1e-12)
+    (elsewhere, _), _ = _both_streams(X, hp, monkeypatch, seed=1)
+    assert np.abs(elsewhere - centres).max() > 1e-3  # another order ends elsewhere: the order matters
 
 
 @pytest.mark.parametrize("n", [1_000_064, 1_000_037])  # whole 64-row blocks, and a short last block
@@ -508,14 +533,13 @@ def test_lloyd_on_every_row_rounds_the_same_whatever_the_number_of_cpus(walkthro
 
 def test_large_data_stream_takes_a_seeding_batch_larger_than_a_mini_batch(monkeypatch):
     """K = k × extra_center_factor centres may outnumber mini_batch_size: the seeding batch then has
-    K rows, more than the others, and the E-step's buffers must hold it."""
-    monkeypatch.setattr(kmeans_steps, "CYTHON_STREAM_ROWS", 1_000)
+    K rows, more than the others, and the compiled epoch's buffers must hold it."""
     X = np.random.default_rng(0).standard_normal((3_001, 5)).astype(np.float32)
-    hp = {"k": 10, "feature_dim": 5, "mini_batch_size": 50}  # K = 100 > 50
-    model, metrics = fit_kmeans(X, hp, seed=0)
-    monkeypatch.setattr(kmeans_steps, "CYTHON_STREAM_ROWS", 10**9)  # numpy's float64 stream
-    _, numpy_metrics = fit_kmeans(X, hp, seed=0)
-    assert model.k == 10 and metrics["sse"] == pytest.approx(numpy_metrics["sse"], rel=1e-3)
+    hp = validate_kmeans({"k": 10, "feature_dim": 5, "mini_batch_size": 50})  # K = 100 > 50
+    (centres, weights), (numpy_centres, numpy_weights) = _both_streams(X, hp, monkeypatch)
+    assert centres.shape == (100, 5)
+    np.testing.assert_allclose(centres, numpy_centres, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(weights, numpy_weights, rtol=1e-12)
 
 
 @pytest.mark.parametrize("row", [0, 99, 100, 4_999, 5_000, 9_999])

@@ -212,13 +212,13 @@ def test_dockerfile_pins_the_libraries_the_embedded_backend_runs():
     dockerfile = (REPO / "backends" / "container" / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11", dockerfile, re.M), "an official Python image"
     pins = dict(re.findall(r"([A-Za-z][\w.-]*)==([\w.]+)", dockerfile))
-    for dist in rootfs.distribution_closure(("numpy", "scipy", "scikit-learn", "threadpoolctl")):
+    for dist in rootfs.distribution_closure(rootfs.RUNTIME_DISTRIBUTIONS):
         name = dist.metadata["Name"]
         if name == "cloudpickle":
             continue  # joblib's vendored-fallback requirement; pulled in by pip itself
         assert pins.get(name) == dist.version, f"Dockerfile pins {name}=={pins.get(name)}, installed {dist.version}"
     requirements = dict(re.findall(r"^([\w-]+)==([\w.]+)", (REPO / "requirements.txt").read_text(), re.M))
-    for name in ("numpy", "scipy", "scikit-learn"):
+    for name in ("numpy", "scipy", "scikit-learn", "numba"):
         assert pins[name] == requirements[name] == metadata.version(name)
     assert 'ENTRYPOINT ["python", "-m", "backends.container"]' in dockerfile
     assert 'CMD ["train"]' in dockerfile
