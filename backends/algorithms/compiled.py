@@ -102,3 +102,93 @@ def stream_epoch(X, blocks, block_rows, first, batch, centres, weights, half_lif
                 weights[c] += counts[c]
         done += m
         size = batch
+
+
+# --- passes over every row (beyond parallel.COMPILED_ROWS), one part of the rows a call ------
+TILE_ROWS = 512  # rows transposed at a time, so every line below vectorises along the rows
+
+
+@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+def _transpose_tile(X, start, m, XT):
+    """Rows start … start + m of X into the columns of XT (d, TILE_ROWS), as float64."""
+    for j in range(X.shape[1]):
+        for t in range(m):
+            XT[j, t] = X[start + t, j]
+
+
+@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+def _nearest_of_tile(XT, m, C, best, score, index):
+    """For the first m columns of XT: index[t] = the nearest row of C (float64, the first on ties)
+    and best[t] its squared distance, sum_j (x_j - c_j)^2 in float64."""
+    for t in range(m):
+        best[t] = np.inf
+    for c in range(C.shape[0]):
+        for t in range(m):
+            score[t] = 0.0
+        for j in range(XT.shape[0]):
+            centre = C[c, j]
+            for t in range(m):
+                gap = XT[j, t] - centre
+                score[t] += gap * gap
+        for t in range(m):
+            closer = score[t] < best[t]
+            best[t] = score[t] if closer else best[t]
+            index[t] = c if closer else index[t]
+
+
+@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+def _nearest_tile(X, start, m, C, XT, best, score, index):
+    _transpose_tile(X, start, m, XT)
+    _nearest_of_tile(XT, m, C, best, score, index)
+
+
+@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+def assign_part(X, lo, hi, C, labels, distances):
+    """labels[i] and distances[i] (Euclidean, float64) of rows lo … hi to their nearest row of C."""
+    XT = np.empty((X.shape[1], TILE_ROWS))
+    best, score = np.empty(TILE_ROWS), np.empty(TILE_ROWS)
+    index = np.zeros(TILE_ROWS, np.int64)
+    for start in range(lo, hi, TILE_ROWS):
+        m = min(TILE_ROWS, hi - start)
+        _nearest_tile(X, start, m, C, XT, best, score, index)
+        for t in range(m):
+            labels[start + t] = index[t]
+            distances[start + t] = np.sqrt(best[t])
+
+
+@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+def lloyd_part(X, lo, hi, C):
+    """(sums (k, d), counts (k,)) of rows lo … hi by nearest row of C, in float64: one part of a
+    Lloyd's update."""
+    k, d = C.shape
+    XT = np.empty((d, TILE_ROWS))
+    best, score = np.empty(TILE_ROWS), np.empty(TILE_ROWS)
+    index = np.zeros(TILE_ROWS, np.int64)
+    sums, counts = np.zeros((k, d)), np.zeros(k)
+    for start in range(lo, hi, TILE_ROWS):
+        m = min(TILE_ROWS, hi - start)
+        _nearest_tile(X, start, m, C, XT, best, score, index)
+        for t in range(m):
+            c = index[t]
+            counts[c] += 1.0
+            for j in range(d):
+                sums[c, j] += XT[j, t]
+    return sums, counts
+
+
+@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+def sse_part(X, lo, hi, candidates):
+    """Each candidate's (candidates: (m, k, d) float64) sum over rows lo … hi of the squared
+    distance to its nearest centroid, in float64."""
+    XT = np.empty((X.shape[1], TILE_ROWS))
+    best, score = np.empty(TILE_ROWS), np.empty(TILE_ROWS)
+    index = np.zeros(TILE_ROWS, np.int64)
+    totals = np.zeros(candidates.shape[0])
+    for start in range(lo, hi, TILE_ROWS):
+        m = min(TILE_ROWS, hi - start)
+        _transpose_tile(X, start, m, XT)
+        for i in range(candidates.shape[0]):
+            _nearest_of_tile(XT, m, candidates[i], best, score, index)
+            for t in range(m):
+                totals[i] += best[t]
+    return totals

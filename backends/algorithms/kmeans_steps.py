@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from backends.algorithms import parallel
 from backends.algorithms.local_moves import kmeans_plusplus
 from backends.algorithms.parallel import (
     _first_minimum_rows,
@@ -107,13 +108,6 @@ BLOCK_SHUFFLE_ROWS = 1_000_000
 BLOCK_ROWS = 64
 # A batch of at least twice this many rows is scored in two halves on two threads.
 SPLIT_ROWS = 1_000
-# Beyond this many rows an epoch is one compiled loop (compiled.stream_epoch, numba: float32 scores,
-# as SageMaker's own MXNet scores them, on one core): at 10M rows the stage takes 0.32 s instead of
-# 0.43-0.50 s with scikit-learn's Cython E-step and numpy's sums. Smaller data never imports numba
-# (0.16 s, the county run's import budget).
-COMPILED_STREAM_ROWS = 100_000
-
-
 class _VisitOrder:
     """An epoch's order of the rows: a permutation, or beyond BLOCK_SHUFFLE_ROWS rows a random order
     of BLOCK_ROWS-row blocks, handed out span by span (`rows(lo, hi)`: the rows at positions lo to
@@ -177,12 +171,13 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     batch = hp["mini_batch_size"]
     half_life = hp["half_life_time_size"]
     centres = weights = None
-    # Beyond COMPILED_STREAM_ROWS rows each epoch is one compiled call. Below, beyond one batch, each batch is scored in two halves on two threads (the products
-    # and argmins release the GIL), each half gathering its own rows with np.take (which releases
-    # it too; fancy indexing X[rows] holds it). The halves' counts and sums are added in a fixed
+    # Beyond parallel.COMPILED_ROWS rows each epoch is one compiled call (float32 scores, as
+    # SageMaker's MXNet scores them). Below, beyond one batch, each batch is scored in two halves
+    # on two threads (the products and argmins release the GIL), each half gathering its own rows
+    # with np.take (which releases it too; fancy indexing X[rows] holds it). The halves' counts and sums are added in a fixed
     # order, so the answer does not depend on the threads' timing.
     # (One batch — the census — needs no second thread: starting one costs more than the batch.)
-    if n > COMPILED_STREAM_ROWS:
+    if n > parallel.COMPILED_ROWS:
         return _compiled_stream(X, hp, rng, K)
     threaded = n > max(batch, K) or hp["epochs"] > 1
     # Unthreaded, mid == hi below and no half is ever submitted: no executor is needed.
@@ -223,7 +218,7 @@ def _first_centres(X: np.ndarray, order: "_VisitOrder", rows: int, K: int, hp: M
 
 def _compiled_stream(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generator, K: int
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """stream_centers beyond COMPILED_STREAM_ROWS rows: the same visit orders and seeds (the same
+    """stream_centers beyond parallel.COMPILED_ROWS rows: the same visit orders and seeds (the same
     draws from rng), each epoch's batches in one compiled call."""
     from backends.algorithms import compiled
 
@@ -329,13 +324,19 @@ def reduce_centers(
 def assign(X: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """KMeansModel.assign (nearest float32 centroid, Euclidean distance), a chunk at a time, the
     scores laid out centre by centre (`_float64_columns`): the minimum over k contiguous rows, and
-    its first centre from bit masks (`_first_minimum_rows`)."""
+    its first centre from bit masks (`_first_minimum_rows`). Beyond parallel.COMPILED_ROWS rows,
+    a compiled pass of float64 differences (compiled.assign_part)."""
     X = np.asarray(X)
     C = KMeansModel(centroids).centroids.astype(np.float64)
     if X.ndim != 2 or X.shape[1] != C.shape[1]:
         raise ValueError(f"Cannot assign rows of shape {X.shape} to centroids of {C.shape[1]} features.")
     labels = np.empty(X.shape[0], dtype=np.int64)
     distances = np.empty(X.shape[0])
+    if X.shape[0] > parallel.COMPILED_ROWS:  # a compiled pass: at 10M rows 0.08 s instead of 0.19 s
+        from backends.algorithms import compiled
+
+        _map_parts(lambda lo, hi: compiled.assign_part(X, lo, hi, C, labels, distances), _parts(*X.shape))
+        return labels, distances
     W = np.ascontiguousarray(_score_matrix(C).T)
     d = C.shape[1]
 

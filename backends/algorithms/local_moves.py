@@ -5,16 +5,13 @@ Why numpy and not scikit-learn's KMeans: on small data (the census: 3,218 rows �
 step is a handful of tiny array operations, where numpy is as fast as scikit-learn's Cython
 loop (about 60 µs a Lloyd's iteration either way), and importing scikit-learn costs 0.5 s —
 more than the whole county run. Only beyond REFINE_LLOYD_ROWS rows (`lloyd_rows`, in-memory
-data of more than 100,000 rows) does scikit-learn's multithreaded Cython Lloyd's pay for its
-import, and only there is it imported.
+data of more than 100,000 rows) do the iterations on every row run compiled (`compiled`).
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from backends.algorithms.parallel import PASS_PARTS, _chunks, _score_matrix, _single_blas
+from backends.algorithms.parallel import _chunks, _map_parts, _parts, _score_matrix
 
 # The local search keeps a float64 copy of its rows (RowCache) when that is at most this big.
 CACHE_BYTES = 32 * 2**20
@@ -329,39 +326,20 @@ def kmeans_plusplus(P: np.ndarray, w: np.ndarray | None, k: int, rng: np.random.
 
 
 def lloyd_rows(X: np.ndarray, centroids: np.ndarray, iterations: int) -> np.ndarray:
-    """`iterations` of scikit-learn's Lloyd's on all of X's rows as they are (float32: no copy), on
-    PASS_PARTS threads (see below); the centroids only (its inertia is float32-accumulated, so not the SSE). For large
-    data only (beyond REFINE_LLOYD_ROWS rows), where its Cython loop is worth its import.
+    """`iterations` of Lloyd's on all of X's rows as they are (no copy): the centroids only. For
+    large data only (beyond REFINE_LLOYD_ROWS rows). Each iteration is one compiled pass
+    (compiled.lloyd_part: float64 distances and sums) on PASS_PARTS fixed parts, added in order,
+    so the machine's CPU count never changes the rounding; an empty cluster keeps its centroid.
+    (scikit-learn's Cython step did this in float32 sums: 0.08-0.15 s an iteration at 10M rows.)"""
+    from backends.algorithms import compiled
 
-    Its one-iteration step is called directly: KMeans's own loop (`_kmeans_single_lloyd`) ends
-    with one more pass over every row for labels that are not used here (at 10M rows, 0.05 s).
-    An empty cluster moves to a far row, as in KMeans. It runs on PASS_PARTS threads whatever the
-    machine: each thread sums its share of the rows in float32 and the shares are then added, so
-    another number of threads would round the centroids differently (and three or more, in
-    whichever order they finish)."""
-    start = np.ascontiguousarray(centroids, dtype=X.dtype)
-    if iterations < 1:
-        return np.asarray(centroids, dtype=np.float64)
-    try:  # the Cython Lloyd's step behind KMeans.fit (scikit-learn is pinned in requirements.txt)
-        from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
-    except ImportError:  # pragma: no cover - a scikit-learn without it: the public KMeans, slower
-        from sklearn.cluster import KMeans
-        from sklearn.exceptions import ConvergenceWarning
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            C = KMeans(n_clusters=start.shape[0], init=start, n_init=1, max_iter=iterations, tol=0.0).fit(X)
-        return np.asarray(C.cluster_centers_, dtype=np.float64)
-
-    k = start.shape[0]
-    current, following = start.copy(), np.empty_like(start)
-    weights = np.ones(len(X), dtype=X.dtype)
-    in_clusters = np.zeros(k, dtype=X.dtype)
-    labels = np.full(len(X), -1, dtype=np.int32)
-    shift = np.zeros(k, dtype=X.dtype)
-    with _single_blas(fresh=True):  # its OpenMP threads each call SciPy's BLAS: one BLAS thread apiece
-        for _ in range(iterations):
-            lloyd_iter_chunked_dense(X, weights, current, following, in_clusters, labels, shift, PASS_PARTS,
-                                     update_centers=True)
-            current, following = following, current
-    return np.asarray(current, dtype=np.float64)
+    C = np.array(centroids, dtype=np.float64)
+    for _ in range(iterations):
+        parts = _map_parts(lambda lo, hi, C=C: compiled.lloyd_part(X, lo, hi, C), _parts(*X.shape))
+        sums, counts = parts[0]
+        for more_sums, more_counts in parts[1:]:
+            sums, counts = sums + more_sums, counts + more_counts
+        hit = counts > 0
+        C = C.copy()
+        C[hit] = sums[hit] / counts[hit][:, None]
+    return C

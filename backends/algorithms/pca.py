@@ -279,9 +279,13 @@ def project(X: np.ndarray, model: PCAModel) -> np.ndarray:
 
     def part(lo: int, hi: int) -> None:
         buffer = np.empty((min(_rows_per_chunk(d), max(hi - lo, 1)), d), dtype=np.float32)
+        # The mean as a chunk-shaped array: numpy's broadcast of d values along every row ran at
+        # about 60% of the speed (the same subtraction, element for element).
+        tile = np.ascontiguousarray(np.broadcast_to(mean, buffer.shape))
         for rows in _chunks(n, d, lo, hi):
-            block = buffer[: rows.stop - rows.start]
-            np.subtract(X[rows], mean, out=block, casting="unsafe")
+            size = rows.stop - rows.start
+            block = buffer[:size]
+            np.subtract(X[rows], tile[:size], out=block, casting="unsafe")
             np.matmul(block, v, out=out[rows])
 
     _map_parts(part, _parts(n, d))

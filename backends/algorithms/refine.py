@@ -19,6 +19,7 @@ from backends.algorithms.local_moves import (
     lloyd_labels,
     lloyd_rows,
 )
+from backends.algorithms import parallel
 from backends.algorithms.parallel import (
     _first_minimum_rows,
     _float64_columns,
@@ -296,17 +297,16 @@ def _refine(
     sample = X[np.sort(rng.choice(n, REFINE_SAMPLE_ROWS, replace=False))]
     searched = local_search(sample, starts, hp, rng, quick=quick)
     # Lloyd's to convergence on a larger sample (all the rows, up to REFINE_LLOYD_ROWS), from the
-    # search's answer: a start so close to the full data's optimum that one or two of
-    # scikit-learn's Lloyd's iterations on every row then beat four from the search's answer (at
-    # 10M rows, SSE 877,012 or 877,002 against 877,018).
+    # search's answer: a start so close to the full data's optimum that one or two Lloyd's
+    # iterations on every row then beat four from the search's answer (at 10M rows, SSE 877,012
+    # or 877,002 against 877,018).
     if n <= REFINE_LLOYD_ROWS:
         searched, _ = lloyd(X, searched, hp["local_lloyd_max_iter"], _float64_blocks(X))
         lloyded = searched  # converged on every row already: no further pass can move it
     else:
         larger = X[np.sort(rng.choice(n, REFINE_LLOYD_ROWS, replace=False))]
         searched, _ = lloyd(larger, searched, hp["local_lloyd_max_iter"], _float64_blocks(larger))
-        # scikit-learn's Lloyd's on every row; its float32 inertia is not the SSE (8e-5 off at 10M
-        # rows), so one exact pass scores its answer, and SageMaker's beside it.
+        # Lloyd's on every row, then one exact pass scores its answer, and SageMaker's beside it.
         lloyded = lloyd_rows(X, searched, REFINE_FULL_ITERATIONS)
     candidates = [KMeansModel(C).centroids.astype(np.float64) for C in (lloyded, starts[0])]
     sse = exact_sse(X, candidates)
@@ -318,6 +318,11 @@ def exact_sse(X: np.ndarray, candidates: list[np.ndarray]) -> np.ndarray:
     """The SSE of each candidate (float32-rounded centroids, float64 distances summed, as the
     endpoint scores them) in one pass over X's rows, on parts in threads: no labels, no sums."""
     Cs = [KMeansModel(C).centroids.astype(np.float64) for C in candidates]
+    if X.shape[0] > parallel.COMPILED_ROWS and len({C.shape for C in Cs}) == 1:
+        from backends.algorithms import compiled  # a compiled pass of float64 differences
+
+        stacked = np.stack(Cs)
+        return np.sum(_map_parts(lambda lo, hi: compiled.sse_part(X, lo, hi, stacked), _parts(*X.shape)), axis=0)
     weights = [np.ascontiguousarray(_score_matrix(C).T) for C in Cs]
     d = X.shape[1]
 

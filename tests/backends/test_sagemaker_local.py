@@ -54,11 +54,11 @@ def test_local_mode_kmeans_matches_the_embedded_backend(local_backend, planted, 
 
 
 def test_local_mode_kmeans_beyond_the_compiled_threshold_matches_the_embedded_backend(local_backend, tmp_path):
-    """Beyond COMPILED_STREAM_ROWS rows the container compiles the stream with its own numba (into
+    """Beyond parallel.COMPILED_ROWS rows the container compiles the stream with its own numba (into
     the image's writable /tmp) and writes the embedded backend's artifact byte for byte."""
-    from backends.algorithms import kmeans_steps
+    from backends.algorithms import parallel
 
-    rows = kmeans_steps.COMPILED_STREAM_ROWS + 1_000
+    rows = parallel.COMPILED_ROWS + 1_000
     X = np.random.default_rng(4).normal(size=(rows, 3)).astype(np.float32)
     hp = {"k": 3, "feature_dim": 3}
     job = local_backend.train_kmeans(X, hp, seed=2, output_dir=tmp_path / "local")

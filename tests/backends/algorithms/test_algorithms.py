@@ -386,12 +386,15 @@ def test_kmeans_weighted_trials_stop_on_the_change_in_loss():
     assert len(trials) == 10 and [t[0] for t in trials] == sorted(t[0] for t in trials)
 
 
-def test_exact_sse_scores_every_candidate_as_the_endpoint_does(walkthrough, monkeypatch):
+@pytest.mark.parametrize("compiled", [False, True])
+def test_exact_sse_scores_every_candidate_as_the_endpoint_does(walkthrough, monkeypatch, compiled):
     from backends.algorithms import refine
 
     scores, _, model, metrics, _ = walkthrough
     other = model.centroids[::-1] + 0.05
     monkeypatch.setattr(parallel, "CHUNK_BYTES", 8 * 6 * 100)  # 100-row chunks, several parts
+    if compiled:  # beyond COMPILED_ROWS rows: a compiled pass of float64 differences
+        monkeypatch.setattr(parallel, "COMPILED_ROWS", 1_000)
     got = refine.exact_sse(scores, [model.centroids, other])
     assert got[0] == pytest.approx(metrics["sse"], rel=1e-12) and got[1] == pytest.approx(sse(scores, other), rel=1e-12)
 
@@ -447,9 +450,9 @@ def test_lloyd_pass_sums_counts_and_sse_match_a_direct_computation(walkthrough, 
 
 def _both_streams(X, hp, monkeypatch, seed=0):
     """(compiled, numpy) stream_centers on X from the same seed."""
-    monkeypatch.setattr(kmeans_steps, "COMPILED_STREAM_ROWS", 1_000)
+    monkeypatch.setattr(parallel, "COMPILED_ROWS", 1_000)
     compiled = kmeans_steps.stream_centers(X, hp, np.random.default_rng(seed))
-    monkeypatch.setattr(kmeans_steps, "COMPILED_STREAM_ROWS", 10**9)
+    monkeypatch.setattr(parallel, "COMPILED_ROWS", 10**9)
     return compiled, kmeans_steps.stream_centers(X, hp, np.random.default_rng(seed))
 
 
@@ -466,7 +469,7 @@ def test_large_data_stream_is_the_numpy_stream_compiled(walkthrough, monkeypatch
     np.testing.assert_allclose(centres, numpy_centres, rtol=0, atol=1e-5)
     np.testing.assert_allclose(weights, numpy_weights, rtol=1e-12)
     again = kmeans_steps.stream_centers(X, hp, np.random.default_rng(0))
-    monkeypatch.setattr(kmeans_steps, "COMPILED_STREAM_ROWS", 1_000)
+    monkeypatch.setattr(parallel, "COMPILED_ROWS", 1_000)
     assert np.array_equal(kmeans_steps.stream_centers(X, hp, np.random.default_rng(0))[0], centres)
     assert not np.array_equal(again[0], kmeans_steps.stream_centers(X, hp, np.random.default_rng(1))[0])
 
@@ -567,3 +570,31 @@ def test_pca_fit_measures_the_total_variance_a_separate_pass_would(census, monke
     assert total == pytest.approx(direct, rel=1e-9)
     _, randomized = pca_mod.fit_pca_and_variance(X, pca_hp(X, 5, algorithm_mode="randomized"))
     assert randomized is None  # no scatter in randomized mode: the pipeline makes its own pass
+
+
+@pytest.mark.parametrize("rows", [3_218, 1_000_003])  # the census; beyond the parts' and tiles' sizes
+def test_compiled_labels_are_the_numpy_pass_labels(walkthrough, monkeypatch, rows):
+    """Beyond COMPILED_ROWS rows assign is a compiled pass (float64 differences): the same labels
+    as the numpy pass's, the same distances to rounding, on float32 and float64 rows."""
+    scores, _, model, *_ = walkthrough
+    X = np.resize(scores, (rows, scores.shape[1]))
+    X = X + np.random.default_rng(0).normal(scale=1e-3, size=X.shape).astype(np.float32)
+    for data in (X.astype(np.float32), X.astype(np.float64)):
+        monkeypatch.setattr(parallel, "COMPILED_ROWS", 10**9)
+        labels, distances = kmeans_steps.assign(data, model.centroids)
+        monkeypatch.setattr(parallel, "COMPILED_ROWS", 1_000)
+        compiled_labels, compiled_distances = kmeans_steps.assign(data, model.centroids)
+        assert np.array_equal(compiled_labels, labels)
+        np.testing.assert_allclose(compiled_distances, distances, rtol=1e-9, atol=1e-9)
+
+
+def test_lloyd_rows_moves_every_centroid_to_its_rows_mean_and_leaves_an_empty_one(walkthrough):
+    from backends.algorithms.local_moves import lloyd_rows
+
+    scores, _, model, *_ = walkthrough
+    start = np.vstack([model.centroids, [[50.0] * scores.shape[1]]])  # no row is nearest to the last
+    moved = lloyd_rows(scores, start, 1)
+    labels, _ = KMeansModel(start).assign(scores)
+    expected = np.stack([scores[labels == j].astype(np.float64).mean(axis=0) for j in range(len(model.centroids))])
+    np.testing.assert_allclose(moved[:-1], expected, rtol=1e-12, atol=1e-12)
+    assert np.array_equal(moved[-1], start[-1])
