@@ -133,7 +133,7 @@ def _kmeans_runner(name: str, n: int):
     import numpy as np
 
     if name == "workbench":
-        import sklearn.cluster._kmeans  # noqa: F401  its Lloyd's, which fit_kmeans imports beyond 100,000 rows
+        from backends.algorithms import compiled  # noqa: F401  numba's kernels, which fit_kmeans imports beyond 100,000 rows
 
         from backends.algorithms import kmeans, kmeans_steps
 
@@ -185,7 +185,7 @@ def phase_workbench(params: dict) -> dict:
     """The product's own pipeline stages (workbench.core.pipeline: train_pca with its explained
     variance, project, train_kmeans with every row's label and distance) on the embedded backend."""
     import numpy as np
-    import sklearn.cluster._kmeans  # noqa: F401  imported by fit_kmeans beyond 100,000 rows: before the mark
+    from backends.algorithms import compiled  # noqa: F401  imported by fit_kmeans beyond 100,000 rows: before the mark
 
     from backends.algorithms import pca as pca_mod
     from backends.registry import create_backend

@@ -1,23 +1,41 @@
-"""SageMaker's streaming stage of K-Means as one compiled loop (numba), for large data.
+"""K-Means's loops over every row of large data, compiled (numba): SageMaker's streaming stage,
+and the passes that polish, score and label the rows.
 
-An epoch is 2,000 sequential mini-batches at 10M rows; in numpy or scikit-learn each batch pays
-for a gather, a scoring call, a label pass for the sums and the update, about 215 µs. Here the
-whole epoch is one call with no temporaries: each batch's rows are copied into a transposed
-buffer straight from the visit order's blocks, scored against every centre in float32 (as
-SageMaker's MXNet scores them, and as the scikit-learn E-step did), summed by nearest centre in
-float64 and the centres moved, in about 160 µs a batch on one core. One thread: the answer
+`stream_epoch`: an epoch is 2,000 sequential mini-batches at 10M rows; in numpy or scikit-learn
+each batch paid for a gather, a scoring call, a label pass for the sums and the update, about
+215 µs. Here the whole epoch is one call with no temporaries: each batch's rows are copied into a
+transposed buffer straight from the visit order's blocks, scored against every centre in float32
+(as SageMaker's MXNet scores them, and as the scikit-learn E-step did), summed by nearest centre
+in float64 and the centres moved, in about 160 µs a batch on one core. One thread: the answer
 never depends on the machine's threads.
 
-Imported only beyond kmeans_steps.COMPILED_STREAM_ROWS rows: numba's import costs 0.16 s, and
-the first call on a new install compiles for about 2 s (then cached beside this file).
+`assign_part`, `lloyd_part`, `sse_part`: one part of a pass of float64 differences (nearest
+centroid and its squared distance), which the callers run on parallel.PASS_PARTS fixed parts.
+
+Imported only beyond parallel.COMPILED_ROWS rows: numba's import costs 0.16 s, and the first call
+on a new install compiles for about 2 s (then cached beside this file, or in numba's user cache).
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
 
+_OPTIONS = {"nogil": True, "boundscheck": False, "error_model": "numpy"}
 
-@numba.njit(nogil=True, fastmath={"contract"}, boundscheck=False, error_model="numpy", cache=True)
+
+def _jit(**options):
+    """numba.njit with _OPTIONS, caching the machine code where numba can write it. With nowhere to
+    write (a read-only install and home), numba refuses `cache=True` when the function is
+    decorated, so this module would not import: then it compiles in each process instead."""
+    def decorate(function):
+        try:
+            return numba.njit(cache=True, **_OPTIONS, **options)(function)
+        except RuntimeError:  # "cannot cache function …: no locator available"
+            return numba.njit(cache=False, **_OPTIONS, **options)(function)
+    return decorate
+
+
+@_jit(fastmath={"contract"})
 def _nearest(XT, m, W, squares, nearest, best, score):
     """nearest[t] = argmin_c |c|^2 - 2 c.x_t for the first m columns of XT (d, rows), in float32,
     the first minimum on ties. W: -2 * centres (K, d); squares: |c|^2 (K,). Laid out row-wise along
@@ -39,7 +57,7 @@ def _nearest(XT, m, W, squares, nearest, best, score):
             nearest[t] = c if closer else nearest[t]
 
 
-@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+@_jit()
 def stream_epoch(X, blocks, block_rows, first, batch, centres, weights, half_life):
     """One epoch of the streaming stage over X (n, d) float32, in place on centres (K, d) and
     weights (K,) (float64): the rows in the order of `blocks` (block b is rows b * block_rows up
@@ -108,7 +126,7 @@ def stream_epoch(X, blocks, block_rows, first, batch, centres, weights, half_lif
 TILE_ROWS = 512  # rows transposed at a time, so every line below vectorises along the rows
 
 
-@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+@_jit()
 def _transpose_tile(X, start, m, XT):
     """Rows start … start + m of X into the columns of XT (d, TILE_ROWS), as float64."""
     for j in range(X.shape[1]):
@@ -116,7 +134,7 @@ def _transpose_tile(X, start, m, XT):
             XT[j, t] = X[start + t, j]
 
 
-@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+@_jit()
 def _nearest_of_tile(XT, m, C, best, score, index):
     """For the first m columns of XT: index[t] = the nearest row of C (float64, the first on ties)
     and best[t] its squared distance, sum_j (x_j - c_j)^2 in float64."""
@@ -136,15 +154,16 @@ def _nearest_of_tile(XT, m, C, best, score, index):
             index[t] = c if closer else index[t]
 
 
-@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+@_jit()
 def _nearest_tile(X, start, m, C, XT, best, score, index):
     _transpose_tile(X, start, m, XT)
     _nearest_of_tile(XT, m, C, best, score, index)
 
 
-@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+@_jit()
 def assign_part(X, lo, hi, C, labels, distances):
-    """labels[i] and distances[i] (Euclidean, float64) of rows lo … hi to their nearest row of C."""
+    """labels[i] and distances[i] (Euclidean, float64) of rows lo … hi to their nearest row of C;
+    -1 and NaN for a row with a NaN or infinite value."""
     XT = np.empty((X.shape[1], TILE_ROWS))
     best, score = np.empty(TILE_ROWS), np.empty(TILE_ROWS)
     index = np.zeros(TILE_ROWS, np.int64)
@@ -152,11 +171,15 @@ def assign_part(X, lo, hi, C, labels, distances):
         m = min(TILE_ROWS, hi - start)
         _nearest_tile(X, start, m, C, XT, best, score, index)
         for t in range(m):
-            labels[start + t] = index[t]
-            distances[start + t] = np.sqrt(best[t])
+            if best[t] < np.inf:
+                labels[start + t] = index[t]
+                distances[start + t] = np.sqrt(best[t])
+            else:  # a NaN or infinite value: no centroid is nearer than another
+                labels[start + t] = -1
+                distances[start + t] = np.nan
 
 
-@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+@_jit()
 def lloyd_part(X, lo, hi, C):
     """(sums (k, d), counts (k,)) of rows lo … hi by nearest row of C, in float64: one part of a
     Lloyd's update."""
@@ -176,7 +199,7 @@ def lloyd_part(X, lo, hi, C):
     return sums, counts
 
 
-@numba.njit(nogil=True, boundscheck=False, error_model="numpy", cache=True)
+@_jit()
 def sse_part(X, lo, hi, candidates):
     """Each candidate's (candidates: (m, k, d) float64) sum over rows lo … hi of the squared
     distance to its nearest centroid, in float64."""

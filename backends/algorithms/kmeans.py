@@ -1,7 +1,7 @@
 """SageMaker's built-in K-Means, emulated with numpy: a float32 matrix and hyperparameters in, a
-KMeansModel out; no file I/O. Beyond 100,000 rows the streaming stage's epochs run as one
-compiled loop (kmeans_steps → compiled, numba) and scikit-learn's Cython Lloyd's step polishes
-every row (local_moves).
+KMeansModel out; no file I/O. Beyond 100,000 rows (parallel.COMPILED_ROWS) the streaming
+stage's epochs, the Lloyd's iteration on every row and the exact SSE run as compiled loops
+(`compiled`, numba).
 
 K-Means — what the real artifacts show
 --------------------------------------

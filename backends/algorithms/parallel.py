@@ -43,6 +43,12 @@ PASS_PARTS = 2
 # data never imports numba (0.16 s: the county run's import budget).
 COMPILED_ROWS = 100_000
 
+
+def _compiled_rows(X: np.ndarray) -> bool:
+    """Whether a pass over X runs compiled: beyond COMPILED_ROWS rows of native float32 or float64
+    (the kernels' types; anything else takes the numpy path)."""
+    return X.shape[0] > COMPILED_ROWS and X.dtype in (np.float32, np.float64) and X.dtype.isnative
+
 # Up to this many matrix entries fit_kmeans pins BLAS to one thread for its trials and local
 # search: small data makes many small BLAS calls, where a second thread only spin-waits.
 SINGLE_THREAD_ENTRIES = 2_000_000
@@ -57,19 +63,17 @@ def _cpu_threads() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def _get_controller(fresh: bool = False) -> ThreadpoolController:
+def _get_controller() -> ThreadpoolController:
     global _controller
-    if _controller is None or fresh:
+    if _controller is None:
         _controller = ThreadpoolController()
     return _controller
 
 
-def _single_blas(fresh: bool = False):
+def _single_blas():
     """A context that pins BLAS to one thread: chunked passes make many small BLAS calls.
-
-    The controller looks at the loaded libraries once (4 ms); `fresh` looks again, for code that
-    calls a BLAS loaded since (scikit-learn's Cython loops call SciPy's own OpenBLAS)."""
-    return _get_controller(fresh).limit(limits=1, user_api="blas")
+    The controller looks at the loaded libraries once (4 ms)."""
+    return _get_controller().limit(limits=1, user_api="blas")
 
 
 # --- row passes -----------------------------------------------------------------------------

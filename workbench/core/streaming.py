@@ -17,7 +17,7 @@ time), so memory stays bounded by a few chunks whatever the file's size. The pas
    for `epochs` > 1.
 3. **Polish.** At most `REFINE_FULL_PASSES` + 1 Lloyd's passes over the file
    (`backends.algorithms.polish`); beyond `REFINE_SAMPLE_ROWS` rows the in-memory
-   `fit_kmeans` converges Lloyd's on a larger sample and then runs scikit-learn's Lloyd's on
+   `fit_kmeans` converges Lloyd's on a larger sample and then runs compiled Lloyd's passes on
    the array instead, which a file cannot feed.
 4. **Labels** (optional): one more pass writes id (when the file has one), cluster and
    distance to `labels_out` as Parquet, chunk by chunk.

@@ -598,3 +598,46 @@ def test_lloyd_rows_moves_every_centroid_to_its_rows_mean_and_leaves_an_empty_on
     expected = np.stack([scores[labels == j].astype(np.float64).mean(axis=0) for j in range(len(model.centroids))])
     np.testing.assert_allclose(moved[:-1], expected, rtol=1e-12, atol=1e-12)
     assert np.array_equal(moved[-1], start[-1])
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_assign_gives_rows_with_a_nan_or_infinite_value_no_cluster(compiled, monkeypatch):
+    """-1 and a NaN distance, on both paths, never a stale or made-up nearest centroid."""
+    monkeypatch.setattr(parallel, "COMPILED_ROWS", 5 if compiled else 10**9)
+    X = np.random.default_rng(0).random((600, 3)).astype(np.float32)
+    X[2, 1], X[5, 0], X[517, 2] = np.nan, np.inf, -np.inf
+    labels, distances = kmeans_steps.assign(X, X[[0, 1, 3]])
+    assert labels[[2, 5, 517]].tolist() == [-1, -1, -1] and np.isnan(distances[[2, 5, 517]]).all()
+    finite = np.setdiff1d(np.arange(600), [2, 5, 517])
+    assert (labels[finite] >= 0).all() and np.isfinite(distances[finite]).all()
+
+
+def test_compiled_passes_take_only_native_floats(walkthrough, monkeypatch):
+    """float16 or big-endian rows take the numpy path (the kernels are typed for native floats)."""
+    scores, _, model, *_ = walkthrough
+    monkeypatch.setattr(parallel, "COMPILED_ROWS", 1_000)
+    expected, _ = kmeans_steps.assign(scores, model.centroids)
+    for odd in (scores.astype(np.float16), scores.astype(">f4")):
+        assert not parallel._compiled_rows(odd)
+        labels, _ = kmeans_steps.assign(odd, model.centroids)
+        assert (labels == expected).mean() > 0.99  # float16 moves a few rows near a boundary
+
+
+def test_kernels_compile_without_a_cache_where_numba_cannot_write_one(monkeypatch):
+    """A read-only install with a read-only home: numba refuses cache=True when a function is
+    decorated, so the kernels compile in each process instead of failing to import."""
+    from backends.algorithms import compiled
+
+    real = compiled.numba.njit
+    def refusing(*args, cache=False, **kwargs):
+        if cache:
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return real(*args, cache=cache, **kwargs)
+
+    monkeypatch.setattr(compiled.numba, "njit", refusing)
+
+    @compiled._jit()
+    def twice(x):
+        return 2 * x
+
+    assert twice(21) == 42
