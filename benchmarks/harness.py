@@ -239,7 +239,7 @@ def _blas_and_versions() -> dict[str, Any]:
     from threadpoolctl import threadpool_info
 
     versions = {}
-    for name in ("numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "threadpoolctl", "streamlit"):
+    for name in ("numpy", "scipy", "scikit-learn", "pandas", "pyarrow", "threadpoolctl", "numba", "streamlit"):
         try:
             versions[name] = md.version(name)
         except md.PackageNotFoundError:
