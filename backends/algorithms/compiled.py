@@ -35,6 +35,15 @@ def _jit(**options):
     return decorate
 
 
+@_jit(inline="always")
+def _keep_nearer(score, best, nearest, c, m):
+    """Where centre c's score beats the best so far (strictly: the first minimum on ties), keep it."""
+    for t in range(m):
+        closer = score[t] < best[t]
+        best[t] = score[t] if closer else best[t]
+        nearest[t] = c if closer else nearest[t]
+
+
 @_jit(fastmath={"contract"})
 def _nearest(XT, m, W, squares, nearest, best, score):
     """nearest[t] = argmin_c |c|^2 - 2 c.x_t for the first m columns of XT (d, rows), in float32,
@@ -51,10 +60,7 @@ def _nearest(XT, m, W, squares, nearest, best, score):
             w = W[c, j]
             for t in range(m):
                 score[t] += w * XT[j, t]
-        for t in range(m):
-            closer = score[t] < best[t]
-            best[t] = score[t] if closer else best[t]
-            nearest[t] = c if closer else nearest[t]
+        _keep_nearer(score, best, nearest, c, m)
 
 
 @_jit()
@@ -148,10 +154,7 @@ def _nearest_of_tile(XT, m, C, best, score, index):
             for t in range(m):
                 gap = XT[j, t] - centre
                 score[t] += gap * gap
-        for t in range(m):
-            closer = score[t] < best[t]
-            best[t] = score[t] if closer else best[t]
-            index[t] = c if closer else index[t]
+        _keep_nearer(score, best, index, c, m)
 
 
 @_jit()
