@@ -346,7 +346,8 @@ def assign(X: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray
             scores = W @ block
             best = scores.min(axis=0)
             labels[rows] = _first_minimum_rows(scores, best)
-            best += np.einsum("ij,ij->j", block[:d], block[:d])
+            with np.errstate(invalid="ignore"):  # inf - inf in a row with infinite values: handled below
+                best += np.einsum("ij,ij->j", block[:d], block[:d])
             unknown = ~np.isfinite(best)  # a NaN or infinite value: no centroid is nearer than another
             if unknown.any():
                 labels[rows][unknown] = -1
