@@ -133,6 +133,13 @@ TILE_ROWS = 512  # rows transposed at a time, so every line below vectorises alo
 
 
 @_jit()
+def _tile_buffers(d):
+    """A tile's buffers: its rows transposed (d, TILE_ROWS) float64, and each row's best squared
+    distance, the score being built and the nearest centroid's index."""
+    return np.empty((d, TILE_ROWS)), np.empty(TILE_ROWS), np.empty(TILE_ROWS), np.zeros(TILE_ROWS, np.int64)
+
+
+@_jit()
 def _transpose_tile(X, start, m, XT):
     """Rows start … start + m of X into the columns of XT (d, TILE_ROWS), as float64."""
     for j in range(X.shape[1]):
@@ -167,9 +174,7 @@ def _nearest_tile(X, start, m, C, XT, best, score, index):
 def assign_part(X, lo, hi, C, labels, distances):
     """labels[i] and distances[i] (Euclidean, float64) of rows lo … hi to their nearest row of C;
     -1 and NaN for a row with a NaN or infinite value."""
-    XT = np.empty((X.shape[1], TILE_ROWS))
-    best, score = np.empty(TILE_ROWS), np.empty(TILE_ROWS)
-    index = np.zeros(TILE_ROWS, np.int64)
+    XT, best, score, index = _tile_buffers(X.shape[1])
     for start in range(lo, hi, TILE_ROWS):
         m = min(TILE_ROWS, hi - start)
         _nearest_tile(X, start, m, C, XT, best, score, index)
@@ -187,9 +192,7 @@ def lloyd_part(X, lo, hi, C):
     """(sums (k, d), counts (k,)) of rows lo … hi by nearest row of C, in float64: one part of a
     Lloyd's update."""
     k, d = C.shape
-    XT = np.empty((d, TILE_ROWS))
-    best, score = np.empty(TILE_ROWS), np.empty(TILE_ROWS)
-    index = np.zeros(TILE_ROWS, np.int64)
+    XT, best, score, index = _tile_buffers(d)
     sums, counts = np.zeros((k, d)), np.zeros(k)
     for start in range(lo, hi, TILE_ROWS):
         m = min(TILE_ROWS, hi - start)
@@ -206,9 +209,7 @@ def lloyd_part(X, lo, hi, C):
 def sse_part(X, lo, hi, candidates):
     """Each candidate's (candidates: (m, k, d) float64) sum over rows lo … hi of the squared
     distance to its nearest centroid, in float64."""
-    XT = np.empty((X.shape[1], TILE_ROWS))
-    best, score = np.empty(TILE_ROWS), np.empty(TILE_ROWS)
-    index = np.zeros(TILE_ROWS, np.int64)
+    XT, best, score, index = _tile_buffers(X.shape[1])
     totals = np.zeros(candidates.shape[0])
     for start in range(lo, hi, TILE_ROWS):
         m = min(TILE_ROWS, hi - start)

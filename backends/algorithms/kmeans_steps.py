@@ -174,10 +174,10 @@ def stream_centers(X: np.ndarray, hp: Mapping[str, Any], rng: np.random.Generato
     # Beyond parallel.COMPILED_ROWS rows each epoch is one compiled call (float32 scores, as
     # SageMaker's MXNet scores them). Below, beyond one batch, each batch is scored in two halves
     # on two threads (the products and argmins release the GIL), each half gathering its own rows
-    # with np.take (which releases it too; fancy indexing X[rows] holds it). The halves' counts and sums are added in a fixed
-    # order, so the answer does not depend on the threads' timing.
+    # with np.take (which releases it too; fancy indexing X[rows] holds it). The halves' counts
+    # and sums are added in a fixed order, so the answer does not depend on the threads' timing.
     # (One batch — the census — needs no second thread: starting one costs more than the batch.)
-    if n > parallel.COMPILED_ROWS:
+    if parallel._compiled_rows(X):
         return _compiled_stream(X, hp, rng, K)
     threaded = n > max(batch, K) or hp["epochs"] > 1
     # Unthreaded, mid == hi below and no half is ever submitted: no executor is needed.

@@ -49,6 +49,7 @@ def _compiled_rows(X: np.ndarray) -> bool:
     (the kernels' types; anything else takes the numpy path)."""
     return X.shape[0] > COMPILED_ROWS and X.dtype in (np.float32, np.float64) and X.dtype.isnative
 
+
 # Up to this many matrix entries fit_kmeans pins BLAS to one thread for its trials and local
 # search: small data makes many small BLAS calls, where a second thread only spin-waits.
 SINGLE_THREAD_ENTRIES = 2_000_000

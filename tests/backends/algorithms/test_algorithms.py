@@ -449,11 +449,19 @@ def test_lloyd_pass_sums_counts_and_sse_match_a_direct_computation(walkthrough, 
 
 
 def _both_streams(X, hp, monkeypatch, seed=0):
-    """(compiled, numpy) stream_centers on X from the same seed."""
+    """(compiled, numpy) stream_centers on X from the same seed; each path checked to be the one taken."""
+    from backends.algorithms import compiled as kernels
+
+    epochs = []
+    real = kernels.stream_epoch
+    monkeypatch.setattr(kernels, "stream_epoch", lambda *args: epochs.append(1) or real(*args))
     monkeypatch.setattr(parallel, "COMPILED_ROWS", 1_000)
     compiled = kmeans_steps.stream_centers(X, hp, np.random.default_rng(seed))
+    assert len(epochs) == hp["epochs"], "the compiled stream streamed every epoch"
     monkeypatch.setattr(parallel, "COMPILED_ROWS", 10**9)
-    return compiled, kmeans_steps.stream_centers(X, hp, np.random.default_rng(seed))
+    numpy_answer = kmeans_steps.stream_centers(X, hp, np.random.default_rng(seed))
+    assert len(epochs) == hp["epochs"], "the numpy stream ran no compiled epoch"
+    return compiled, numpy_answer
 
 
 @pytest.mark.parametrize("extra", [{}, {"epochs": 3}, {"half_life_time_size": 2_000}, {"mini_batch_size": 777},
@@ -583,6 +591,7 @@ def test_compiled_labels_are_the_numpy_pass_labels(walkthrough, monkeypatch, row
         monkeypatch.setattr(parallel, "COMPILED_ROWS", 10**9)
         labels, distances = kmeans_steps.assign(data, model.centroids)
         monkeypatch.setattr(parallel, "COMPILED_ROWS", 1_000)
+        assert parallel._compiled_rows(data)
         compiled_labels, compiled_distances = kmeans_steps.assign(data, model.centroids)
         assert np.array_equal(compiled_labels, labels)
         np.testing.assert_allclose(compiled_distances, distances, rtol=1e-9, atol=1e-9)
